@@ -1,0 +1,88 @@
+"""Shared plumbing for task bodies: flags -> Settings -> Runtime, errors -> exit codes.
+
+A task body calls :func:`execute` with one action ``(Runtime) -> dict``; the dict is the
+``--json`` result. ``SuiteError`` becomes its one line and exit code; an unexpected exception
+becomes one line too (``RELEASE_DEBUG=1`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+
+from tasks.config import Settings, load_settings
+from tasks.console import Console
+from tasks.errors import ExitCode, SuiteError
+from tasks.redact import Redactor
+from tasks.runtime import Runtime, make_runtime
+
+HELP = {
+    "env": "environment from invoke.yaml (release.environments); default: release.env / RELEASE_ENV",
+    "profile": "AWS profile (default: the standard credential chain)",
+    "region": "AWS region (default: the environment's region)",
+    "json_": "print exactly one JSON object on stdout (human lines go to stderr)",
+}
+
+Action = Callable[[Runtime], Mapping[str, Any] | None]
+
+
+def _plain(value: Any) -> Any:
+    """invoke's DataProxy -> plain dicts and lists."""
+    if hasattr(value, "keys") and not isinstance(value, str):
+        return {k: _plain(value[k]) for k in value.keys()}  # noqa: SIM118
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def raw_config(c: Context) -> dict[str, Any]:
+    release = c.config.get("release") if hasattr(c, "config") else None
+    return _plain(release) if release is not None else {}
+
+
+def settings_for(c: Context, env: str | None, flags: Mapping[str, Any]) -> Settings:
+    return load_settings(raw_config(c), env=env, flags=flags, environ=os.environ)
+
+
+def execute(
+    c: Context,
+    action: Action,
+    *,
+    env: str | None = None,
+    json_: bool = False,
+    flags: Mapping[str, Any] | None = None,
+    console: Console | None = None,
+) -> None:
+    """Run one action with the suite's error handling and output rules."""
+    console = console or Console(json_mode=json_, redactor=Redactor())
+    try:
+        settings = settings_for(c, env, {k: v for k, v in (flags or {}).items() if v is not None})
+        runtime = make_runtime(settings, console)
+        result = action(runtime) or {}
+        if not console.emitted:
+            console.emit({"ok": True, **result})
+    except SuiteError as err:
+        console.error(err)
+        raise Exit(code=int(err.code)) from None
+    except KeyboardInterrupt:
+        console.error(SuiteError("interrupted", "", code=ExitCode.INTERRUPTED))
+        raise Exit(code=int(ExitCode.INTERRUPTED)) from None
+    except Exit:
+        raise
+    except Exception as exc:
+        if os.environ.get("RELEASE_DEBUG"):
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        unexpected = SuiteError(
+            f"unexpected {type(exc).__name__}: {first}",
+            "rerun with RELEASE_DEBUG=1 to see the traceback and report it",
+        )
+        console.error(unexpected)
+        raise Exit(code=int(ExitCode.UNEXPECTED)) from None
+    finally:
+        sys.stdout.flush()

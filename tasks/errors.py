@@ -1,0 +1,111 @@
+"""Domain errors and the exit-code table.
+
+Every user-facing failure is a ``SuiteError``: what went wrong and what to do, with a distinct
+exit code. Adapters raise them (translating ``ClientError`` by its error code, never by message
+text); only the invoke layer turns them into process exit codes. Pure module.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes (README "Exit codes"). Values are part of the public contract."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2  # bad input: unknown environment, malformed URI/platform, broken YAML
+    DOCKER = 3  # Docker daemon unreachable or docker CLI missing
+    AWS_AUTH = 4  # credentials missing, expired or denied
+    REGISTRY = 5  # registry unreachable, login refused, manifest not found
+    PLATFORM = 6  # image does not hold the target platform
+    COMMAND = 7  # an external command (docker build/push) failed
+    BUILD_CONFLICT = 8  # another build of the project is running
+    CONFIRM = 9  # production guard: confirmation refused or --yes missing
+    AWS = 10  # other AWS API error
+    BUILD_FAILED = 11
+    BUILD_FAULT = 12
+    BUILD_TIMED_OUT = 13
+    BUILD_STOPPED = 14
+    WAIT_TIMEOUT = 15  # our own --timeout elapsed while the build still runs
+    DOCTOR_FAILED = 20
+    DIAGNOSE_NO_MATCH = 21
+    LOCAL_ENV = 22  # the local environment cannot be started
+    INTERRUPTED = 130
+
+
+class SuiteError(Exception):
+    """A failure the user can act on: ``message`` says what broke, ``remedy`` what to do."""
+
+    code: ExitCode = ExitCode.UNEXPECTED
+
+    def __init__(
+        self,
+        message: str,
+        remedy: str = "",
+        *,
+        code: ExitCode | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.remedy = remedy
+        if code is not None:
+            self.code = code
+        self.details: dict[str, Any] = dict(details or {})
+
+    def line(self) -> str:
+        """The one line shown to the user."""
+        text = self.message.rstrip(".")
+        return f"{text}. Fix: {self.remedy}" if self.remedy else text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": int(self.code),
+            "kind": type(self).__name__,
+            "message": self.message,
+            "remedy": self.remedy,
+            **({"details": self.details} if self.details else {}),
+        }
+
+
+class UsageError(SuiteError):
+    code = ExitCode.USAGE
+
+
+class DockerUnavailable(SuiteError):
+    code = ExitCode.DOCKER
+
+
+class AwsAuthError(SuiteError):
+    code = ExitCode.AWS_AUTH
+
+
+class AwsError(SuiteError):
+    code = ExitCode.AWS
+
+
+class RegistryError(SuiteError):
+    code = ExitCode.REGISTRY
+
+
+class PlatformMismatch(SuiteError):
+    code = ExitCode.PLATFORM
+
+
+class CommandFailed(SuiteError):
+    code = ExitCode.COMMAND
+
+
+class BuildConflict(SuiteError):
+    code = ExitCode.BUILD_CONFLICT
+
+
+class ConfirmationRequired(SuiteError):
+    code = ExitCode.CONFIRM
+
+
+class LocalEnvError(SuiteError):
+    code = ExitCode.LOCAL_ENV

@@ -1,0 +1,161 @@
+"""Retry policies, declared once by name, and the predicates they use.
+
+Predicates look at error *codes* (``ClientError.response["Error"]["Code"]``) and exception
+classes, never at message text. botocore is not imported: classes are recognised by name
+through the MRO so this module stays importable (and testable) without AWS libraries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import tenacity
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServerException",
+        "InternalServiceError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServiceException",
+        "PriorRequestNotComplete",
+        "BadGateway",
+    }
+)
+EXPIRED_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+)
+_TRANSIENT_CLASSES = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectionClosedError",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "ConnectionError",
+        "ProxyConnectionError",
+        "HTTPClientError",
+        "ResponseStreamingError",
+        "ChunkedEncodingError",
+        "ConnectionResetError",
+        "ConnectionRefusedError",
+        "TimeoutError",
+        "IncompleteRead",
+        "RemoteDisconnected",
+        "ProtocolError",
+    }
+)
+_HTTP_TRANSIENT = frozenset({429, 500, 502, 503, 504})
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError (or of our own errors carrying one), else ''."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def _class_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def is_throttled(exc: BaseException) -> bool:
+    return error_code(exc) in THROTTLING_CODES
+
+
+def is_expired(exc: BaseException) -> bool:
+    return error_code(exc) in EXPIRED_CODES
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Network failures and 5xx-class service errors that a later try may not meet."""
+    if error_code(exc) in TRANSIENT_CODES:
+        return True
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int) and status in _HTTP_TRANSIENT:
+        return True
+    return bool(_class_names(exc) & _TRANSIENT_CLASSES)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    return is_throttled(exc) or is_transient(exc)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named retry policy: how many tries, for how long, how far apart."""
+
+    name: str
+    attempts: int
+    max_seconds: float
+    initial: float
+    cap: float
+    predicate: Callable[[BaseException], bool]
+
+
+POLICIES: dict[str, Policy] = {
+    # one AWS API call: throttling bursts and brief network loss
+    "aws_call": Policy("aws_call", 8, 120.0, 0.5, 20.0, is_retryable),
+    # the Registry HTTP API (ECR or any v2 registry)
+    "registry": Policy("registry", 5, 30.0, 0.25, 5.0, is_transient),
+    # the docker daemon answering at all (after start, or during a restart)
+    "docker_ping": Policy("docker_ping", 20, 20.0, 0.1, 1.0, lambda e: True),
+}
+
+
+def retrying(
+    name: str,
+    *,
+    on_retry: Callable[[str], None] | None = None,
+    sleep: Callable[[float], Any] | None = None,
+    wait: Any = None,
+) -> tenacity.Retrying:
+    """A tenacity ``Retrying`` for the named policy; ``on_retry`` tells the user."""
+    policy = POLICIES[name]
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_retry is None or state.outcome is None:
+            return
+        exc = state.outcome.exception()
+        why = error_code(exc) if exc else ""
+        why = why or (type(exc).__name__ if exc else "error")
+        delay = state.next_action.sleep if state.next_action else 0.0
+        on_retry(
+            f"{policy.name}: {why}; retry {state.attempt_number}/{policy.attempts - 1} in {delay:.1f}s"
+        )
+
+    kwargs: dict[str, Any] = {}
+    if sleep is not None:
+        kwargs["sleep"] = sleep
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts)
+        | tenacity.stop_after_delay(policy.max_seconds),
+        wait=wait
+        if wait is not None
+        else tenacity.wait_random_exponential(multiplier=policy.initial, max=policy.cap),
+        retry=tenacity.retry_if_exception(policy.predicate),
+        reraise=True,
+        before_sleep=before_sleep,
+        **kwargs,
+    )
