@@ -55,6 +55,7 @@ class SuiteError(Exception):
         if code is not None:
             self.code = code
         self.details: dict[str, Any] = dict(details or {})
+        self.retryable = False  # set by adapters for failures a later try may not meet
 
     def line(self) -> str:
         """The one line shown to the user."""

@@ -90,7 +90,7 @@ def is_expired(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """Network failures and 5xx-class service errors that a later try may not meet."""
-    if error_code(exc) in TRANSIENT_CODES:
+    if error_code(exc) in TRANSIENT_CODES or getattr(exc, "retryable", False) is True:
         return True
     status = getattr(exc, "status_code", None)
     if isinstance(status, int) and status in _HTTP_TRANSIENT:

@@ -31,11 +31,24 @@ def _check_project_config() -> None:
         raise SystemExit(int(err.code)) from None
 
 
-def build_root() -> Collection:
-    _check_project_config()
-    from tasks.cli import ecr, image
+# Namespaces: (module under tasks.cli, collection name). A name of None adds the module's
+# tasks at the root (``invoke release``, ``invoke doctor``...). One line per module.
+NAMESPACES: list[tuple[str, str | None]] = [
+    ("image", "image"),
+    ("ecr", "ecr"),
+]
 
+
+def build_root() -> Collection:
+    import importlib
+
+    _check_project_config()
     ns = Collection()
-    ns.add_collection(Collection.from_module(image, name="image"))
-    ns.add_collection(Collection.from_module(ecr, name="ecr"))
+    for module_name, collection_name in NAMESPACES:
+        module = importlib.import_module(f"tasks.cli.{module_name}")
+        if collection_name is None:
+            for task in Collection.from_module(module).tasks.values():
+                ns.add_task(task)
+        else:
+            ns.add_collection(Collection.from_module(module, name=collection_name))
     return ns

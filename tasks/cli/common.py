@@ -21,11 +21,15 @@ from tasks.errors import ExitCode, SuiteError
 from tasks.redact import Redactor
 from tasks.runtime import Runtime, make_runtime
 
+# invoke refuses help for parameters a task lacks: HELP fits every task (all take --env and
+# --json); tasks that talk to AWS add AWS_HELP for --profile and --region.
 HELP = {
     "env": "environment from invoke.yaml (release.environments); default: release.env / RELEASE_ENV",
+    "json_": "print exactly one JSON object on stdout (human lines go to stderr)",
+}
+AWS_HELP = {
     "profile": "AWS profile (default: the standard credential chain)",
     "region": "AWS region (default: the environment's region)",
-    "json_": "print exactly one JSON object on stdout (human lines go to stderr)",
 }
 
 Action = Callable[[Runtime], Mapping[str, Any] | None]

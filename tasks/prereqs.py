@@ -1,0 +1,181 @@
+"""What a migration build needs in AWS, as data: shared by ``doctor`` (checks) and ``setup``
+(creates). Pure module.
+
+One list of permissions feeds both the least-privilege policy ``setup`` writes and the
+``service_role`` check, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tasks.config import Settings
+
+DEFAULT_IMAGE = "aws/codebuild/standard:7.0"
+DEFAULT_COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
+ENVIRONMENT_TYPE = "LINUX_CONTAINER"
+DEFAULT_TIMEOUT_MINUTES = 60
+INLINE_POLICY_NAME = "release-suite-migrations"
+CODEBUILD_SERVICE = "codebuild.amazonaws.com"
+REQUIRED_VARIABLES = ("DATABASE_URL", "IMAGE_URI", "RUN_MIGRATIONS", "RUN_SEED")
+DEFAULT_VARIABLES = {"RUN_MIGRATIONS": "true", "RUN_SEED": "false"}
+
+ECR_PULL = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer")
+LOGS_WRITE = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+# CodeBuild's documented VPC actions. Describe* take no resource scoping; the ENI actions are
+# scoped to network interfaces and our subnets / security groups (parliament: no RESOURCE_STAR).
+EC2_ENI = ("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface")
+EC2_DESCRIBE = (
+    "ec2:DescribeDhcpOptions",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+)
+
+
+def role_name(settings: Settings) -> str:
+    """``service_role`` may be a name or an ARN (``arn:aws:iam::123:role/path/name``)."""
+    configured = settings.service_role or f"{settings.project}-codebuild"
+    return configured.rsplit("/", 1)[-1]
+
+
+def role_arn(settings: Settings, name: str | None = None) -> str:
+    if settings.service_role.startswith("arn:"):
+        return settings.service_role
+    return f"arn:aws:iam::{settings.account}:role/{name or role_name(settings)}"
+
+
+def log_group_name(settings: Settings) -> str:
+    return settings.log_group or f"/aws/codebuild/{settings.project}"
+
+
+def repository_arn(s: Settings) -> str:
+    return f"arn:aws:ecr:{s.region}:{s.account}:repository/{s.repository}"
+
+
+def log_group_arns(s: Settings) -> tuple[str, str]:
+    base = f"arn:aws:logs:{s.region}:{s.account}:log-group:{log_group_name(s)}"
+    return base, f"{base}:*"
+
+
+def subnet_arns(s: Settings, subnets: Sequence[str]) -> list[str]:
+    return [f"arn:aws:ec2:{s.region}:{s.account}:subnet/{sub}" for sub in subnets]
+
+
+def group_arns(s: Settings, groups: Sequence[str]) -> list[str]:
+    return [f"arn:aws:ec2:{s.region}:{s.account}:security-group/{g}" for g in groups]
+
+
+def eni_arn(s: Settings, eni: str = "*") -> str:
+    return f"arn:aws:ec2:{s.region}:{s.account}:network-interface/{eni}"
+
+
+def image_uri(s: Settings) -> str:
+    return f"{s.image_name}:{s.tag}"
+
+
+@dataclass(frozen=True)
+class Need:
+    """One permission the build uses: why, the action, the resource and request context."""
+
+    purpose: str
+    action: str
+    resource: str
+    context: Mapping[str, tuple[str, ...]]
+
+
+def needs(
+    s: Settings,
+    *,
+    subnets: Sequence[str],
+    groups: Sequence[str],
+    secret_arn: str,
+    kms_key_arn: str = "",
+) -> list[Need]:
+    """Every (action, resource) the migration build performs with its service role."""
+    out: list[Need] = [Need("ECR auth", "ecr:GetAuthorizationToken", "*", {})]
+    out += [Need("ECR pull", a, repository_arn(s), {}) for a in ECR_PULL]
+    stream = f"{log_group_arns(s)[0]}:log-stream:build"
+    out += [Need("CloudWatch Logs", a, stream, {}) for a in LOGS_WRITE]
+    out += [Need("VPC networking", a, "*", {}) for a in EC2_DESCRIBE]
+    eni = eni_arn(s, "eni-0example")
+    out += [Need("VPC networking", a, eni, {}) for a in EC2_ENI]
+    for arn in subnet_arns(s, subnets) + group_arns(s, groups):
+        out.append(Need("VPC networking", "ec2:CreateNetworkInterface", arn, {}))
+    for subnet in subnet_arns(s, subnets) or [""]:
+        ctx = {"ec2:AuthorizedService": (CODEBUILD_SERVICE,)}
+        if subnet:
+            ctx["ec2:Subnet"] = (subnet,)
+        out.append(Need("VPC networking", "ec2:CreateNetworkInterfacePermission", eni, ctx))
+    if secret_arn:
+        out.append(Need("database secret", "secretsmanager:GetSecretValue", secret_arn, {}))
+    if kms_key_arn:
+        via = (f"secretsmanager.{s.region}.amazonaws.com",)
+        out.append(Need("secret's KMS key", "kms:Decrypt", kms_key_arn, {"kms:ViaService": via}))
+    return out
+
+
+def _allow(sid: str, action: str | list[str], resource: str | list[str]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resource}
+
+
+def trust_policy() -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": CODEBUILD_SERVICE},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def role_policy(
+    s: Settings,
+    *,
+    subnets: Sequence[str],
+    groups: Sequence[str],
+    secret_arn: str,
+    kms_key_arn: str = "",
+) -> dict[str, Any]:
+    """The least-privilege inline policy: exactly :func:`needs`, scoped to our resources."""
+    statements: list[dict[str, Any]] = [
+        _allow("EcrAuth", "ecr:GetAuthorizationToken", "*"),
+        _allow("EcrPull", list(ECR_PULL), repository_arn(s)),
+        _allow("Logs", list(LOGS_WRITE), list(log_group_arns(s))),
+        _allow("VpcDescribe", list(EC2_DESCRIBE), "*"),
+        _allow(
+            "VpcNetworkInterfaces",
+            list(EC2_ENI),
+            [eni_arn(s), *subnet_arns(s, subnets), *group_arns(s, groups)],
+        ),
+        {
+            "Sid": "VpcNetworkInterfacePermission",
+            "Effect": "Allow",
+            "Action": "ec2:CreateNetworkInterfacePermission",
+            "Resource": eni_arn(s),
+            "Condition": {
+                "StringEquals": {"ec2:AuthorizedService": CODEBUILD_SERVICE},
+                "ArnEquals": {"ec2:Subnet": subnet_arns(s, subnets)},
+            },
+        },
+        _allow("DatabaseSecret", "secretsmanager:GetSecretValue", secret_arn),
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "DatabaseSecretKey",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": kms_key_arn,
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{s.region}.amazonaws.com"}
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
