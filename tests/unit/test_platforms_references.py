@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from tasks.errors import ExitCode, UsageError
+from tasks.platforms import Platform, describe, first_match, from_fields, parse_platform
+from tasks.references import ecr_registry, parse_image
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("linux/amd64", Platform("linux", "amd64")),
+        ("LINUX/x86_64", Platform("linux", "amd64")),
+        ("linux/aarch64", Platform("linux", "arm64")),
+        ("linux/arm64/v8", Platform("linux", "arm64")),
+        ("linux/arm/v7", Platform("linux", "arm", "v7")),
+    ],
+)
+def test_parse_platform(text: str, expected: Platform) -> None:
+    assert parse_platform(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "linux", "linux/", "/amd64", "linux/amd64/v1/x", "linux/am d64", "linux/AMD$"])
+def test_malformed_platform_is_usage_error(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_platform(text)
+    assert info.value.code == ExitCode.USAGE
+    assert "os/arch" in info.value.remedy
+
+
+def test_matching_ignores_variant_unless_asked() -> None:
+    amd = parse_platform("linux/amd64")
+    assert amd.matches(from_fields("linux", "x86_64"))
+    assert not amd.matches(from_fields("linux", "arm64"))
+    v7 = parse_platform("linux/arm/v7")
+    assert v7.matches(from_fields("linux", "arm", "v7"))
+    assert not v7.matches(from_fields("linux", "arm", "v6"))
+    assert first_match(amd, [from_fields("linux", "arm64"), from_fields("linux", "amd64")]) == amd
+    assert describe([]) == "none"
+
+
+def test_parse_ecr_reference() -> None:
+    ref = parse_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend:latest")
+    assert ref.is_ecr and ref.ecr_account == "123456789012" and ref.ecr_region == "us-east-1"
+    assert (ref.repository, ref.tag, ref.reference) == ("daadaar-backend", "latest", "latest")
+
+
+def test_parse_digest_and_port() -> None:
+    digest = "sha256:" + "a" * 64
+    ref = parse_image(f"127.0.0.1:5000/team/app@{digest}")
+    assert ref.registry == "127.0.0.1:5000" and ref.repository == "team/app"
+    assert ref.reference == digest and not ref.is_ecr
+    assert str(ref.with_tag("v1")) == "127.0.0.1:5000/team/app:v1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "https://registry/app:1",
+        "reg.io/App:1",
+        "reg.io/app:bad tag",
+        "reg.io/app@sha256:xyz",
+        "reg.io/app:" + "x" * 200,
+        "reg.io//app",
+    ],
+)
+def test_malformed_references(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_image(text)
+    assert info.value.code == 2
+
+
+def test_default_registry_and_hub() -> None:
+    assert parse_image("app:1", default_registry="127.0.0.1:5000").name == "127.0.0.1:5000/app"
+    assert parse_image("busybox").name == "registry-1.docker.io/library/busybox"
+    assert ecr_registry("123456789012", "cn-north-1").endswith(".amazonaws.com.cn")

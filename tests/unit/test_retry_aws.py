@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import io
+
+import boto3
+import pytest
+import tenacity
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.stub import Stubber
+
+from tasks.aws import AwsFactory, translate
+from tasks.config import Settings
+from tasks.console import Console
+from tasks.ecr import get_token
+from tasks.errors import AwsAuthError, ExitCode
+from tasks.retrying import is_expired, is_throttled, is_transient, retrying
+from tasks.runtime import make_runtime
+
+
+def client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "m"}}, "Op")
+
+
+def test_predicates_use_codes() -> None:
+    assert is_throttled(client_error("ThrottlingException"))
+    assert is_throttled(client_error("TooManyRequestsException"))
+    assert is_throttled(client_error("RequestLimitExceeded"))
+    assert not is_throttled(client_error("AccessDenied"))
+    assert is_transient(EndpointConnectionError(endpoint_url="http://x"))
+    assert is_transient(client_error("ServiceUnavailable"))
+    assert is_expired(client_error("ExpiredTokenException"))
+
+
+def test_policy_retries_throttling_then_succeeds() -> None:
+    calls = {"n": 0}
+    notes: list[str] = []
+
+    def flaky() -> str:
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise client_error("ThrottlingException")
+        return "ok"
+
+    r = retrying("aws_call", on_retry=notes.append, wait=tenacity.wait_none(), sleep=lambda s: None)
+    assert r(flaky) == "ok" and calls["n"] == 3
+    assert len(notes) == 2 and "ThrottlingException" in notes[0]
+
+
+def test_policy_does_not_retry_access_denied() -> None:
+    r = retrying("aws_call", wait=tenacity.wait_none(), sleep=lambda s: None)
+    with pytest.raises(ClientError):
+        r(lambda: (_ for _ in ()).throw(client_error("AccessDenied")))
+
+
+def test_translate() -> None:
+    assert translate(NoCredentialsError(), "x").code == ExitCode.AWS_AUTH
+    expired = translate(client_error("ExpiredTokenException"), "ECR GetAuthorizationToken")
+    assert isinstance(expired, AwsAuthError) and "expired" in expired.message
+    assert "aws sso login" in expired.remedy
+    assert translate(client_error("AccessDeniedException"), "x").code == ExitCode.AWS_AUTH
+    assert translate(client_error("Weird"), "x").code == ExitCode.AWS
+
+
+def test_ecr_token_expired_credentials_gives_fix() -> None:
+    settings = Settings(env="t", account="123456789012")
+    rt = make_runtime(settings, Console(out=io.StringIO(), err=io.StringIO()))
+    client = boto3.client("ecr", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    with Stubber(client) as stub:
+        stub.add_client_error("get_authorization_token", "ExpiredTokenException", "The security token expired")
+        rt.aws._clients["ecr"] = client
+        with pytest.raises(AwsAuthError) as err:
+            get_token(rt)
+    assert err.value.code == 4 and "refresh" in err.value.remedy
+
+
+def test_factory_honours_endpoint_and_profile_errors() -> None:
+    f = AwsFactory(Settings(env="t", region="eu-west-1", endpoint_url="http://127.0.0.1:1"))
+    client = f.client("sts")
+    assert client.meta.endpoint_url == "http://127.0.0.1:1" and client.meta.region_name == "eu-west-1"
+    bad = AwsFactory(Settings(env="t", profile="no-such-profile-xyz"))
+    with pytest.raises(AwsAuthError) as err:
+        bad.client("sts")
+    assert "no-such-profile-xyz" in err.value.message
