@@ -96,7 +96,7 @@ class Console:
         """The one line of a failure; under --json also the JSON result on stdout."""
         self._write(self.err, self._style("error", f"error: {err.line()}"))
         if self.json_mode and not self._emitted:
-            self.emit({"ok": False, "error": err.as_dict()})
+            self.emit({"ok": False, **err.details, "error": err.as_dict()})
 
     # -- progress ----------------------------------------------------------------------
     def progress(self, text: str) -> None:

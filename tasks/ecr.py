@@ -15,7 +15,13 @@ from typing import Any
 from tasks.aws import translate
 from tasks.errors import AwsError, RegistryError, SuiteError
 from tasks.platforms import Platform
-from tasks.registry import INDEX_TYPES, Credentials, platforms_of_index
+from tasks.registry import (
+    DOCKER_MANIFEST,
+    INDEX_TYPES,
+    OCI_MANIFEST,
+    Credentials,
+    platforms_of_index,
+)
 from tasks.runtime import Runtime
 
 
@@ -38,8 +44,10 @@ def decode_token(token: str) -> tuple[str, str]:
     except (ValueError, UnicodeDecodeError):
         user, password = "", ""
     if not user or not password:
-        raise AwsError("ECR returned an authorization token that is not base64 user:password",
-                       "retry; if it persists, check AWS_ENDPOINT_URL")
+        raise AwsError(
+            "ECR returned an authorization token that is not base64 user:password",
+            "retry; if it persists, check AWS_ENDPOINT_URL",
+        )
     return user, password
 
 
@@ -80,12 +88,17 @@ def docker_login(rt: Runtime, registry: str, creds: Credentials) -> None:
     except FileNotFoundError:
         from tasks.errors import DockerUnavailable
 
-        raise DockerUnavailable("the docker CLI is not installed", "install Docker and retry") from None
+        raise DockerUnavailable(
+            "the docker CLI is not installed", "install Docker and retry"
+        ) from None
     if result.ok:
         return
     text = rt.redactor.redact(result.output.splitlines()[-1] if result.output else "no output")
     lowered = text.lower()
-    if "cannot connect to the docker daemon" in lowered or "is the docker daemon running" in lowered:
+    if (
+        "cannot connect to the docker daemon" in lowered
+        or "is the docker daemon running" in lowered
+    ):
         from tasks.errors import DockerUnavailable
 
         raise DockerUnavailable(f"docker login: {text}", "start the Docker daemon and retry")
@@ -145,10 +158,7 @@ def image_platforms(rt: Runtime, repository: str, tag: str) -> tuple[str, list[P
         images = client.batch_get_image(
             repositoryName=repository,
             imageIds=[{"imageTag": tag}],
-            acceptedMediaTypes=sorted(INDEX_TYPES) + [
-                "application/vnd.oci.image.manifest.v1+json",
-                "application/vnd.docker.distribution.manifest.v2+json",
-            ],
+            acceptedMediaTypes=[*sorted(INDEX_TYPES), OCI_MANIFEST, DOCKER_MANIFEST],
         )
     except Exception as exc:
         raise translate(exc, f"ECR BatchGetImage {repository}:{tag}") from None

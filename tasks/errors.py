@@ -68,7 +68,6 @@ class SuiteError(Exception):
             "kind": type(self).__name__,
             "message": self.message,
             "remedy": self.remedy,
-            **({"details": self.details} if self.details else {}),
         }
 
 

@@ -99,11 +99,15 @@ def buildx_facts(rt: Runtime) -> imageplan.BuildxFacts:
     try:
         version = rt.commands.run(["docker", "buildx", "version"], timeout=30)
     except FileNotFoundError:
-        raise DockerUnavailable("the docker CLI is not installed", "install Docker and retry") from None
+        raise DockerUnavailable(
+            "the docker CLI is not installed", "install Docker and retry"
+        ) from None
     facts = imageplan.BuildxFacts(present=False)
     if version.ok:
         inspect = rt.commands.run(["docker", "buildx", "inspect"], timeout=60)
-        name, driver, platforms = imageplan.parse_buildx_inspect(inspect.stdout if inspect.ok else "")
+        name, driver, platforms = imageplan.parse_buildx_inspect(
+            inspect.stdout if inspect.ok else ""
+        )
         facts = imageplan.BuildxFacts(True, version.stdout.strip(), name, driver, platforms)
     rt.extras["buildx"] = facts
     return facts
@@ -166,7 +170,9 @@ def _run_streamed(rt: Runtime, argv: list[str], what: str) -> None:
     try:
         result = rt.commands.run(argv, on_line=on_line)
     except FileNotFoundError:
-        raise DockerUnavailable("the docker CLI is not installed", "install Docker and retry") from None
+        raise DockerUnavailable(
+            "the docker CLI is not installed", "install Docker and retry"
+        ) from None
     if result.ok:
         return
     text = "\n".join(tail).lower()
@@ -184,21 +190,35 @@ def build_image(rt: Runtime, *, push: bool = False) -> dict[str, Any]:
     """``image.build``: build for the target platform, check it locally, optionally push."""
     s = rt.settings
     assessment = rt.extras.get("assessment")
-    builder = assessment.builder if isinstance(assessment, imageplan.Assessment) else (
-        "buildx" if buildx_facts(rt).present else "classic"
+    builder = (
+        assessment.builder
+        if isinstance(assessment, imageplan.Assessment)
+        else ("buildx" if buildx_facts(rt).present else "classic")
     )
     context = str(Path(s.context))
     if not Path(context).is_dir():
-        raise CommandFailed(f"build context {context!r} is not a directory", "fix `context` in invoke.yaml")
+        raise CommandFailed(
+            f"build context {context!r} is not a directory", "fix `context` in invoke.yaml"
+        )
     dockerfile = s.dockerfile
     if not Path(dockerfile).is_file():
-        raise CommandFailed(f"Dockerfile {dockerfile!r} does not exist", "fix `dockerfile` in invoke.yaml")
+        raise CommandFailed(
+            f"Dockerfile {dockerfile!r} does not exist", "fix `dockerfile` in invoke.yaml"
+        )
     commit = git_commit(rt, context)
     tags = imageplan.plan_tags(s.tag_policy, s.tag, commit)
     if s.tag_policy == "git-sha" and not commit:
-        rt.console.warn(f"{context} is not in a git work tree: pushing only the moving tag {s.tag!r}")
-    argv = imageplan.build_argv(builder=builder, platform=s.platform, dockerfile=dockerfile,
-                                context=context, image_name=s.image_name, tags=tags)
+        rt.console.warn(
+            f"{context} is not in a git work tree: pushing only the moving tag {s.tag!r}"
+        )
+    argv = imageplan.build_argv(
+        builder=builder,
+        platform=s.platform,
+        dockerfile=dockerfile,
+        context=context,
+        image_name=s.image_name,
+        tags=tags,
+    )
     rt.console.step(f"build {s.image_name} for {s.platform} ({builder} builder)")
     _run_streamed(rt, argv, "docker build")
     first = f"{s.image_name}:{tags[0]}"
@@ -212,8 +232,12 @@ def build_image(rt: Runtime, *, push: bool = False) -> dict[str, Any]:
             details={"image": first, "found": str(built), "target": str(s.platform)},
         )
     rt.console.ok(f"built {first} is {built}")
-    result: dict[str, Any] = {"image": s.image_name, "tags": tags, "platform": str(built),
-                              "builder": builder}
+    result: dict[str, Any] = {
+        "image": s.image_name,
+        "tags": tags,
+        "platform": str(built),
+        "builder": builder,
+    }
     if push:
         for tag in tags:
             _run_streamed(rt, ["docker", "push", f"{s.image_name}:{tag}"], f"docker push {tag}")
@@ -234,7 +258,9 @@ def registry_client(rt: Runtime, ref: ImageRef) -> registry.RegistryClient:
         else f"set {s.registry_password_env} (and registry_username) for {ref.registry}"
     )
     insecure = s.registry_insecure if own and s.registry_insecure else None
-    return registry.RegistryClient(ref.registry, credentials=creds, insecure=insecure, auth_hint=hint)
+    return registry.RegistryClient(
+        ref.registry, credentials=creds, insecure=insecure, auth_hint=hint
+    )
 
 
 def verify_image(rt: Runtime, image: str | None = None) -> dict[str, Any]:
@@ -261,5 +287,9 @@ def push_image(rt: Runtime) -> dict[str, Any]:
     built = build_image(rt, push=True)
     verified = verify_image(rt, f"{s.image_name}:{built['tags'][0]}")
     rt.console.info(f"pinned image for later stages: {verified['pinned']}")
-    return {**built, "digest": verified["digest"], "pinned": verified["pinned"],
-            "platforms": verified["platforms"]}
+    return {
+        **built,
+        "digest": verified["digest"],
+        "pinned": verified["pinned"],
+        "platforms": verified["platforms"],
+    }

@@ -85,7 +85,11 @@ def assess(
 ) -> Assessment:
     """The platform guard's verdicts for these facts."""
     host = from_fields("linux", host_machine)
-    findings = [Finding("ok", "daemon", f"Docker Engine {engine.version} at {engine.host} ({engine.platform})")]
+    findings = [
+        Finding(
+            "ok", "daemon", f"Docker Engine {engine.version} at {engine.host} ({engine.platform})"
+        )
+    ]
     if host.architecture == "arm64" and target.architecture == "amd64":
         findings.append(
             Finding(
@@ -120,8 +124,12 @@ def assess(
             )
         else:
             findings.append(
-                Finding("ok", "buildx", f"buildx {buildx.version} builder {buildx.builder or 'default'} "
-                        f"({buildx.driver or 'docker'}) supports {target}")
+                Finding(
+                    "ok",
+                    "buildx",
+                    f"buildx {buildx.version} builder {buildx.builder or 'default'} "
+                    f"({buildx.driver or 'docker'}) supports {target}",
+                )
             )
     else:
         findings.append(
@@ -135,10 +143,20 @@ def assess(
     data: dict[str, object] = {
         "target": str(target),
         "host_arch": host.architecture,
-        "engine": {"host": engine.host, "context": engine.context, "os": engine.os,
-                   "arch": engine.arch, "version": engine.version},
-        "buildx": {"present": buildx.present, "version": buildx.version, "builder": buildx.builder,
-                   "driver": buildx.driver, "platforms": [str(p) for p in buildx.platforms]},
+        "engine": {
+            "host": engine.host,
+            "context": engine.context,
+            "os": engine.os,
+            "arch": engine.arch,
+            "version": engine.version,
+        },
+        "buildx": {
+            "present": buildx.present,
+            "version": buildx.version,
+            "builder": buildx.builder,
+            "driver": buildx.driver,
+            "platforms": [str(p) for p in buildx.platforms],
+        },
         "builder": builder,
     }
     return Assessment(tuple(findings), builder, data)
@@ -177,6 +195,17 @@ def build_argv(
     for tag in tags:
         tag_args += ["-t", f"{image_name}:{tag}"]
     if builder == "buildx":
-        return ["docker", "buildx", "build", "--platform", str(platform), "--provenance=false",
-                "--load", "-f", dockerfile, *tag_args, context]
+        return [
+            "docker",
+            "buildx",
+            "build",
+            "--platform",
+            str(platform),
+            "--provenance=false",
+            "--load",
+            "-f",
+            dockerfile,
+            *tag_args,
+            context,
+        ]
     return ["docker", "build", "--platform", str(platform), "-f", dockerfile, *tag_args, context]

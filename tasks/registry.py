@@ -71,7 +71,9 @@ def platforms_of_index(doc: dict[str, Any]) -> list[Platform]:
         plat = entry.get("platform") or {}
         if plat.get("os") == "unknown" and plat.get("architecture") == "unknown":
             continue
-        found.append(from_fields(plat.get("os", ""), plat.get("architecture", ""), plat.get("variant")))
+        found.append(
+            from_fields(plat.get("os", ""), plat.get("architecture", ""), plat.get("variant"))
+        )
     return found
 
 
@@ -115,7 +117,9 @@ def check_target(
 
 # -- HTTP client ----------------------------------------------------------------------------
 def is_loopback(host: str) -> bool:
-    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    name = (
+        host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 or host.startswith("[") else host
+    )
     if name == "localhost":
         return True
     try:
@@ -127,9 +131,14 @@ def is_loopback(host: str) -> bool:
 class _NoAuthOnRedirect(urllib.request.HTTPRedirectHandler):
     """Blob downloads redirect to storage (S3 for ECR): never carry our credentials there."""
 
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> Any:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+        if (
+            new is not None
+            and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc
+        ):
             new.remove_header("Authorization")
         return new
 
@@ -169,12 +178,16 @@ class RegistryClient:
         return f"{self.scheme}://{self.host}/v2/{path}"
 
     def _send(self, url: str, accept: str, authorization: str | None) -> _Response:
-        request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": "release-suite"})
+        request = urllib.request.Request(
+            url, headers={"Accept": accept, "User-Agent": "release-suite"}
+        )
         if authorization:
             request.add_header("Authorization", authorization)
         try:
             with self._opener(request, timeout=self.timeout) as resp:
-                return _Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
+                return _Response(
+                    resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+                )
         except urllib.error.HTTPError as exc:
             body = exc.read() if exc.fp else b""
             return _Response(exc.code, {k.lower(): v for k, v in exc.headers.items()}, body)
@@ -198,9 +211,13 @@ class RegistryClient:
         params = dict(_CHALLENGE.findall(challenge))
         realm = params.pop("realm", "")
         if not realm:
-            raise RegistryError(f"registry {self.host} sent an unusable auth challenge", self.auth_hint)
+            raise RegistryError(
+                f"registry {self.host} sent an unusable auth challenge", self.auth_hint
+            )
         url = realm + "?" + urllib.parse.urlencode(params)
-        response = self._send(url, "application/json", self._authorization if self.credentials else None)
+        response = self._send(
+            url, "application/json", self._authorization if self.credentials else None
+        )
         if response.status != 200:
             raise RegistryError(
                 f"registry {self.host} refused a token (HTTP {response.status})", self.auth_hint
@@ -217,7 +234,11 @@ class RegistryClient:
                 self._authorization = self._token(challenge)
                 response = self._send(url, accept, self._authorization)
             if response.status == 401:
-                who = "without credentials" if self.credentials is None else "with the given credentials"
+                who = (
+                    "without credentials"
+                    if self.credentials is None
+                    else "with the given credentials"
+                )
                 raise RegistryError(
                     f"registry {self.host} refused access {who} (HTTP 401)", self.auth_hint
                 )

@@ -9,7 +9,9 @@ from tasks.cli.common import AWS_HELP, HELP, execute
 
 
 @task(help={**HELP, "platform": "target platform (default: the environment's, linux/amd64)"})
-def check(c: Context, env: str | None = None, json_: bool = False, platform: str | None = None) -> None:
+def check(
+    c: Context, env: str | None = None, json_: bool = False, platform: str | None = None
+) -> None:
     """Platform guard: daemon, engine OS/arch, host arch, buildx and its platforms."""
     from tasks.image import check_platform
 

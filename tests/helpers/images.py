@@ -15,8 +15,12 @@ from pathlib import Path
 CACHE = Path(os.environ.get("RELEASE_TEST_STATE", "/tmp/release-suite-tests")) / "busybox"
 
 
-def run(argv: list[str], *, input: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, input=input, capture_output=True, text=True, cwd=cwd, check=False, timeout=300)
+def run(
+    argv: list[str], *, input: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, input=input, capture_output=True, text=True, cwd=cwd, check=False, timeout=300
+    )
 
 
 def busybox_binary(arch: str) -> Path:
@@ -68,7 +72,9 @@ def push(tag: str) -> str:
 
 
 def login(registry: str, user: str, password: str) -> None:
-    result = run(["docker", "login", "--username", user, "--password-stdin", registry], input=password)
+    result = run(
+        ["docker", "login", "--username", user, "--password-stdin", registry], input=password
+    )
     assert result.returncode == 0, result.stderr
 
 

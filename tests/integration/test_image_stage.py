@@ -35,9 +35,17 @@ def pushed(registry, docker_config, tmp_path_factory) -> dict[str, str]:  # type
     return {"amd": amd, "arm": arm, "arm_list": arm_list, "multi": multi, "host": host}
 
 
-def invoke(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def invoke(
+    args: list[str], env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        ["invoke", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=240, check=False
+        ["invoke", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=240,
+        check=False,
     )
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
     return result
@@ -93,7 +101,9 @@ def test_arm64_only_manifest_list_fails(pushed, suite_env) -> None:  # type: ign
     assert data["ok"] is False
     assert data["error"]["code"] == 6  # type: ignore[index]
     assert data["verify"]["platforms"] == ["linux/arm64"]  # type: ignore[index]
-    assert "manifest list" in result.stderr and "no matching manifest for linux/amd64" in result.stderr
+    assert (
+        "manifest list" in result.stderr and "no matching manifest for linux/amd64" in result.stderr
+    )
 
 
 def test_multi_arch_list_with_amd64_passes(pushed, suite_env) -> None:  # type: ignore[no-untyped-def]
@@ -127,7 +137,11 @@ def test_registry_down(suite_env) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_wrong_credentials(pushed, suite_env) -> None:  # type: ignore[no-untyped-def]
-    env = {**suite_env, "RELEASE_REGISTRY_AUTH": "basic", "RELEASE_REGISTRY_PASSWORD": "wrong-pass-123"}
+    env = {
+        **suite_env,
+        "RELEASE_REGISTRY_AUTH": "basic",
+        "RELEASE_REGISTRY_PASSWORD": "wrong-pass-123",
+    }
     result = invoke(["image.verify", "--image", pushed["amd"]], env)
     assert result.returncode == 5
     assert "refused access with the given credentials" in result.stderr
@@ -160,7 +174,9 @@ def test_check_reports_engine_and_builder(docker_host, suite_env) -> None:  # ty
     assert result.returncode == 0, result.stderr
     data = one_json(result.stdout)
     assert data["engine"]["os"] == "linux" and data["engine"]["arch"] == "amd64"  # type: ignore[index]
-    has_buildx = subprocess.run(["docker", "buildx", "version"], capture_output=True).returncode == 0
+    has_buildx = (
+        subprocess.run(["docker", "buildx", "version"], capture_output=True).returncode == 0
+    )
     assert data["builder"] == ("buildx" if has_buildx else "classic")
 
 
@@ -185,7 +201,8 @@ def _git_context(base: Path, arch: str, from_line: str = "") -> Path:
     subprocess.run(["git", "init", "-q", str(ctx)], check=True)
     subprocess.run(["git", "-C", str(ctx), "add", "-A"], check=True)
     subprocess.run(
-        ["git", "-C", str(ctx), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"], check=True
+        ["git", "-C", str(ctx), "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"],
+        check=True,
     )
     return ctx
 
@@ -193,13 +210,22 @@ def _git_context(base: Path, arch: str, from_line: str = "") -> Path:
 def test_push_logs_in_builds_verifies_and_pins(pushed, suite_env, argv_log, tmp_path) -> None:  # type: ignore[no-untyped-def]
     log, path_env = argv_log
     ctx = _git_context(tmp_path / "ctx", "amd64")
-    env = {**suite_env, **path_env, "RELEASE_CONTEXT": str(ctx), "RELEASE_DOCKERFILE": str(ctx / "Dockerfile"),
-           "RELEASE_TAG": "moving"}
+    env = {
+        **suite_env,
+        **path_env,
+        "RELEASE_CONTEXT": str(ctx),
+        "RELEASE_DOCKERFILE": str(ctx / "Dockerfile"),
+        "RELEASE_TAG": "moving",
+    }
     result = invoke(["image.push", "--json"], env)
     assert result.returncode == 0, result.stderr
     data = one_json(result.stdout)
-    sha = subprocess.run(["git", "-C", str(ctx), "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", str(ctx), "rev-parse", "--short=12", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert data["tags"] == [sha, "moving"]
     assert str(data["pinned"]) == f"{pushed['host']}/app@{data['digest']}"
     assert data["platforms"] == ["linux/amd64"]
@@ -217,8 +243,12 @@ def test_push_logs_in_builds_verifies_and_pins(pushed, suite_env, argv_log, tmp_
 def test_dirty_tree_tag(pushed, suite_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     ctx = _git_context(tmp_path / "dirty", "amd64")
     (ctx / "new-file").write_text("change")
-    env = {**suite_env, "RELEASE_CONTEXT": str(ctx), "RELEASE_DOCKERFILE": str(ctx / "Dockerfile"),
-           "RELEASE_TAG_POLICY": "git-sha"}
+    env = {
+        **suite_env,
+        "RELEASE_CONTEXT": str(ctx),
+        "RELEASE_DOCKERFILE": str(ctx / "Dockerfile"),
+        "RELEASE_TAG_POLICY": "git-sha",
+    }
     result = invoke(["image.build", "--json"], env)
     assert result.returncode == 0, result.stderr
     tags = one_json(result.stdout)["tags"]
@@ -228,8 +258,12 @@ def test_dirty_tree_tag(pushed, suite_env, tmp_path) -> None:  # type: ignore[no
 def test_build_refuses_to_push_a_local_arm64_image(pushed, suite_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
     base = images.build(tmp_path / "armbase", "arm64", "release-suite-test/arm-base:1")
     ctx = _git_context(tmp_path / "armapp", "amd64", f"FROM {base}\nENV APP=1\n")
-    env = {**suite_env, "RELEASE_CONTEXT": str(ctx), "RELEASE_DOCKERFILE": str(ctx / "Dockerfile"),
-           "RELEASE_TAG": "must-not-exist"}
+    env = {
+        **suite_env,
+        "RELEASE_CONTEXT": str(ctx),
+        "RELEASE_DOCKERFILE": str(ctx / "Dockerfile"),
+        "RELEASE_TAG": "must-not-exist",
+    }
     result = invoke(["image.build", "--push"], env)
     assert result.returncode == 6, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -243,5 +277,10 @@ def test_ecr_login_against_registry(pushed, suite_env, argv_log) -> None:  # typ
     log, path_env = argv_log
     result = invoke(["ecr.login", "--json"], {**suite_env, **path_env})
     assert result.returncode == 0, result.stderr
-    assert one_json(result.stdout) == {"ok": True, "registry": pushed["host"], "logged_in": True, "username": "AWS"}
+    assert one_json(result.stdout) == {
+        "ok": True,
+        "registry": pushed["host"],
+        "logged_in": True,
+        "username": "AWS",
+    }
     assert MOTO_TOKEN_PASSWORD not in log.read_text() + result.stdout + result.stderr

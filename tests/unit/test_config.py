@@ -20,7 +20,11 @@ def raw() -> dict[str, object]:
 
 def test_daadaar_example_values(raw: dict[str, object]) -> None:
     s = load_settings(raw, env="prod", environ={})
-    assert (s.project, s.repository, s.region) == ("daadaar-migrations", "daadaar-backend", "us-east-1")
+    assert (s.project, s.repository, s.region) == (
+        "daadaar-migrations",
+        "daadaar-backend",
+        "us-east-1",
+    )
     assert s.dockerfile == "backend/Dockerfile" and s.secret == "daadaar/prod/database-url"
     assert str(s.platform) == "linux/amd64" and s.confirm is True
     assert s.registry == "123456789012.dkr.ecr.us-east-1.amazonaws.com"
@@ -29,7 +33,11 @@ def test_daadaar_example_values(raw: dict[str, object]) -> None:
 
 
 def test_precedence_flag_over_env_over_file(raw: dict[str, object]) -> None:
-    environ = {"RELEASE_TAG": "from-env", "RELEASE_PLATFORM": "linux/arm64", "RELEASE_ENV": "staging"}
+    environ = {
+        "RELEASE_TAG": "from-env",
+        "RELEASE_PLATFORM": "linux/arm64",
+        "RELEASE_ENV": "staging",
+    }
     s = load_settings(raw, environ=environ, flags={"tag": "from-flag"})
     assert s.env == "staging" and s.tag == "from-flag" and str(s.platform) == "linux/arm64"
     assert load_settings(raw, env="prod", environ=environ).tag == "from-env"
@@ -59,7 +67,9 @@ def test_default_env_from_file(raw: dict[str, object]) -> None:
         ({"confirm": "maybe"}, "confirm"),
     ],
 )
-def test_bad_values_are_usage_errors(raw: dict[str, object], flags: dict[str, str], needle: str) -> None:
+def test_bad_values_are_usage_errors(
+    raw: dict[str, object], flags: dict[str, str], needle: str
+) -> None:
     with pytest.raises(UsageError) as info:
         load_settings(raw, env="prod", environ={}, flags=flags)
     assert needle in info.value.message and info.value.code == 2

@@ -3,10 +3,24 @@ from __future__ import annotations
 import pytest
 
 from tasks.errors import PlatformMismatch
-from tasks.imageplan import BuildxFacts, EngineFacts, assess, build_argv, commit_tag, parse_buildx_inspect, plan_tags
+from tasks.imageplan import (
+    BuildxFacts,
+    EngineFacts,
+    assess,
+    build_argv,
+    commit_tag,
+    parse_buildx_inspect,
+    plan_tags,
+)
 from tasks.platforms import from_fields, parse_platform
 from tasks.references import parse_image
-from tasks.registry import ManifestInfo, check_target, is_loopback, media_type_of, platforms_of_index
+from tasks.registry import (
+    ManifestInfo,
+    check_target,
+    is_loopback,
+    media_type_of,
+    platforms_of_index,
+)
 
 AMD = parse_platform("linux/amd64")
 ENGINE = EngineFacts("unix:///var/run/docker.sock", "default", "linux", "amd64", "28.0", "1.47")
@@ -39,14 +53,18 @@ def test_assess_arm_host_warns_loudly_and_classic_fallback_noted() -> None:
 
 
 def test_assess_buildx_without_target_fails() -> None:
-    facts = BuildxFacts(True, "v0.12", "arm-only", "docker-container", (parse_platform("linux/arm64"),))
+    facts = BuildxFacts(
+        True, "v0.12", "arm-only", "docker-container", (parse_platform("linux/arm64"),)
+    )
     result = assess(AMD, "x86_64", ENGINE, facts)
     assert not result.ok and result.builder == "buildx"
 
 
 def test_assess_engine_arch_mismatch_warns() -> None:
     arm_engine = EngineFacts("h", "c", "linux", "aarch64", "28", "1.47")
-    result = assess(AMD, "aarch64", arm_engine, BuildxFacts(True, "v0.12", "default", "docker", (AMD,)))
+    result = assess(
+        AMD, "aarch64", arm_engine, BuildxFacts(True, "v0.12", "default", "docker", (AMD,))
+    )
     assert result.ok
     assert any(f.topic == "engine" and f.level == "warn" for f in result.findings)
 
@@ -56,11 +74,30 @@ def test_tags_and_argv() -> None:
     assert commit_tag("not a sha", False) == ""
     assert plan_tags("git-sha", "latest", "abc1234") == ["abc1234", "latest"]
     assert plan_tags("moving", "latest", "abc1234") == ["latest"]
-    classic = build_argv(builder="classic", platform=AMD, dockerfile="backend/Dockerfile", context="backend",
-                         image_name="r/app", tags=["abc1234", "latest"])
-    assert classic == ["docker", "build", "--platform", "linux/amd64", "-f", "backend/Dockerfile",
-                       "-t", "r/app:abc1234", "-t", "r/app:latest", "backend"]
-    bx = build_argv(builder="buildx", platform=AMD, dockerfile="D", context=".", image_name="r/a", tags=["t"])
+    classic = build_argv(
+        builder="classic",
+        platform=AMD,
+        dockerfile="backend/Dockerfile",
+        context="backend",
+        image_name="r/app",
+        tags=["abc1234", "latest"],
+    )
+    assert classic == [
+        "docker",
+        "build",
+        "--platform",
+        "linux/amd64",
+        "-f",
+        "backend/Dockerfile",
+        "-t",
+        "r/app:abc1234",
+        "-t",
+        "r/app:latest",
+        "backend",
+    ]
+    bx = build_argv(
+        builder="buildx", platform=AMD, dockerfile="D", context=".", image_name="r/a", tags=["t"]
+    )
     assert bx[:5] == ["docker", "buildx", "build", "--platform", "linux/amd64"] and "--load" in bx
 
 
@@ -69,8 +106,10 @@ def test_index_platforms_skip_attestations() -> None:
         "manifests": [
             {"platform": {"os": "linux", "architecture": "amd64"}},
             {"platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
-            {"platform": {"os": "unknown", "architecture": "unknown"},
-             "annotations": {"vnd.docker.reference.type": "attestation-manifest"}},
+            {
+                "platform": {"os": "unknown", "architecture": "unknown"},
+                "annotations": {"vnd.docker.reference.type": "attestation-manifest"},
+            },
         ]
     }
     assert [str(p) for p in platforms_of_index(doc)] == ["linux/amd64", "linux/arm64"]
@@ -83,13 +122,22 @@ def test_check_target_names_rebuild_command() -> None:
     with pytest.raises(PlatformMismatch) as err:
         check_target(info, AMD, dockerfile="backend/Dockerfile", context="backend")
     assert err.value.code == 6
-    assert ("docker buildx build --platform linux/amd64 -f backend/Dockerfile -t "
-            "123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend:latest --push backend") in err.value.remedy
+    assert (
+        "docker buildx build --platform linux/amd64 -f backend/Dockerfile -t "
+        "123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend:latest --push backend"
+    ) in err.value.remedy
     ok = ManifestInfo(ref, "d", "x", False, (AMD,))
     assert check_target(ok, AMD) == AMD
 
 
-@pytest.mark.parametrize(("host", "loop"), [("127.0.0.1:5000", True), ("localhost:5000", True),
-                                             ("[::1]:5000", True), ("1234.dkr.ecr.x.amazonaws.com", False)])
+@pytest.mark.parametrize(
+    ("host", "loop"),
+    [
+        ("127.0.0.1:5000", True),
+        ("localhost:5000", True),
+        ("[::1]:5000", True),
+        ("1234.dkr.ecr.x.amazonaws.com", False),
+    ],
+)
 def test_loopback_registries_use_http(host: str, loop: bool) -> None:
     assert is_loopback(host) is loop

@@ -21,7 +21,9 @@ def test_parse_platform(text: str, expected: Platform) -> None:
     assert parse_platform(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "linux", "linux/", "/amd64", "linux/amd64/v1/x", "linux/am d64", "linux/AMD$"])
+@pytest.mark.parametrize(
+    "text", ["", "linux", "linux/", "/amd64", "linux/amd64/v1/x", "linux/am d64", "linux/AMD$"]
+)
 def test_malformed_platform_is_usage_error(text: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_platform(text)

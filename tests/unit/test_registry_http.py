@@ -18,8 +18,12 @@ from tasks.registry import Credentials, RegistryClient, inspect
 CONFIG = json.dumps({"os": "linux", "architecture": "arm64", "variant": "v8"}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()
 MANIFEST = json.dumps(
-    {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-     "config": {"digest": CONFIG_DIGEST, "size": len(CONFIG)}, "layers": []}
+    {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"digest": CONFIG_DIGEST, "size": len(CONFIG)},
+        "layers": [],
+    }
 ).encode()
 SEEN: list[dict[str, str]] = []
 
@@ -28,7 +32,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         SEEN.append({"path": self.path, "auth": self.headers.get("Authorization", "")})
         port = self.server.server_address[1]
         if self.path.startswith("/token"):
@@ -45,7 +49,10 @@ class Handler(BaseHTTPRequestHandler):
         elif self.headers.get("Authorization") != "Bearer tkn":
             self.send_response(401)
             realm = f"http://127.0.0.1:{port}/token"
-            self.send_header("WWW-Authenticate", f'Bearer realm="{realm}",service="reg",scope="repository:app:pull"')
+            self.send_header(
+                "WWW-Authenticate",
+                f'Bearer realm="{realm}",service="reg",scope="repository:app:pull"',
+            )
             self.end_headers()
         elif self.path == "/v2/app/manifests/v1":
             self.send_response(200)

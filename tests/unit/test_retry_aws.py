@@ -64,9 +64,13 @@ def test_translate() -> None:
 def test_ecr_token_expired_credentials_gives_fix() -> None:
     settings = Settings(env="t", account="123456789012")
     rt = make_runtime(settings, Console(out=io.StringIO(), err=io.StringIO()))
-    client = boto3.client("ecr", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    client = boto3.client(
+        "ecr", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
+    )
     with Stubber(client) as stub:
-        stub.add_client_error("get_authorization_token", "ExpiredTokenException", "The security token expired")
+        stub.add_client_error(
+            "get_authorization_token", "ExpiredTokenException", "The security token expired"
+        )
         rt.aws._clients["ecr"] = client
         with pytest.raises(AwsAuthError) as err:
             get_token(rt)
@@ -76,7 +80,9 @@ def test_ecr_token_expired_credentials_gives_fix() -> None:
 def test_factory_honours_endpoint_and_profile_errors() -> None:
     f = AwsFactory(Settings(env="t", region="eu-west-1", endpoint_url="http://127.0.0.1:1"))
     client = f.client("sts")
-    assert client.meta.endpoint_url == "http://127.0.0.1:1" and client.meta.region_name == "eu-west-1"
+    assert (
+        client.meta.endpoint_url == "http://127.0.0.1:1" and client.meta.region_name == "eu-west-1"
+    )
     bad = AwsFactory(Settings(env="t", profile="no-such-profile-xyz"))
     with pytest.raises(AwsAuthError) as err:
         bad.client("sts")
