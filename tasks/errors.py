@@ -33,6 +33,7 @@ class ExitCode(IntEnum):
     DOCTOR_FAILED = 20
     DIAGNOSE_NO_MATCH = 21
     LOCAL_ENV = 22  # the local environment cannot be started
+    SETUP_BLOCKED = 23  # setup --apply: a prerequisite it never creates is missing (VPC, secret)
     INTERRUPTED = 130
 
 

@@ -14,16 +14,16 @@ by the caller by intersecting two evaluations).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 Document = Mapping[str, Any]
 
 
-class Decision(str, Enum):
+class Decision(StrEnum):
     ALLOWED = "allowed"
     DENIED = "denied"  # an explicit Deny matched
     IMPLICIT_DENY = "implicit_deny"  # no Allow matched
@@ -90,7 +90,7 @@ def _resource_matches(statement: Mapping[str, Any], resource: str) -> bool:
     return _matches_any(_as_list(statement.get("Resource")), resource, False)
 
 
-_STRING_OPS = {
+_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
     "StringEquals": lambda p, v: p == v,
     "StringNotEquals": lambda p, v: p != v,
     "StringEqualsIgnoreCase": lambda p, v: p.lower() == v.lower(),

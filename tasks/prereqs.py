@@ -42,6 +42,15 @@ def role_name(settings: Settings) -> str:
     return configured.rsplit("/", 1)[-1]
 
 
+def role_path(settings: Settings) -> str:
+    """The IAM path of a role given as an ARN (``role/service-role/x`` -> ``/service-role/``)."""
+    if not settings.service_role.startswith("arn:"):
+        return "/"
+    resource = settings.service_role.split(":", 5)[-1]  # role/path/name
+    parts = resource.split("/")[1:-1]
+    return "/" + "".join(f"{p}/" for p in parts) if parts else "/"
+
+
 def role_arn(settings: Settings, name: str | None = None) -> str:
     if settings.service_role.startswith("arn:"):
         return settings.service_role

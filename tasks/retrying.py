@@ -121,6 +121,11 @@ POLICIES: dict[str, Policy] = {
     "registry": Policy("registry", 5, 30.0, 0.25, 5.0, is_transient),
     # the docker daemon answering at all (after start, or during a restart)
     "docker_ping": Policy("docker_ping", 20, 20.0, 0.1, 1.0, lambda e: True),
+    # a just-created IAM role is not yet assumable by CodeBuild (eventual consistency):
+    # create_project answers InvalidInputException until it propagates (seconds)
+    "iam_propagation": Policy(
+        "iam_propagation", 8, 60.0, 1.0, 10.0, lambda e: error_code(e) == "InvalidInputException"
+    ),
 }
 
 

@@ -41,6 +41,10 @@ def make_runtime(
 ) -> Runtime:
     redactor = console.redactor
     env = dict(os.environ if environ is None else environ)
+    if settings.runner == "local":  # the local environment's registry password (local.up)
+        from tasks.localenv import attach_credentials
+
+        env = attach_credentials(settings, env)
     return Runtime(
         settings=settings,
         console=console,

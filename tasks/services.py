@@ -253,3 +253,16 @@ def ensure_database(pg: Postgres, database: str, user: str, password: str) -> st
     if not psql(pg, f"SELECT 1 FROM pg_database WHERE datname = '{database}'").strip():
         psql(pg, f'CREATE DATABASE "{database}" OWNER "{user}"')
     return pg.url(user, password, database)
+
+
+def stop_postgres(root: Path) -> bool:
+    """Stop the server whose data lives under root; False when it was not running."""
+    data = root / "data"
+    if not (data / "postmaster.pid").exists():
+        return False
+    proc = _as_postgres([_pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+    if proc.returncode != 0:
+        raise LocalEnvError(
+            f"PostgreSQL did not stop: {proc.stderr.strip()[-300:]}", f"see {root / 'postgres.log'}"
+        )
+    return True

@@ -36,6 +36,13 @@ def _check_project_config() -> None:
 NAMESPACES: list[tuple[str, str | None]] = [
     ("image", "image"),
     ("ecr", "ecr"),
+    ("local", "local"),
+    ("db", "db"),
+    ("build", "build"),
+    ("release", None),
+    ("doctor", None),
+    ("setup", None),
+    ("diagnose", None),
 ]
 
 

@@ -1,87 +1,116 @@
-"""Real test images for the Docker Engine: FROM scratch with a static busybox per architecture.
+"""Tiny single-binary images of a chosen architecture, built on the real engine.
 
-amd64 uses Debian's busybox-static from this machine; arm64 comes from Debian's
-busybox-static:arm64 package (downloaded with apt-get once, cached), which gives a real
-"exec format error" when run here. Images are pushed to the test registry on demand.
+``busybox_image(arch, tag)`` builds ``FROM scratch`` + Debian's static busybox for ``arch``
+(``amd64`` or ``arm64``) with ``--platform linux/<arch>``, so the image config says that
+architecture and its binary really is one: running the arm64 image on an x86_64 engine gives
+the genuine "exec format error" (and the platform-mismatch warning). The busybox binaries come
+from Debian's ``busybox-static`` package (``apt-get download``; for a foreign architecture the
+helper adds it to dpkg and refreshes the package lists once) and are cached under
+``/tmp/release-suite-tests/busybox/<arch>/``.
+
+Usage::
+
+    from tests.helpers.images import busybox_image, push_manifest_list
+    busybox_image("arm64", "127.0.0.1:5000/app:arm64")
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-CACHE = Path(os.environ.get("RELEASE_TEST_STATE", "/tmp/release-suite-tests")) / "busybox"
+STATE = Path(os.environ.get("RELEASE_TEST_STATE", "/tmp/release-suite-tests"))
+PACKAGE = "busybox-static"
+DOCKERFILE = 'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\nCMD ["true"]\n'
 
 
-def run(
-    argv: list[str], *, input: str | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv, input=input, capture_output=True, text=True, cwd=cwd, check=False, timeout=300
-    )
+class ImageHelperError(RuntimeError):
+    pass
+
+
+def _run(argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(list(argv), capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    return proc  # type: ignore[no-any-return]
+
+
+def _native_arch() -> str:
+    return _run(["dpkg", "--print-architecture"]).stdout.strip() or "amd64"
+
+
+def _ensure_arch_lists(arch: str) -> None:
+    """Make apt know ``PACKAGE:arch`` (adds the foreign architecture once)."""
+    if _run(["apt-cache", "show", f"{PACKAGE}:{arch}"]).returncode == 0:
+        return
+    if arch != _native_arch():
+        foreign = _run(["dpkg", "--print-foreign-architectures"]).stdout.split()
+        if arch not in foreign:
+            _run(["dpkg", "--add-architecture", arch])
+    proc = _run(["apt-get", "update", "-q"], timeout=600)
+    if proc.returncode != 0:
+        raise ImageHelperError(f"apt-get update failed: {proc.stderr[-400:]}")
 
 
 def busybox_binary(arch: str) -> Path:
-    """Path to a static busybox for amd64 or arm64."""
-    if arch == "amd64":
-        found = shutil.which("busybox") or "/bin/busybox"
-        return Path(found)
-    target = CACHE / arch / "bin" / "busybox"
-    if target.exists():
-        return target
-    CACHE.mkdir(parents=True, exist_ok=True)
-    debs = list(CACHE.glob(f"busybox-static_*_{arch}.deb"))
-    if not debs:
-        run(["dpkg", "--add-architecture", arch])
-        got = run(["apt-get", "download", f"busybox-static:{arch}"], cwd=CACHE)
-        if got.returncode != 0:
-            run(["apt-get", "update", "-q"])
-            got = run(["apt-get", "download", f"busybox-static:{arch}"], cwd=CACHE)
-        assert got.returncode == 0, got.stderr
-        debs = list(CACHE.glob(f"busybox-static_*_{arch}.deb"))
-    extracted = run(["dpkg-deb", "-x", str(debs[0]), str(CACHE / arch)])
-    assert extracted.returncode == 0, extracted.stderr
-    return target
+    """Debian's static busybox for ``arch`` (cached)."""
+    root = STATE / "busybox" / arch
+    binary = root / "busybox"
+    if binary.exists():
+        return binary
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():
+            return binary
+        _ensure_arch_lists(arch)
+        with tempfile.TemporaryDirectory(dir=root) as tmp:
+            proc = _run(["apt-get", "download", f"{PACKAGE}:{arch}"], cwd=tmp, timeout=600)
+            debs = list(Path(tmp).glob("*.deb"))
+            if proc.returncode != 0 or not debs:
+                raise ImageHelperError(f"apt-get download {PACKAGE}:{arch}: {proc.stderr[-400:]}")
+            unpacked = Path(tmp) / "x"
+            proc = _run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)])
+            if proc.returncode != 0:
+                raise ImageHelperError(f"dpkg-deb -x failed: {proc.stderr[-400:]}")
+            shutil.copy2(unpacked / "bin" / "busybox", Path(tmp) / "busybox")
+            os.replace(Path(tmp) / "busybox", binary)
+    return binary
 
 
-def make_context(directory: Path, arch: str, extra: str = "") -> Path:
-    """A build context whose Dockerfile is FROM scratch + busybox for ``arch``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    shutil.copy(busybox_binary(arch), directory / "busybox")
-    (directory / "Dockerfile").write_text(
-        "FROM scratch\nCOPY busybox /bin/busybox\n"
-        'ENTRYPOINT ["/bin/busybox"]\nCMD ["echo", "hello from busybox"]\n' + extra
-    )
-    return directory
+def docker_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for docker CLI calls; the classic builder when buildx is missing."""
+    env = dict(os.environ)
+    if _run(["docker", "buildx", "version"], env=env).returncode != 0:
+        env["DOCKER_BUILDKIT"] = "0"
+    env.update(extra or {})
+    return env
 
 
-def build(directory: Path, arch: str, tag: str) -> str:
-    """docker build --platform linux/<arch> (classic builder); returns the tag."""
-    make_context(directory, arch)
-    result = run(["docker", "build", "--platform", f"linux/{arch}", "-t", tag, str(directory)])
-    assert result.returncode == 0, result.stdout + result.stderr
+def busybox_image(arch: str, tag: str) -> str:
+    """Build ``tag`` as a linux/<arch> busybox image on the engine in DOCKER_HOST."""
+    with tempfile.TemporaryDirectory() as ctx:
+        shutil.copy2(busybox_binary(arch), Path(ctx) / "busybox")
+        (Path(ctx) / "Dockerfile").write_text(DOCKERFILE)
+        proc = _run(
+            ["docker", "build", "--platform", f"linux/{arch}", "-t", tag, ctx],
+            env=docker_env(),
+            timeout=300,
+        )
+    if proc.returncode != 0:
+        raise ImageHelperError(f"docker build {tag} failed: {proc.stderr[-600:]}")
     return tag
 
 
-def push(tag: str) -> str:
-    result = run(["docker", "push", tag])
-    assert result.returncode == 0, result.stdout + result.stderr
-    return tag
-
-
-def login(registry: str, user: str, password: str) -> None:
-    result = run(
-        ["docker", "login", "--username", user, "--password-stdin", registry], input=password
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def manifest_list(list_tag: str, members: list[str]) -> str:
-    """docker manifest create/push --insecure: a real manifest list of pushed members."""
-    created = run(["docker", "manifest", "create", "--insecure", "--amend", list_tag, *members])
-    assert created.returncode == 0, created.stderr
-    pushed = run(["docker", "manifest", "push", "--insecure", "--purge", list_tag])
-    assert pushed.returncode == 0, pushed.stderr
-    return list_tag
+def push_manifest_list(target: str, sources: Sequence[str], insecure: bool = True) -> None:
+    """Push ``sources`` (already pushed) as one manifest list ``target`` (docker manifest)."""
+    flag = ["--insecure"] if insecure else []
+    create = _run(["docker", "manifest", "create", *flag, "--amend", target, *sources])
+    if create.returncode != 0:
+        raise ImageHelperError(f"docker manifest create failed: {create.stderr[-400:]}")
+    push = _run(["docker", "manifest", "push", *flag, "--purge", target])
+    if push.returncode != 0:
+        raise ImageHelperError(f"docker manifest push failed: {push.stderr[-400:]}")

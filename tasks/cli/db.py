@@ -1,0 +1,105 @@
+"""``invoke db.*``: run the migrations or an allow-listed seed script on CodeBuild."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke.context import Context
+from invoke.tasks import task
+
+from tasks.cli.common import AWS_HELP, HELP, execute
+
+START_HELP = {
+    **HELP,
+    **AWS_HELP,
+    "force": "start even if a build of the project is running (skips the concurrency guard)",
+    "yes": "confirm for environments marked confirm: true (required without a terminal)",
+    "detach": "return right after the start; follow later with `invoke build.wait ID`",
+    "timeout": "minutes to wait before giving up (the build keeps running; default: config)",
+    "image": "pinned image registry/repo@sha256:... (default: the configured tag's digest)",
+}
+
+
+def minutes(value: Any) -> float | None:
+    """``--timeout`` in minutes (invoke passes it as text)."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number <= 0:
+        from tasks.errors import UsageError
+
+        raise UsageError(
+            f"--timeout {value!r} is not a positive number of minutes", "pass e.g. --timeout 30"
+        )
+    return number
+
+
+@task(help=START_HELP)
+def migrate(
+    c: Context,
+    env: str | None = None,
+    json_: bool = False,
+    force: bool = False,
+    yes: bool = False,
+    detach: bool = False,
+    timeout: str | None = None,
+    image: str | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+) -> None:
+    """Run the database migrations on CodeBuild (RUN_MIGRATIONS=true) and follow every log line."""
+    from tasks.runs import run_action
+
+    execute(
+        c,
+        lambda rt: run_action(
+            rt,
+            "migrate",
+            image=image,
+            force=force,
+            yes=yes,
+            detach=detach,
+            timeout=minutes(timeout),
+        ),
+        env=env,
+        json_=json_,
+        flags={"profile": profile, "region": region},
+    )
+
+
+@task(help={**START_HELP, "script": "seed script from the allow-list (release seed_scripts)"})
+def seed(
+    c: Context,
+    script: str | None = None,
+    env: str | None = None,
+    json_: bool = False,
+    force: bool = False,
+    yes: bool = False,
+    detach: bool = False,
+    timeout: str | None = None,
+    image: str | None = None,
+    profile: str | None = None,
+    region: str | None = None,
+) -> None:
+    """Run an allow-listed seed script on CodeBuild (RUN_SEED=true) and follow every log line."""
+    from tasks.runs import run_action
+
+    execute(
+        c,
+        lambda rt: run_action(
+            rt,
+            "seed",
+            script=script,
+            image=image,
+            force=force,
+            yes=yes,
+            detach=detach,
+            timeout=minutes(timeout),
+        ),
+        env=env,
+        json_=json_,
+        flags={"profile": profile, "region": region},
+    )

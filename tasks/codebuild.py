@@ -1,0 +1,366 @@
+"""AWS CodeBuild (and its CloudWatch Logs) behind the ``BuildBackend`` Protocol of ``tasks.builds``.
+
+One job: turn CodeBuild API calls into ``Build``/``LogPage`` values and AWS errors into
+``SuiteError``s (by error code). Every call goes through a ``Caller``: throttling and transient
+network errors are retried with jittered backoff (the named ``aws_call`` policy), expired
+credentials are refreshed once, and a ``pressure`` figure (rising on throttling, decaying on
+success) lets the wait loop slow its polling while AWS pushes back. Clients come from the
+injected factory (``rt.aws.client``), never from boto3 directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from tasks.aws import translate
+from tasks.builds import (
+    Build,
+    BuildNotFound,
+    Context,
+    EnvVar,
+    LogLocation,
+    LogPage,
+    Phase,
+    StartRequest,
+)
+from tasks.builds import LogEvent as Event
+from tasks.errors import AwsError, BuildConflict, RegistryError, SuiteError, UsageError
+from tasks.retrying import error_code, is_expired, is_retryable, is_throttled, retrying
+
+T = TypeVar("T")
+
+# CodeBuild's refusal when the project's concurrentBuildLimit (1, set by `invoke setup`) is
+# reached: two starts that both passed our look-up meet here, and get the guard's answer.
+_CONCURRENCY_CODES = frozenset({"AccountLimitExceededException"})
+_NOT_FOUND = frozenset({"ResourceNotFoundException"})
+_BATCH = 100  # BatchGetBuilds accepts at most 100 ids
+
+
+class Caller:
+    """Runs one AWS call with the suite's retry rules and tracks how hard AWS pushes back."""
+
+    def __init__(
+        self,
+        *,
+        refresh: Callable[[], None] = lambda: None,
+        sleep: Callable[[float], None] | None = None,
+        on_retry: Callable[[str], None] | None = None,
+        wait: Any = None,
+    ) -> None:
+        self.refresh = refresh
+        self.sleep = sleep
+        self.on_retry = on_retry
+        self.wait = wait
+        self.pressure = 0.0  # +1 per throttled call, halves after each success
+        self.calls = 0
+
+    def __call__(self, action: str, fn: Callable[[], T]) -> T:
+        refreshed = False
+        while True:
+            try:
+                result = self._with_retries(fn)
+            except Exception as exc:
+                if is_expired(exc) and not refreshed:
+                    # long waits outlive STS sessions: re-read the credential chain once
+                    refreshed = True
+                    self.refresh()
+                    continue
+                if isinstance(exc, SuiteError):
+                    raise
+                err = translate(exc, action)
+                if error_code(exc):
+                    err.details.setdefault("aws_code", error_code(exc))
+                if is_retryable(exc):  # retries ran out; a patient caller may try again later
+                    err.details["retryable"] = True
+                raise err from None
+            self.pressure /= 2
+            if self.pressure < 0.1:
+                self.pressure = 0.0
+            return result
+
+    def _with_retries(self, fn: Callable[[], T]) -> T:
+        for attempt in retrying(
+            "aws_call", on_retry=self.on_retry, sleep=self.sleep, wait=self.wait
+        ):
+            with attempt:
+                self.calls += 1
+                try:
+                    return fn()
+                except Exception as exc:
+                    if is_throttled(exc):
+                        self.pressure = min(self.pressure + 1, 4.0)
+                    raise
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+
+def aws_code(err: SuiteError) -> str:
+    """The AWS error code a translated error came from ('' when none)."""
+    return str(err.details.get("aws_code", ""))
+
+
+def _ts(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def parse_phase(raw: dict[str, Any]) -> Phase:
+    return Phase(
+        name=str(raw.get("phaseType", "")),
+        status=raw.get("phaseStatus"),
+        start=_ts(raw.get("startTime")),
+        end=_ts(raw.get("endTime")),
+        duration=None if raw.get("durationInSeconds") is None else float(raw["durationInSeconds"]),
+        contexts=tuple(
+            Context(str(c.get("statusCode", "")), str(c.get("message", "")))
+            for c in raw.get("contexts") or ()
+        ),
+    )
+
+
+def console_url(region: str, account: str, build_id: str) -> str:
+    project = build_id.split(":", 1)[0]
+    return (
+        f"https://{region}.console.aws.amazon.com/codesuite/codebuild/{account}/projects/"
+        f"{quote(project, safe='')}/build/{quote(build_id, safe='')}/?region={region}"
+    )
+
+
+def logs_url(region: str, group: str, stream: str) -> str:
+    """The CloudWatch console's address of a log stream (its odd '$25'-escaping included)."""
+
+    def esc(text: str) -> str:
+        return quote(quote(text, safe=""), safe="").replace("%", "$")
+
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{esc(group)}/log-events/{esc(stream)}"
+    )
+
+
+def parse_build(raw: dict[str, Any], *, region: str, default_group: str = "") -> Build:
+    """A ``Build`` from one element of BatchGetBuilds/StartBuild/StopBuild."""
+    build_id = str(raw["id"])
+    project = str(raw.get("projectName") or build_id.split(":", 1)[0])
+    uuid = build_id.split(":", 1)[1] if ":" in build_id else build_id
+    logs = raw.get("logs") or {}
+    cw = logs.get("cloudWatchLogs") or {}
+    group = logs.get("groupName") or cw.get("groupName") or default_group
+    group = group or f"/aws/codebuild/{project}"
+    # CodeBuild names the stream after the build uuid, under an optional configured prefix
+    stream = logs.get("streamName") or (
+        f"{cw['streamName']}/{uuid}" if cw.get("streamName") else uuid
+    )
+    arn = str(raw.get("arn", ""))
+    account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+    env = raw.get("environment") or {}
+    exported = raw.get("exportedEnvironmentVariables") or ()
+    return Build(
+        id=build_id,
+        project=project,
+        status=str(raw.get("buildStatus", "IN_PROGRESS")),
+        current_phase=str(raw.get("currentPhase", "")),
+        phases=tuple(parse_phase(p) for p in raw.get("phases") or ()),
+        start=_ts(raw.get("startTime")),
+        end=_ts(raw.get("endTime")),
+        initiator=str(raw.get("initiator", "")),
+        logs=LogLocation(group, stream, logs_url(region, group, stream)),
+        environment=tuple(
+            EnvVar(str(v.get("name", "")), str(v.get("value", "")), str(v.get("type", "")))
+            for v in env.get("environmentVariables") or ()
+        ),
+        exported_variables=tuple((str(v["name"]), str(v.get("value", ""))) for v in exported),
+        complete=bool(raw.get("buildComplete", False)),
+        image=str(env.get("image", "")),
+        number=raw.get("buildNumber"),
+        console_url=console_url(region, account, build_id) if account else "",
+    )
+
+
+def conflict(running: Build, region: str = "") -> BuildConflict:
+    """The one refusal for 'a build of this project is already running' (guard or AWS)."""
+    where = f" ({running.console_url})" if running.console_url else ""
+    return BuildConflict(
+        f"build {running.id} of project {running.project} is already {running.status}{where}",
+        f"wait for it with `invoke build.wait {running.id}`, stop it with "
+        f"`invoke build.stop {running.id}`, or pass --force to start another anyway",
+        details={"running": running.id},
+    )
+
+
+class CodeBuildBackend:
+    """``BuildBackend`` over boto3 clients made by ``client(name)`` (``rt.aws.client``)."""
+
+    def __init__(
+        self,
+        client: Callable[[str], Any],
+        caller: Caller,
+        *,
+        region: str,
+        log_group: str = "",
+    ) -> None:
+        self._client = client
+        self.call = caller
+        self.region = region
+        self.log_group = log_group
+
+    def _cb(self) -> Any:
+        return self._client("codebuild")
+
+    def _parse(self, raw: dict[str, Any]) -> Build:
+        return parse_build(raw, region=self.region, default_group=self.log_group)
+
+    def start(self, request: StartRequest) -> Build:
+        kwargs: dict[str, Any] = {
+            "projectName": request.project,
+            "environmentVariablesOverride": [
+                {"name": v.name, "value": v.value, "type": v.type} for v in request.env_overrides
+            ],
+            "idempotencyToken": request.idempotency_token,
+        }
+        if request.timeout_minutes:
+            kwargs["timeoutInMinutesOverride"] = request.timeout_minutes
+        try:
+            raw = self.call("CodeBuild StartBuild", lambda: self._cb().start_build(**kwargs))
+        except AwsError as err:
+            raise self._start_refused(err, request) from None
+        return self._parse(raw["build"])
+
+    def _start_refused(self, err: AwsError, request: StartRequest) -> SuiteError:
+        code = aws_code(err)
+        if code in _CONCURRENCY_CODES:
+            running = self.running(request.project)
+            if running:
+                return conflict(running[0])
+            return BuildConflict(
+                f"CodeBuild refused to start project {request.project}: its concurrent build "
+                "limit is reached",
+                "wait for the running build (`invoke build.list`) and retry",
+            )
+        if code in _NOT_FOUND:
+            return UsageError(
+                f"CodeBuild project {request.project!r} does not exist in {self.region}",
+                "create it with `invoke setup`, or fix `project` in invoke.yaml",
+            )
+        return err
+
+    def get(self, build_id: str) -> Build:
+        found = self.get_many([build_id])
+        if not found:
+            raise BuildNotFound(
+                f"build {build_id} does not exist in {self.region}",
+                "check the id (`invoke build.list`) and the --env/--region",
+            )
+        return found[0]
+
+    def get_many(self, ids: list[str]) -> list[Build]:
+        out: list[Build] = []
+        for i in range(0, len(ids), _BATCH):
+            chunk = ids[i : i + _BATCH]
+            raw = self.call("CodeBuild BatchGetBuilds", partial(self._batch_get, chunk))
+            out.extend(self._parse(b) for b in raw.get("builds") or ())
+        return out
+
+    def _batch_get(self, ids: list[str]) -> dict[str, Any]:
+        return dict(self._cb().batch_get_builds(ids=ids))
+
+    def stop(self, build_id: str) -> Build:
+        raw = self.call("CodeBuild StopBuild", lambda: self._cb().stop_build(id=build_id))
+        return self._parse(raw["build"])
+
+    def _ids(self, project: str, limit: int) -> list[str]:
+        try:
+            raw = self.call(
+                "CodeBuild ListBuildsForProject",
+                lambda: self._cb().list_builds_for_project(
+                    projectName=project, sortOrder="DESCENDING"
+                ),
+            )
+        except AwsError as err:
+            if aws_code(err) in _NOT_FOUND:
+                raise UsageError(
+                    f"CodeBuild project {project!r} does not exist in {self.region}",
+                    "create it with `invoke setup`, or fix `project` in invoke.yaml",
+                ) from None
+            raise
+        return [str(i) for i in raw.get("ids") or ()][:limit]
+
+    def recent(self, project: str, limit: int) -> list[Build]:
+        # AWS lists newest first; sort by start time anyway (some emulators list oldest first)
+        builds = self.get_many(self._ids(project, max(limit, 1) * 4 if limit < 25 else limit))
+        builds.sort(key=lambda b: (b.start or 0.0, b.number or 0), reverse=True)
+        return builds[:limit]
+
+    def running(self, project: str) -> list[Build]:
+        return [b for b in self.recent(project, _BATCH) if b.status == "IN_PROGRESS"]
+
+    def read_logs(self, logs: LogLocation, token: str | None) -> LogPage:
+        if not logs.known:
+            return LogPage((), token, missing=True)
+        kwargs: dict[str, Any] = {
+            "logGroupName": logs.group,
+            "logStreamName": logs.stream,
+            "startFromHead": True,
+        }
+        if token:
+            kwargs["nextToken"] = token
+        client = self._client("logs")
+        try:
+            raw = self.call("CloudWatch Logs GetLogEvents", lambda: client.get_log_events(**kwargs))
+        except AwsError as err:
+            # the group/stream appear only once the build container starts writing
+            if aws_code(err) in _NOT_FOUND:
+                return LogPage((), token, missing=True)
+            raise
+        events = tuple(
+            Event(int(e.get("timestamp", 0)), str(e.get("message", "")))
+            for e in raw.get("events") or ()
+        )
+        return LogPage(events, raw.get("nextForwardToken") or token)
+
+
+def resolve_image(
+    client: Callable[[str], Any], caller: Caller, *, repository: str, tag: str, image_name: str
+) -> dict[str, str]:
+    """The pinned ``registry/repo@sha256:...`` of the configured tag, read from ECR."""
+    try:
+        raw = caller(
+            "ECR DescribeImages",
+            lambda: client("ecr").describe_images(
+                repositoryName=repository, imageIds=[{"imageTag": tag}]
+            ),
+        )
+    except AwsError as err:
+        if aws_code(err) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+            raise RegistryError(
+                f"{image_name}:{tag} is not in ECR, so --skip-build has nothing to run",
+                "push it first (`invoke image.push`) or run without --skip-build",
+            ) from None
+        raise
+    details = raw.get("imageDetails") or []
+    if not details or not details[0].get("imageDigest"):
+        raise RegistryError(
+            f"ECR returned no digest for {image_name}:{tag}",
+            "push the image again (`invoke image.push`)",
+        )
+    digest = str(details[0]["imageDigest"])
+    return {"pinned": f"{image_name}@{digest}", "digest": digest, "tag": tag}
+
+
+__all__ = [
+    "Caller",
+    "CodeBuildBackend",
+    "conflict",
+    "console_url",
+    "error_code",
+    "is_retryable",
+    "logs_url",
+    "parse_build",
+    "resolve_image",
+]

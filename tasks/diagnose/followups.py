@@ -1,0 +1,137 @@
+"""Follow-up checks run after a finding, where the registry or AWS is reachable.
+
+* ``image_platforms`` (after exec format error, a platform warning, no matching manifest, an
+  unknown manifest): ask the registry what the image reference holds, with the image stage's
+  verifier (``tasks.image.registry_client`` + ``tasks.registry.inspect``).
+* ``network_path`` (after a database timeout): the network-path checks of ``invoke doctor``
+  (``tasks.doctor_facts.network_path_checks``) for the database port.
+
+The orchestration (:func:`run_followups`) is pure: checks are plain callables
+``(Finding) -> list[CheckResult]`` keyed by the catalogue's ``followup`` name, so tests inject
+their own and doctor plugs in by name. A check that cannot run (no credentials, registry down,
+doctor not installed) yields one ``skipped`` result with the reason; it never fails diagnose.
+"""
+
+from __future__ import annotations
+
+import importlib
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from tasks.diagnose.ranking import Finding
+from tasks.diagnose.report import CheckResult
+from tasks.errors import SuiteError
+
+FollowUp = Callable[[Finding], list[CheckResult]]
+SKIPPED = "skipped"
+
+
+def run_followups(
+    findings: Sequence[Finding], checks: Mapping[str, FollowUp]
+) -> dict[str, list[CheckResult]]:
+    """Run each needed follow-up once (for the first finding asking for it)."""
+    done: set[str] = set()
+    out: dict[str, list[CheckResult]] = {}
+    for finding in findings:
+        name = finding.followup
+        if not name or name in done or name not in checks:
+            continue
+        done.add(name)
+        try:
+            out[finding.id] = checks[name](finding)
+        except SuiteError as err:
+            out[finding.id] = [CheckResult(name, SKIPPED, err.message, err.remedy)]
+        except Exception as exc:  # a follow-up must never hide the diagnosis itself
+            out[finding.id] = [CheckResult(name, SKIPPED, f"{type(exc).__name__}: {exc}")]
+    return out
+
+
+# -- production checks (adapters) -------------------------------------------------------------
+
+
+def tcp_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _registry_endpoint(registry: str, insecure: bool) -> tuple[str, int]:
+    host, _, port = registry.rpartition(":") if ":" in registry else (registry, "", "")
+    if not host:
+        host = registry
+    return host, int(port) if port.isdigit() else (80 if insecure else 443)
+
+
+def image_platforms(rt: Any) -> FollowUp:
+    """The registry verifier, bound to the runtime (returns a skipped result when offline)."""
+
+    def check(finding: Finding) -> list[CheckResult]:
+        s = rt.settings
+        if not s.repository or not s.registry:
+            return [CheckResult("image platforms", SKIPPED, "no registry/repository configured")]
+        host, port = _registry_endpoint(s.registry, s.registry_insecure)
+        if not tcp_reachable(host, port):
+            return [CheckResult("image platforms", SKIPPED, f"registry {s.registry} unreachable")]
+        from tasks import image, registry
+        from tasks.references import parse_image
+
+        ref = parse_image(f"{s.image_name}:{s.tag}", default_registry=s.registry)
+        info = registry.inspect(image.registry_client(rt, ref), ref)
+        found = ", ".join(str(p) for p in info.platforms) or "no platform"
+        if any(s.platform.matches(p) for p in info.platforms):
+            message = f"{ref} holds {found} (includes {s.platform})"
+            return [CheckResult("image platforms", "pass", message)]
+        fix = registry.rebuild_command(ref, s.platform, s.dockerfile, s.context)
+        message = f"{ref} holds {found}, not {s.platform}"
+        return [CheckResult("image platforms", "fail", message, fix)]
+
+    return check
+
+
+def network_path(rt: Any, doctor: Callable[..., Sequence[Any]] | None = None) -> FollowUp:
+    """Doctor's network-path checks for the database port (``doctor`` injectable)."""
+
+    def check(finding: Finding) -> list[CheckResult]:
+        run = doctor or _doctor_network_checks()
+        if run is None:
+            return [CheckResult("network path", SKIPPED, "invoke doctor is not available")]
+        if not _aws_credentials(rt):
+            return [CheckResult("network path", SKIPPED, "no AWS credentials to inspect the VPC")]
+        port_text = finding.values.get("port", "")
+        port = int(port_text) if port_text.isdigit() else None
+        return [
+            CheckResult(str(c.id), str(c.status), str(c.message), str(getattr(c, "fix", "")))
+            for c in run(rt, port)
+        ]
+
+    return check
+
+
+def _doctor_network_checks() -> Callable[..., Sequence[Any]] | None:
+    """The hook where ``invoke doctor`` plugs in (``network_path_checks(rt, port)``)."""
+    for module_name in ("tasks.doctor_facts", "tasks.doctor"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        found = getattr(module, "network_path_checks", None)
+        if callable(found):
+            return found  # type: ignore[no-any-return]
+    return None
+
+
+def _aws_credentials(rt: Any) -> bool:
+    try:
+        return rt.aws.session().get_credentials() is not None
+    except SuiteError:
+        return False
+
+
+def default_checks(rt: Any) -> dict[str, FollowUp]:
+    return {"image_platforms": image_platforms(rt), "network_path": network_path(rt)}
+
+
+__all__ = ["CheckResult", "FollowUp", "default_checks", "run_followups", "tcp_reachable"]

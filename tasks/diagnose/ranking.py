@@ -1,0 +1,492 @@
+"""From hits to ranked findings: structured data first, wrappers attributed, consequences last.
+
+Pure module. Inputs: a :class:`~tasks.diagnose.matcher.Scan` of the log (possibly empty), the
+build's structured facts (status, phases, contexts from batch-get-builds; possibly none) and
+the values known from the settings (project, region, image...). Rules, from Part C of the
+catalogue reference:
+
+1. Phase contexts and statuses are matched first; they alone decide many failures.
+2. ``cb_command_failed`` (COMMAND_EXECUTION_ERROR) is a wrapper: it is folded into the first
+   specific finding of the same phase, which then carries its evidence.
+3. The first specific signal beats later consequences: findings are ordered by the phase and
+   line of their first evidence; ``absorbs`` merges two symptoms of one cause (a platform
+   warning then exec format error is one architecture finding); ``consequence_of`` and
+   ``secondary_after`` push known consequences to the end.
+4. A TIMED_OUT build whose last command talks to the database infers ``pg_connect_timeout``.
+5. Hits in phases that SUCCEEDED are noise (a tolerated error), and a build that SUCCEEDED has
+   no findings at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasks.diagnose.catalogue import Catalogue, Entry
+from tasks.diagnose.matcher import PHASES, ContextLine, Hit, LogLine, Scan, clean
+
+PHASE_ORDER = PHASES
+SUCCEEDED = "SUCCEEDED"
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+_LOWER = {HIGH: MEDIUM, MEDIUM: LOW, LOW: LOW}
+MAX_EVIDENCE = 6
+
+
+# -- structured build facts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhaseFacts:
+    name: str
+    status: str  # "" while running
+    contexts: tuple[tuple[str, str], ...] = ()  # (statusCode, message)
+
+
+@dataclass(frozen=True)
+class BuildFacts:
+    id: str = ""
+    project: str = ""
+    status: str = ""
+    current_phase: str = ""
+    phases: tuple[PhaseFacts, ...] = ()
+
+    def failed_phases(self) -> list[str]:
+        return [p.name for p in self.phases if p.status and p.status != SUCCEEDED]
+
+    def failed_phase(self) -> PhaseFacts | None:
+        return next((p for p in self.phases if p.status and p.status != SUCCEEDED), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        failed = self.failed_phase()
+        return {
+            "id": self.id,
+            "project": self.project,
+            "status": self.status,
+            "current_phase": self.current_phase,
+            "failed_phase": failed.name if failed else None,
+            "phases": [
+                {
+                    "name": p.name,
+                    "status": p.status,
+                    "contexts": [{"status_code": c, "message": m} for c, m in p.contexts],
+                }
+                for p in self.phases
+            ],
+        }
+
+
+def _get(raw: Mapping[str, Any], *names: str) -> Any:
+    """A key in camelCase (boto3, aws cli) or PascalCase (some tools and issues)."""
+    for name in names:
+        for key in (name, name[:1].upper() + name[1:]):
+            if key in raw:
+                return raw[key]
+    return None
+
+
+def facts_from_json(raw: Mapping[str, Any]) -> BuildFacts:
+    """A saved ``aws codebuild batch-get-builds`` response (or one build object of it)."""
+    builds = _get(raw, "builds")
+    if isinstance(builds, list):
+        if not builds:
+            return BuildFacts()
+        raw = builds[0]
+    phases = []
+    for item in _get(raw, "phases") or ():
+        contexts = tuple(
+            (str(_get(c, "statusCode") or ""), str(_get(c, "message") or ""))
+            for c in _get(item, "contexts") or ()
+        )
+        phases.append(
+            PhaseFacts(
+                str(_get(item, "phaseType") or ""), str(_get(item, "phaseStatus") or ""), contexts
+            )
+        )
+    return BuildFacts(
+        id=str(_get(raw, "id") or ""),
+        project=str(_get(raw, "projectName") or ""),
+        status=str(_get(raw, "buildStatus") or ""),
+        current_phase=str(_get(raw, "currentPhase") or ""),
+        phases=tuple(phases),
+    )
+
+
+def facts_from_build(build: Any) -> BuildFacts:
+    """From a ``tasks.builds.Build`` (duck-typed: id, project, status, current_phase, phases)."""
+    return BuildFacts(
+        id=str(build.id),
+        project=str(getattr(build, "project", "")),
+        status=str(build.status or ""),
+        current_phase=str(getattr(build, "current_phase", "") or ""),
+        phases=tuple(
+            PhaseFacts(
+                str(p.name),
+                str(p.status or ""),
+                tuple((str(c.status_code), str(c.message)) for c in p.contexts),
+            )
+            for p in build.phases
+        ),
+    )
+
+
+# -- findings ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    title: str
+    cause: str
+    fix: str
+    docs: str
+    evidence: tuple[LogLine, ...]
+    confidence: str
+    phase: str = ""
+    secondary: bool = False
+    followup: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+    wrapper: bool = False  # only the generic "command failed": show the lines before it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "cause": self.cause,
+            "fix": self.fix,
+            "docs": self.docs,
+            "evidence": [{"line": e.line, "phase": e.phase, "text": e.text} for e in self.evidence],
+            "confidence": self.confidence,
+            "phase": self.phase,
+            "secondary": self.secondary,
+        }
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    findings: tuple[Finding, ...]
+    facts: BuildFacts
+    failed_phase: str
+    context: str  # the failing phase's context (statusCode: message)
+    before_failure: tuple[LogLine, ...]
+    lines: int
+    succeeded: bool = False
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.findings)
+
+
+class _Defaults(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return f"<{key}>"
+
+
+def fill(template: str, values: Mapping[str, str]) -> str:
+    """``template`` with ``{name}`` placeholders filled; unknown names print as ``<name>``."""
+    try:
+        return template.format_map(_Defaults(values))
+    except (ValueError, IndexError, KeyError):  # a stray brace in a catalogue text
+        return template
+
+
+@dataclass
+class _Candidate:
+    entry: Entry
+    hits: list[Hit]
+    structured: bool = False
+    explains_failure: bool = False
+    secondary: bool = False
+    inferred: bool = False
+
+    @property
+    def first(self) -> Hit:
+        return min(self.hits, key=_hit_order)
+
+
+def _phase_index(phase: str) -> int:
+    return PHASE_ORDER.index(phase) if phase in PHASE_ORDER else len(PHASE_ORDER)
+
+
+def _hit_order(hit: Hit) -> tuple[int, int]:
+    # structured hits have no line: place them at the start of their phase
+    return (_phase_index(hit.phase) if hit.phase else -1, hit.line)
+
+
+def _match_text(catalogue: Catalogue, text: str) -> list[tuple[Entry, int, dict[str, str]]]:
+    """Every entry whose signature matches ``text`` (for context messages)."""
+    out = []
+    for entry in catalogue.entries:
+        for index, sig in enumerate(entry.signatures):
+            if sig.literal in text and (found := sig.pattern.search(text)):
+                groups = {k: v for k, v in found.groupdict().items() if v is not None}
+                out.append((entry, index, groups))
+                break
+    return out
+
+
+def _context_hits(
+    catalogue: Catalogue, contexts: Iterable[ContextLine], structured: bool
+) -> list[Hit]:
+    hits = []
+    for ctx in contexts:
+        text = f"Phase context status code: {ctx.code} Message: {ctx.message}"
+        for entry, index, groups in _match_text(catalogue, text):
+            weak = entry.signatures[index].weak
+            hits.append(
+                Hit(entry.id, ctx.line, ctx.phase, text, tuple(groups.items()), weak, structured)
+            )
+    return hits
+
+
+def _status_hits(catalogue: Catalogue, facts: BuildFacts, scan: Scan) -> list[Hit]:
+    """Entries decided by a build or phase status (e.g. TIMED_OUT)."""
+    statuses: list[tuple[str, str, int, bool]] = []  # (status, phase, line, structured)
+    if facts.status:
+        failed = facts.failed_phase()
+        statuses.append((facts.status, failed.name if failed else facts.current_phase, 0, True))
+    statuses += [(p.status, p.name, 0, True) for p in facts.phases if p.status]
+    statuses += [(m.state, m.phase, m.line, False) for m in scan.marks if m.state]
+    hits = []
+    for entry in catalogue.entries:
+        for status, phase, line, structured in statuses:
+            if status in entry.build_status:
+                text = f"build {facts.id or ''} {status} in phase {phase}".replace("  ", " ")
+                if line and scan.last_command:
+                    text = f"Phase complete: {phase} State: {status}"
+                hits.append(
+                    Hit(entry.id, line, phase, text, (("phase", phase),), False, structured)
+                )
+                break
+    return hits
+
+
+def _failed_phases(facts: BuildFacts, scan: Scan) -> list[str]:
+    seen: list[str] = []
+    for name in [*facts.failed_phases(), *scan.failed_phases()]:
+        if name not in seen:
+            seen.append(name)
+    return sorted(seen, key=_phase_index)
+
+
+def _succeeded_phases(facts: BuildFacts, scan: Scan) -> set[str]:
+    states = {p.name: p.status for p in facts.phases if p.status}
+    states.update(scan.phase_states())
+    return {name for name, state in states.items() if state == SUCCEEDED}
+
+
+def _candidates(catalogue: Catalogue, hits: Iterable[Hit]) -> dict[str, _Candidate]:
+    out: dict[str, _Candidate] = {}
+    for hit in hits:
+        cand = out.get(hit.entry)
+        if cand is None:
+            cand = out[hit.entry] = _Candidate(catalogue[hit.entry], [])
+        # a context line is seen twice (as a log line and as a parsed context): keep one
+        if not any(h.line == hit.line and (h.line or h.text == hit.text) for h in cand.hits):
+            cand.hits.append(hit)
+        cand.structured = cand.structured or hit.structured
+    return out
+
+
+def _absorb(cands: dict[str, _Candidate]) -> None:
+    for cand in list(cands.values()):
+        for other_id in cand.entry.absorbs:
+            other = cands.pop(other_id, None) if other_id in cands else None
+            if other is not None and other is not cand:
+                cand.hits.extend(other.hits)
+                cand.structured = cand.structured or other.structured
+
+
+def _attribute_wrappers(cands: dict[str, _Candidate], has_phases: bool) -> None:
+    """Fold each wrapper into the first specific finding of its phase."""
+    for wrapper in [c for c in cands.values() if c.entry.wrapper]:
+        phases = {h.phase for h in wrapper.hits}
+        specific = [
+            c
+            for c in cands.values()
+            if not c.entry.wrapper
+            and not c.entry.build_status
+            and (not has_phases or any(h.phase in phases for h in c.hits))
+        ]
+        if not specific:
+            continue
+        target = min(specific, key=lambda c: (_hit_order(c.first), -c.entry.rank))
+        target.hits.extend(wrapper.hits)
+        target.structured = target.structured or wrapper.structured
+        target.explains_failure = True
+        del cands[wrapper.entry.id]
+
+
+def _infer_from_timeout(catalogue: Catalogue, cands: dict[str, _Candidate], scan: Scan) -> None:
+    timed_out = [c for c in cands.values() if c.entry.build_status]
+    if not timed_out or scan.last_command is None:
+        return
+    command = scan.last_command
+    for entry in catalogue.entries:
+        rx = entry.timeout_command
+        if rx is None or entry.id in cands or not rx.search(command.text):
+            continue
+        hit = Hit(entry.id, command.line, command.phase, f"Running command {command.text}")
+        cands[entry.id] = _Candidate(entry, [hit, *timed_out[0].hits], inferred=True)
+
+
+def _mark_secondary(cands: dict[str, _Candidate], failed: list[str]) -> None:
+    for cand in cands.values():
+        if any(other in cands for other in cand.entry.consequence_of):
+            cand.secondary = True
+        own = {h.phase for h in cand.hits}
+        if any(p in failed and p not in own for p in cand.entry.secondary_after):
+            cand.secondary = True
+
+
+def _confidence(cand: _Candidate, failed: list[str], has_phases: bool) -> str:
+    if all(h.weak for h in cand.hits):
+        level = LOW
+    elif cand.inferred:
+        level = MEDIUM
+    elif (
+        cand.structured
+        or cand.explains_failure
+        or not has_phases
+        or any(h.phase in failed for h in cand.hits)
+    ):
+        level = HIGH
+    else:
+        level = MEDIUM
+    return _LOWER[level] if cand.secondary else level
+
+
+def _evidence(cand: _Candidate) -> tuple[LogLine, ...]:
+    hits = sorted(cand.hits, key=_hit_order)
+    seen: set[tuple[int, str]] = set()
+    out: list[LogLine] = []
+    for hit in hits:
+        key = (hit.line, hit.text)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(LogLine(hit.line, hit.phase, clean(hit.text)))
+    return tuple(out[:MAX_EVIDENCE])
+
+
+def _finding(
+    cand: _Candidate,
+    values: Mapping[str, str],
+    extra: Mapping[str, str],
+    failed: list[str],
+    has_phases: bool,
+) -> Finding:
+    first = cand.first
+    groups: dict[str, str] = {}
+    for hit in sorted(cand.hits, key=_hit_order):
+        for key, value in hit.groups:
+            groups.setdefault(key, value)
+    known = {**values, **extra, **groups, "phase": groups.get("phase") or first.phase or "?"}
+    known.setdefault("line", first.text)
+    entry = cand.entry
+    variant = entry.variant_for({**known, "line": " ".join(h.text for h in cand.hits)})
+    title = (variant.title if variant and variant.title else None) or entry.title
+    cause = (variant.cause if variant and variant.cause else None) or entry.cause
+    fix = (variant.fix if variant and variant.fix else None) or entry.fix
+    return Finding(
+        id=entry.id,
+        title=fill(" ".join(title.split()), known),
+        cause=fill(" ".join(cause.split()), known),
+        fix=fill(" ".join(fix.split()), known),
+        docs=entry.docs,
+        evidence=_evidence(cand),
+        confidence=_confidence(cand, failed, has_phases),
+        phase=first.phase,
+        secondary=cand.secondary,
+        followup=entry.followup,
+        values={k: v for k, v in known.items() if k != "line"},
+        wrapper=entry.wrapper,
+    )
+
+
+def _order(cand: _Candidate, failed: list[str]) -> tuple[int, int, int, int, int]:
+    first = cand.first
+    in_failed = cand.structured or cand.explains_failure or first.phase in failed
+    tier = 0 if cand.inferred else (1 if in_failed else 2)
+    phase, line = _hit_order(first)
+    return (int(cand.secondary), tier, phase, line, -cand.entry.rank)
+
+
+def _context_summary(facts: BuildFacts, scan: Scan, failed: list[str]) -> str:
+    phase = facts.failed_phase()
+    if phase is not None and phase.contexts:
+        code, message = phase.contexts[0]
+        return ": ".join(x for x in (code, message) if x)
+    for ctx in scan.contexts:
+        if not failed or ctx.phase in failed:
+            return ": ".join(x for x in (ctx.code, ctx.message) if x)
+    return ""
+
+
+def diagnose(
+    catalogue: Catalogue,
+    scan: Scan,
+    facts: BuildFacts | None = None,
+    values: Mapping[str, str] | None = None,
+) -> Diagnosis:
+    """Rank what the log and the build data say into findings, root cause first."""
+    facts = facts or BuildFacts()
+    values = dict(values or {})
+    failed = _failed_phases(facts, scan)
+    if facts.status == SUCCEEDED:
+        return Diagnosis((), facts, "", "", (), scan.lines, succeeded=True)
+    has_phases = scan.has_phases or bool(facts.phases)
+    succeeded = _succeeded_phases(facts, scan)
+    structured_contexts = [
+        ContextLine(p.name, code, message, 0)
+        for p in facts.phases
+        for code, message in p.contexts
+        if code or message
+    ]
+    log_hits = [h for hits in scan.hits.values() for h in hits]
+    hits = [
+        *log_hits,
+        *_context_hits(catalogue, scan.contexts, False),
+        *_context_hits(catalogue, structured_contexts, True),
+        *_status_hits(catalogue, facts, scan),
+    ]
+    # a tolerated error in a phase that SUCCEEDED is not a finding (kept for absorbs below)
+    cands = _candidates(catalogue, hits)
+    _absorb(cands)
+    for entry_id in [
+        key
+        for key, c in cands.items()
+        if not c.structured and all(h.phase in succeeded for h in c.hits)
+    ]:
+        del cands[entry_id]
+    _infer_from_timeout(catalogue, cands, scan)
+    _attribute_wrappers(cands, has_phases)
+    _mark_secondary(cands, failed)
+    last = scan.last_command
+    extra = {
+        "build_id": facts.id or "(id not in the log)",
+        "last_command": last.text if last else "(not known without the log)",
+    }
+    ranked = sorted(cands.values(), key=lambda c: _order(c, failed))
+    findings = tuple(_finding(c, values, extra, failed, has_phases) for c in ranked)
+    failed_phase = failed[0] if failed else (facts.current_phase or "")
+    return Diagnosis(
+        findings=findings,
+        facts=facts,
+        failed_phase=failed_phase,
+        context=_context_summary(facts, scan, failed),
+        before_failure=tuple(scan.before_failure or scan.tail),
+        lines=scan.lines,
+    )
+
+
+__all__ = [
+    "BuildFacts",
+    "Diagnosis",
+    "Finding",
+    "PhaseFacts",
+    "diagnose",
+    "facts_from_build",
+    "facts_from_json",
+    "fill",
+]

@@ -1,0 +1,155 @@
+"""``invoke diagnose`` wired together: read (build, log), match, rank, follow up, print.
+
+Entry points:
+
+* :func:`run` - the task's action (a build id, the latest failed build, ``--log``,
+  ``--build-json``); returns the ``--json`` dict, raises ``DIAGNOSE_NO_MATCH`` when nothing
+  matched.
+* :func:`diagnose_build` - for the wait loop: a finished build plus its log lines -> Report.
+* :func:`failure_hook` - a ``tasks.wait.FailureHook`` (install it as
+  ``rt.extras["on_failure"]``): prints the diagnosis and returns the one-line remedy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from tasks.diagnose import source
+from tasks.diagnose.catalogue import Catalogue, load_catalogue
+from tasks.diagnose.followups import FollowUp, default_checks, run_followups
+from tasks.diagnose.matcher import Scan, read_chunks, scan_chunks, scan_lines
+from tasks.diagnose.ranking import BuildFacts, diagnose, facts_from_build, facts_from_json
+from tasks.diagnose.report import Report, render, summary_line
+from tasks.errors import ExitCode, SuiteError
+from tasks.runtime import Runtime
+
+ChecksFactory = Callable[[Runtime], Mapping[str, FollowUp]]
+
+
+def settings_values(rt: Runtime) -> dict[str, str]:
+    """The user's own values for the fix texts' placeholders (only the known ones)."""
+    s = rt.settings
+    values = {
+        "project": s.project,
+        "repository": s.repository,
+        "registry": s.registry,
+        "image": f"{s.image_name}:{s.tag}" if s.repository and s.registry else "",
+        "region": s.region,
+        "account": s.account,
+        "port": str(s.database_port),
+        "env": s.env,
+        "secret": s.secret,
+        "log_group": s.log_group,
+        "service_role": s.service_role,
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def _report(
+    rt: Runtime,
+    scan: Scan,
+    facts: BuildFacts | None,
+    label: str,
+    catalogue: Catalogue,
+    checks: Mapping[str, FollowUp] | None,
+) -> Report:
+    diagnosis = diagnose(catalogue, scan, facts, settings_values(rt))
+    results = run_followups(diagnosis.findings, checks) if checks else {}
+    return Report(diagnosis, label, results, len(catalogue))
+
+
+def diagnose_build(
+    rt: Runtime,
+    build: Any,
+    log_lines: Iterable[str],
+    *,
+    catalogue: Catalogue | None = None,
+    checks: Mapping[str, FollowUp] | None = None,
+) -> Report:
+    """Diagnose a finished build (a ``tasks.builds.Build``) from its lines. No printing."""
+    catalogue = catalogue or load_catalogue()
+    scan = scan_lines(log_lines, catalogue)
+    return _report(rt, scan, facts_from_build(build), f"build {build.id}", catalogue, checks)
+
+
+def show(rt: Runtime, report: Report) -> None:
+    for kind, text in render(report, rt.redactor):
+        rt.console.line(text, kind)
+
+
+def failure_hook(
+    rt: Runtime, *, checks_factory: ChecksFactory | None = default_checks
+) -> Callable[[Any, list[str]], str | None]:
+    """For the wait loop: diagnose the failed build, print it, return the root cause's fix.
+
+    The loop keeps only a tail of the log; when the build's full log can be read again it is
+    (the first specific signal may lie before the tail), else the tail is used.
+    """
+
+    def hook(build: Any, tail: list[str]) -> str | None:
+        try:
+            lines: Iterable[str] = tail
+            if getattr(getattr(build, "logs", None), "known", False):
+                full = list(source.log_lines(rt, build))
+                lines = full or tail
+            checks = checks_factory(rt) if checks_factory else None
+            report = diagnose_build(rt, build, lines, checks=checks)
+        except SuiteError as err:
+            rt.console.warn(f"diagnose could not run: {err.line()}")
+            return None
+        show(rt, report)
+        return summary_line(report) or None
+
+    return hook
+
+
+def run(
+    rt: Runtime,
+    *,
+    build_id: str | None = None,
+    log: str | None = None,
+    build_json: str | None = None,
+    checks: bool = True,
+    catalogue: Catalogue | None = None,
+    checks_factory: ChecksFactory = default_checks,
+) -> dict[str, Any]:
+    """The ``diagnose`` task's action."""
+    catalogue = catalogue or load_catalogue()
+    facts: BuildFacts | None = None
+    if build_json:
+        facts = facts_from_json(source.read_build_json(build_json))
+    if log:
+        stream = source.open_log(log)
+        try:
+            scan = scan_chunks(read_chunks(stream), catalogue)
+        finally:
+            if log != "-":
+                stream.close()
+        label = "stdin" if log == "-" else log
+    elif facts is not None:
+        scan = Scan()
+        label = f"build {facts.id}" if facts.id else build_json or "build"
+    else:
+        build = source.read_build(rt, build_id)
+        facts = facts_from_build(build)
+        rt.console.step(f"reading build {build.id} ({build.status})")
+        scan = scan_lines(source.log_lines(rt, build), catalogue)
+        label = f"build {build.id}"
+    if facts is not None and facts.id and log:
+        label = f"build {facts.id} ({label})"
+    report = _report(rt, scan, facts, label, catalogue, checks_factory(rt) if checks else None)
+    show(rt, report)
+    result = report.as_dict(rt.redactor)
+    if not report.matched and not report.diagnosis.succeeded:
+        rt.console.emit({"ok": False, **result})
+        raise SuiteError(
+            "no known failure matched this build's log and status",
+            "read the failing phase and last lines above; add the failure to "
+            "tasks/diagnose/catalogue.yaml if it recurs",
+            code=ExitCode.DIAGNOSE_NO_MATCH,
+        )
+    return result
+
+
+__all__ = ["diagnose_build", "failure_hook", "run", "settings_values", "show"]

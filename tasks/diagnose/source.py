@@ -1,0 +1,105 @@
+"""Where a diagnosis reads from: a build (through the issue-3 ``BuildBackend``), a saved log
+file or stdin, and a saved ``batch-get-builds`` JSON.
+
+Adapter module: the build and its CloudWatch log come from ``tasks.runs.backend_for(rt)`` (the
+CodeBuild backend, or the local runner's) so diagnose reads builds exactly as ``build.wait``
+does; nothing here creates a boto3 client itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from tasks.builds import FINAL_STATUSES, SUCCEEDED, Build, BuildBackend
+from tasks.errors import UsageError
+from tasks.runtime import Runtime
+
+MAX_LOG_PAGES = 20_000  # a bound on one read (each page holds up to 10,000 events)
+RECENT = 25  # builds looked at for "the most recent failed build"
+
+
+def backend(rt: Runtime) -> BuildBackend:
+    from tasks.runs import backend_for
+
+    return backend_for(rt)
+
+
+def latest_failed(rt: Runtime) -> Build:
+    """The most recent final, unsuccessful build of the configured project."""
+    project = rt.settings.project
+    if not project:
+        raise UsageError(
+            f"environment {rt.settings.env!r} names no CodeBuild project",
+            "pass a BUILD_ID, --log FILE, or set `project` in invoke.yaml",
+        )
+    for build in backend(rt).recent(project, RECENT):
+        if build.status in FINAL_STATUSES and build.status != SUCCEEDED:
+            return build
+    raise UsageError(
+        f"no failed build among the last {RECENT} builds of {project}",
+        "pass a BUILD_ID (`invoke build.list` shows them) or --log FILE",
+        code=None,
+    )
+
+
+def read_build(rt: Runtime, build_id: str | None) -> Build:
+    if not build_id:
+        return latest_failed(rt)
+    if ":" not in build_id and rt.settings.project:  # accept the bare uuid too
+        build_id = f"{rt.settings.project}:{build_id}"
+    return backend(rt).get(build_id)
+
+
+def log_lines(rt: Runtime, build: Build) -> Iterator[str]:
+    """Every line of the build's log, read forward page by page (lazily)."""
+    source = backend(rt)
+    token: str | None = None
+    for _ in range(MAX_LOG_PAGES):
+        page = source.read_logs(build.logs, token)
+        if page.missing:
+            return
+        for event in page.events:
+            yield from event.message.rstrip("\n").split("\n")
+        if page.next_token is None or page.next_token == token:
+            return
+        token = page.next_token
+
+
+def open_log(path: str) -> IO[bytes]:
+    """A saved log file, or stdin for ``-``."""
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return Path(path).open("rb")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read log file {path}: {exc.strerror}",
+            "pass an existing file (or - for stdin)",
+        ) from None
+
+
+def read_build_json(path: str) -> dict[str, Any]:
+    """A saved ``aws codebuild batch-get-builds`` response."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {path}: {exc.strerror}", "pass the saved batch-get-builds JSON"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{path} is not JSON ({exc.msg} at line {exc.lineno})",
+            "save it with `aws codebuild batch-get-builds --ids ID > build.json`",
+        ) from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path} does not hold a JSON object", "save batch-get-builds output")
+    return data
+
+
+__all__ = ["latest_failed", "log_lines", "open_log", "read_build", "read_build_json"]

@@ -1,0 +1,1102 @@
+"""Prerequisite checks for a migration build: facts in, ``Check`` results out. Pure module.
+
+``tasks/doctor_facts.py`` reads AWS and fills :class:`Facts`; every decision is made here, so
+each check is tested with plain data. A check never raises: what it cannot verify becomes a
+``warn`` with the reason. Statuses: ``pass`` | ``warn`` | ``fail``; only ``fail`` fails the run.
+Secret values never reach this module: the adapter hands over a parsed :class:`DbUrl` whose
+password is reduced to a flag.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from tasks.config import Settings
+from tasks.platforms import Platform, describe, from_fields
+from tasks.policy import (
+    Decision,
+    NamedDocument,
+    Outcome,
+    Request,
+    evaluate,
+    intersect,
+    trusts_service,
+)
+from tasks.prereqs import (
+    ENVIRONMENT_TYPE,
+    REQUIRED_VARIABLES,
+    Need,
+    image_uri,
+    needs,
+)
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+CHECK_IDS = (
+    "codebuild_project",
+    "environment_image",
+    "privileged_mode",
+    "environment_variables",
+    "service_role",
+    "vpc_config",
+    "subnet_egress",
+    "database_path",
+    "database_secret",
+    "ecr_image",
+    "concurrency_limit",
+    "build_timeout",
+)
+# Interface endpoints a build without a NAT route needs (S3 is the gateway type: ECR layers).
+ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
+STANDARD_IMAGE_PREFIXES = (
+    "aws/codebuild/standard:",
+    "aws/codebuild/amazonlinux2-x86_64-standard:",
+    "aws/codebuild/amazonlinux-x86_64-standard:",
+)
+SETUP_FIX = "run `invoke setup --apply`"
+TIMEOUT_HEADROOM = 0.8
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    status: str  # pass | warn | fail
+    message: str
+    fix: str = ""
+    evidence: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "message": self.message,
+            "fix": self.fix,
+            "evidence": list(self.evidence),
+        }
+
+
+# -- facts -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DbUrl:
+    """A parsed DATABASE_URL without its password."""
+
+    scheme: str
+    host: str
+    port: int | None
+    database: str
+    has_password: bool
+
+
+@dataclass(frozen=True)
+class SecretFacts:
+    reference: str  # the configured secret id (name or ARN)
+    exists: bool = False
+    arn: str = ""
+    kms_key_arn: str = ""  # a customer-managed key only (the AWS-managed key needs no grant)
+    deleted: bool = False
+    readable: bool = False
+    error: str = ""  # why it could not be read
+    url: DbUrl | None = None
+    parse_error: str = ""
+
+
+@dataclass(frozen=True)
+class Rule:
+    protocol: str  # "tcp", "udp", "-1" (all)
+    from_port: int | None
+    to_port: int | None
+    groups: tuple[str, ...] = ()
+    cidrs: tuple[str, ...] = ()
+
+    def covers_port(self, port: int) -> bool:
+        if self.protocol in ("-1", "all"):
+            return True
+        if self.protocol not in ("tcp", "6"):
+            return False
+        if self.from_port is None or self.from_port == -1:
+            return True
+        high = 65535 if self.to_port is None else self.to_port
+        return self.from_port <= port <= high
+
+    def ports(self) -> str:
+        if self.protocol in ("-1", "all"):
+            return "all ports"
+        if self.from_port == self.to_port:
+            return f"{self.protocol} {self.from_port}"
+        return f"{self.protocol} {self.from_port}-{self.to_port}"
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    id: str
+    vpc_id: str
+    ingress: tuple[Rule, ...] = ()
+    egress: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: str
+    target: str  # nat-…, igw-…, tgw-…, eni-…, pcx-…, vpce-…, local
+    state: str = "active"
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    vpc_id: str
+    cidr: str
+    route_table: str = ""
+    routes: tuple[Route, ...] = ()
+    maps_public_ip: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    service: str  # the short name: "ecr.api", "s3", "logs"...
+    kind: str  # Interface | Gateway
+    state: str
+    route_tables: tuple[str, ...] = ()
+    private_dns: bool = True
+
+
+@dataclass(frozen=True)
+class NetworkFacts:
+    vpc_id: str = ""
+    subnet_ids: tuple[str, ...] = ()
+    group_ids: tuple[str, ...] = ()
+    source: str = "project"  # where the ids came from: the project or the settings
+    subnets: Mapping[str, Subnet] = field(default_factory=dict)
+    groups: Mapping[str, SecurityGroup] = field(default_factory=dict)
+    nat_states: Mapping[str, str] = field(default_factory=dict)
+    endpoints: tuple[Endpoint, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DatabaseFacts:
+    found: bool = False
+    identifier: str = ""
+    kind: str = ""  # instance | cluster
+    how: str = ""  # "configured", "secret host"
+    hosts: tuple[str, ...] = ()
+    port: int | None = None
+    vpc_id: str = ""
+    group_ids: tuple[str, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RoleFacts:
+    name: str
+    arn: str
+    exists: bool = False
+    error: str = ""
+    trust: Mapping[str, Any] = field(default_factory=dict)
+    documents: tuple[NamedDocument, ...] = ()
+    boundary: NamedDocument | None = None
+    unreadable: tuple[str, ...] = ()
+    # (action, resource) -> outcome from IAM's simulator; None when it did not answer
+    simulated: Mapping[tuple[str, str], Outcome] | None = None
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    repository_exists: bool = False
+    tag_exists: bool = False
+    digest: str = ""
+    media_type: str = ""
+    platforms: tuple[Platform, ...] | None = None  # None: not knowable through the API
+    error: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class BuildHistory:
+    durations: tuple[float, ...] = ()  # minutes, completed builds, newest first
+    timed_out: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Facts:
+    settings: Settings
+    project: Mapping[str, Any] | None = None
+    project_error: str = ""
+    role: RoleFacts | None = None
+    network: NetworkFacts = field(default_factory=NetworkFacts)
+    database: DatabaseFacts = field(default_factory=DatabaseFacts)
+    secret: SecretFacts = field(default_factory=lambda: SecretFacts(""))
+    image: ImageFacts = field(default_factory=ImageFacts)
+    builds: BuildHistory = field(default_factory=BuildHistory)
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def parse_database_url(value: str) -> DbUrl:
+    """Parse a PostgreSQL URL; raises ValueError with a message that never contains it."""
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError("not a URL (malformed host or port)") from None
+    if parts.scheme not in ("postgres", "postgresql"):
+        shown = parts.scheme or "none"
+        raise ValueError(f"scheme is {shown!r}, not postgresql://")
+    if not parts.hostname:
+        raise ValueError("no host in the URL")
+    database = unquote(parts.path.lstrip("/"))
+    if not database:
+        raise ValueError("no database name in the URL path")
+    return DbUrl(parts.scheme, parts.hostname, port, database, bool(parts.password))
+
+
+def platforms_of_manifest(manifest: Mapping[str, Any]) -> tuple[Platform, ...] | None:
+    """Platforms an index / manifest list holds (attestations skipped); a schema-1 manifest's
+    own architecture; None for a single manifest (its platform lives in the config blob)."""
+    if isinstance(manifest.get("manifests"), list):
+        from tasks.registry import platforms_of_index
+
+        return tuple(platforms_of_index(dict(manifest)))
+    if manifest.get("schemaVersion") == 1 and manifest.get("architecture"):
+        return (from_fields("linux", str(manifest["architecture"])),)
+    return None
+
+
+def platform_of_config(config: Mapping[str, Any]) -> Platform | None:
+    """The platform an image config blob records (``os``/``architecture``/``variant``)."""
+    if not config.get("architecture"):
+        return None
+    return from_fields(
+        str(config.get("os") or "linux"), str(config["architecture"]), config.get("variant")
+    )
+
+
+def split_secret_reference(value: str) -> tuple[str, str]:
+    """CodeBuild's SECRETS_MANAGER value: ``secret-id[:json-key[:stage[:version]]]``."""
+    parts = value.split(":")
+    head = 7 if value.startswith("arn:") else 1
+    secret_id = ":".join(parts[:head])
+    json_key = parts[head] if len(parts) > head else ""
+    return secret_id, json_key
+
+
+def secret_matches(reference: str, secret: SecretFacts, configured: str) -> bool:
+    """Does a variable's secret id name the configured secret (by name, ARN or partial ARN)?"""
+    if not reference:
+        return False
+    names = {configured}
+    if secret.arn:
+        names.add(secret.arn)
+        if reference.startswith("arn:") and secret.arn.startswith(reference + "-"):
+            return True
+    if configured.startswith("arn:"):
+        names.add(configured.split(":secret:", 1)[-1])
+    return reference in names
+
+
+def _variables(project: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    env = project.get("environment") or {}
+    return {
+        str(v.get("name")): {"type": str(v.get("type", "PLAINTEXT")), "value": str(v.get("value"))}
+        for v in env.get("environmentVariables") or []
+    }
+
+
+def _project_missing(check_id: str) -> Check:
+    return Check(
+        check_id, WARN, "not checked: the CodeBuild project does not exist", "see codebuild_project"
+    )
+
+
+_SECRET_NAME_HINTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "DATABASE_URL", "PRIVATE_KEY")
+
+
+def _looks_secret(name: str, value: str) -> bool:
+    upper = name.upper()
+    if any(hint in upper for hint in _SECRET_NAME_HINTS) or upper.endswith("_KEY"):
+        return True
+    try:
+        return bool(urlsplit(value).password)
+    except ValueError:
+        return False
+
+
+def _in_any(cidr_texts: Sequence[str], subnet_cidr: str) -> bool:
+    try:
+        net = ipaddress.ip_network(subnet_cidr, strict=False)
+    except ValueError:
+        return False
+    for text in cidr_texts:
+        try:
+            if net.subnet_of(ipaddress.ip_network(text, strict=False)):  # type: ignore[arg-type]
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
+# -- checks ------------------------------------------------------------------------------
+
+
+def check_project(f: Facts) -> Check:
+    s = f.settings
+    if not s.project:
+        return Check(
+            "codebuild_project",
+            FAIL,
+            "no CodeBuild project is configured",
+            f"set project under release.environments.{s.env} in invoke.yaml",
+        )
+    if f.project is None:
+        if f.project_error:
+            return Check(
+                "codebuild_project",
+                FAIL,
+                f"cannot read CodeBuild project {s.project!r}: {f.project_error}",
+                "allow codebuild:BatchGetProjects for the identity running doctor",
+            )
+        return Check(
+            "codebuild_project",
+            FAIL,
+            f"CodeBuild project {s.project!r} does not exist in {s.region}",
+            f"{SETUP_FIX} to create it (or fix project / region in invoke.yaml)",
+        )
+    return Check(
+        "codebuild_project",
+        PASS,
+        f"CodeBuild project {s.project!r} exists in {s.region}",
+        evidence=(str(f.project.get("arn", "")),),
+    )
+
+
+def check_environment(f: Facts) -> Check:
+    if f.project is None:
+        return _project_missing("environment_image")
+    env = f.project.get("environment") or {}
+    kind, image, compute = env.get("type", ""), env.get("image", ""), env.get("computeType", "")
+    evidence = (f"type={kind}", f"image={image}", f"computeType={compute}")
+    fix = (
+        "use environment type LINUX_CONTAINER with image aws/codebuild/standard:7.0 "
+        f"and a BUILD_GENERAL1_* compute type ({SETUP_FIX})"
+    )
+    if kind != ENVIRONMENT_TYPE:
+        why = "an ARM environment" if "ARM" in str(kind) else f"type {kind or 'unset'}"
+        return Check(
+            "environment_image",
+            FAIL,
+            f"the project runs {why}, but the image is {f.settings.platform} "
+            "(needs an x86_64 LINUX_CONTAINER)",
+            fix,
+            evidence,
+        )
+    if not str(compute).startswith("BUILD_GENERAL1_"):
+        return Check(
+            "environment_image",
+            FAIL,
+            f"compute type {compute or 'unset'} cannot run Docker in the build",
+            fix,
+            evidence,
+        )
+    if not str(image).startswith(STANDARD_IMAGE_PREFIXES):
+        return Check(
+            "environment_image",
+            WARN,
+            f"custom build image {image!r}: it must be x86_64 and ship the docker CLI",
+            "prefer aws/codebuild/standard:7.0 unless you need this image",
+            evidence,
+        )
+    return Check(
+        "environment_image", PASS, f"x86_64 {kind} on {image} ({compute})", evidence=evidence
+    )
+
+
+def check_privileged(f: Facts) -> Check:
+    if f.project is None:
+        return _project_missing("privileged_mode")
+    if (f.project.get("environment") or {}).get("privilegedMode"):
+        return Check("privileged_mode", PASS, "privileged mode is on (docker works in the build)")
+    return Check(
+        "privileged_mode",
+        FAIL,
+        "privileged mode is off: docker inside the build cannot reach a daemon "
+        '("Cannot connect to the Docker daemon")',
+        f"turn on privileged mode: {SETUP_FIX} (or in the console: project "
+        f"{f.settings.project} > Edit > Environment > Privileged)",
+    )
+
+
+def check_variables(f: Facts) -> Check:
+    if f.project is None:
+        return _project_missing("environment_variables")
+    s = f.settings
+    found = _variables(f.project)
+    problems: list[str] = []
+    fixes: list[str] = []
+    plaintext = sorted(
+        n for n, v in found.items() if v["type"] == "PLAINTEXT" and _looks_secret(n, v["value"])
+    )
+    if plaintext:
+        problems.append(
+            f"{', '.join(plaintext)} stored as PLAINTEXT (readable by anyone who can "
+            "read the project)"
+        )
+        fixes.append(
+            f"store them in Secrets Manager and reference them with type SECRETS_MANAGER "
+            f"(DATABASE_URL -> {s.secret or 'your secret'}); rotate the exposed password"
+        )
+    url = found.get("DATABASE_URL")
+    if url is not None and url["type"] == "PARAMETER_STORE":
+        problems.append("DATABASE_URL comes from Parameter Store, not Secrets Manager")
+        fixes.append(f"set DATABASE_URL type SECRETS_MANAGER value {s.secret} ({SETUP_FIX})")
+    elif url is not None and url["type"] == "SECRETS_MANAGER":
+        reference, _ = split_secret_reference(url["value"])
+        if s.secret and not secret_matches(reference, f.secret, s.secret):
+            problems.append(
+                f"DATABASE_URL reads secret {reference!r}, not the configured {s.secret!r}"
+            )
+            fixes.append(f"point DATABASE_URL at {s.secret} ({SETUP_FIX})")
+    missing = [n for n in REQUIRED_VARIABLES if n not in found]
+    if missing:
+        problems.append(f"missing {', '.join(missing)}")
+        fixes.append(f"add {', '.join(missing)} to the project's environment ({SETUP_FIX})")
+    evidence = tuple(f"{n}: {v['type']}" for n, v in sorted(found.items()))
+    if problems:
+        return Check("environment_variables", FAIL, "; ".join(problems), "; ".join(fixes), evidence)
+    return Check(
+        "environment_variables",
+        PASS,
+        "DATABASE_URL comes from Secrets Manager; IMAGE_URI, RUN_MIGRATIONS, RUN_SEED are set",
+        evidence=evidence,
+    )
+
+
+def _role_needs(f: Facts) -> tuple[list[Need], list[str]]:
+    net = f.network
+    notes: list[str] = []
+    if not f.secret.arn:
+        notes.append("secretsmanager:GetSecretValue not verified: the secret does not exist")
+    return (
+        needs(
+            f.settings,
+            subnets=net.subnet_ids,
+            groups=net.group_ids,
+            secret_arn=f.secret.arn,
+            kms_key_arn=f.secret.kms_key_arn,
+        ),
+        notes,
+    )
+
+
+def _decide(role: RoleFacts, need: Need) -> tuple[Outcome, str]:
+    if role.simulated is not None and (need.action, need.resource) in role.simulated:
+        return role.simulated[(need.action, need.resource)], "IAM policy simulator"
+    request = Request(need.action, need.resource, need.context)
+    outcome = evaluate(role.documents, request)
+    if role.boundary is not None:
+        outcome = intersect(outcome, evaluate((role.boundary,), request))
+    return outcome, "policy documents"
+
+
+def _describe_need(need: Need) -> str:
+    return need.action if need.resource == "*" else f"{need.action} on {need.resource}"
+
+
+def check_role(f: Facts) -> Check:
+    role = f.role
+    if role is None:
+        return Check(
+            "service_role",
+            FAIL,
+            "no service role is set on the project or in the config",
+            f"set service_role in invoke.yaml and {SETUP_FIX}",
+        )
+    if role.error:
+        return Check(
+            "service_role",
+            WARN,
+            f"cannot read role {role.name!r}: {role.error}",
+            "allow iam:GetRole, iam:ListAttachedRolePolicies, iam:GetPolicyVersion, "
+            "iam:ListRolePolicies, iam:GetRolePolicy for the identity running doctor",
+        )
+    if not role.exists:
+        return Check("service_role", FAIL, f"service role {role.name!r} does not exist", SETUP_FIX)
+    if not trusts_service(role.trust, "codebuild.amazonaws.com"):
+        return Check(
+            "service_role",
+            FAIL,
+            f"role {role.name!r} cannot be assumed by CodeBuild (trust policy)",
+            "allow sts:AssumeRole for principal service codebuild.amazonaws.com in the "
+            f"role's trust policy ({SETUP_FIX})",
+        )
+    wanted, notes = _role_needs(f)
+    denied: list[str] = []
+    missing: list[str] = []
+    conditional: list[str] = []
+    method = "policy documents"
+    for need in wanted:
+        outcome, method = _decide(role, need)
+        text = _describe_need(need)
+        if outcome.decision is Decision.DENIED:
+            where = outcome.statements[0] if outcome.statements else "a policy"
+            denied.append(f"{text} (explicit Deny in {where})")
+        elif outcome.decision is Decision.IMPLICIT_DENY:
+            missing.append(text)
+        elif outcome.decision is Decision.CONDITIONAL:
+            conditional.append(f"{text} (condition {', '.join(outcome.unknown_conditions)})")
+    evidence = tuple(
+        [f"evaluated with {method}"]
+        + [f"policy {d.source}" for d in role.documents]
+        + [f"unreadable policy {u}" for u in role.unreadable]
+        + notes
+    )
+    if denied or missing:
+        parts = []
+        if missing:
+            parts.append(f"does not allow {'; '.join(_unique(missing))}")
+        if denied:
+            parts.append(f"denies {'; '.join(_unique(denied))}")
+        fix = f"{SETUP_FIX} to write the least-privilege policy"
+        if denied:
+            fix = "remove or narrow the explicit Deny statement(s) named above, then " + fix
+        return Check(
+            "service_role", FAIL, f"role {role.name!r} " + " and ".join(parts), fix, evidence
+        )
+    if conditional or role.unreadable:
+        what = "; ".join(_unique(conditional)) or "some policies could not be read"
+        return Check(
+            "service_role",
+            WARN,
+            f"role {role.name!r} allows the build's actions only under conditions: {what}",
+            f"check that those conditions hold for CodeBuild, or rely on {SETUP_FIX}'s policy",
+            evidence,
+        )
+    return Check(
+        "service_role",
+        PASS,
+        f"role {role.name!r} is assumable by CodeBuild and allows ECR pull, logs, VPC "
+        "networking and the database secret",
+        evidence=evidence,
+    )
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def check_vpc(f: Facts) -> Check:
+    net = f.network
+    s = f.settings
+    if f.project is None and not (net.vpc_id or net.subnet_ids or net.group_ids):
+        return _project_missing("vpc_config")
+    fix = (
+        f"attach the project to the VPC with private subnets and the build security group "
+        f"(set vpc_id, subnets, security_groups in invoke.yaml and {SETUP_FIX})"
+    )
+    if not (net.vpc_id and net.subnet_ids and net.group_ids):
+        lacking = [
+            n
+            for n, v in (
+                ("VPC", net.vpc_id),
+                ("subnets", net.subnet_ids),
+                ("security groups", net.group_ids),
+            )
+            if not v
+        ]
+        return Check(
+            "vpc_config",
+            FAIL,
+            f"the project has no {', '.join(lacking)} (a build outside the VPC cannot reach RDS)",
+            fix,
+        )
+    if net.error:
+        return Check("vpc_config", WARN, f"cannot read the VPC: {net.error}", "allow ec2:Describe*")
+    problems: list[str] = []
+    for sid in net.subnet_ids:
+        sub = net.subnets.get(sid)
+        if sub is None:
+            problems.append(f"subnet {sid} does not exist")
+        elif sub.vpc_id != net.vpc_id:
+            problems.append(f"subnet {sid} is in {sub.vpc_id}, not {net.vpc_id}")
+    for gid in net.group_ids:
+        group = net.groups.get(gid)
+        if group is None:
+            problems.append(f"security group {gid} does not exist")
+        elif group.vpc_id != net.vpc_id:
+            problems.append(f"security group {gid} is in {group.vpc_id}, not {net.vpc_id}")
+    evidence = (
+        f"vpc {net.vpc_id}",
+        f"subnets {', '.join(net.subnet_ids)}",
+        f"security groups {', '.join(net.group_ids)}",
+    )
+    if problems:
+        return Check("vpc_config", FAIL, "; ".join(problems), fix, evidence)
+    drift = []
+    if s.vpc_id and s.vpc_id != net.vpc_id:
+        drift.append(f"vpc {net.vpc_id} (config says {s.vpc_id})")
+    if s.subnets and set(s.subnets) != set(net.subnet_ids):
+        drift.append(f"subnets differ from config ({', '.join(s.subnets)})")
+    if s.security_groups and set(s.security_groups) != set(net.group_ids):
+        drift.append(f"security groups differ from config ({', '.join(s.security_groups)})")
+    if drift:
+        return Check(
+            "vpc_config",
+            WARN,
+            "the project's VPC settings differ from invoke.yaml: " + "; ".join(drift),
+            f"{SETUP_FIX} to bring the project in line, or fix invoke.yaml",
+            evidence,
+        )
+    return Check(
+        "vpc_config",
+        PASS,
+        f"{len(net.subnet_ids)} subnet(s) and {len(net.group_ids)} security group(s) in "
+        f"{net.vpc_id}",
+        evidence=evidence,
+    )
+
+
+def _default_route(sub: Subnet) -> Route | None:
+    return next((r for r in sub.routes if r.destination == "0.0.0.0/0"), None)
+
+
+def _missing_endpoints(net: NetworkFacts, sub: Subnet, extra: Sequence[str]) -> list[str]:
+    live = [e for e in net.endpoints if e.state.lower() in ("available", "pending", "")]
+    names = {e.service for e in live if e.kind.lower() == "interface"}
+    missing = [svc for svc in (*ENDPOINT_SERVICES, *extra) if svc not in names]
+    s3 = [e for e in live if e.service == "s3" and e.kind.lower() == "gateway"]
+    if not any(sub.route_table in e.route_tables for e in s3):
+        missing.append("s3 (gateway, on this subnet's route table)")
+    return missing
+
+
+def check_egress(f: Facts) -> Check:
+    net = f.network
+    if f.project is None and net.source == "project":
+        return _project_missing("subnet_egress")
+    if not net.subnet_ids:
+        return Check("subnet_egress", WARN, "not checked: no subnets configured", "see vpc_config")
+    extra = ("kms",) if f.secret.kms_key_arn else ()
+    fails: list[str] = []
+    fixes: list[str] = []
+    evidence: list[str] = []
+    for sid in net.subnet_ids:
+        sub = net.subnets.get(sid)
+        if sub is None:
+            continue
+        route = _default_route(sub)
+        table = sub.route_table or "no route table"
+        if route is not None and route.target.startswith("igw-"):
+            fails.append(
+                f"subnet {sid}'s only default route is internet gateway {route.target} "
+                "(CodeBuild's network interfaces get no public address, so this is no egress)"
+            )
+            fixes.append(
+                f"route 0.0.0.0/0 in {table} through a NAT gateway (or use private subnets that do)"
+            )
+            continue
+        if route is not None and route.state == "blackhole":
+            fails.append(f"subnet {sid}'s default route to {route.target} is a blackhole")
+            fixes.append(f"replace the 0.0.0.0/0 route in {table} with a live NAT gateway")
+            continue
+        if route is not None and route.target.startswith("nat-"):
+            state = net.nat_states.get(route.target, "unknown")
+            if state != "available":
+                fails.append(f"subnet {sid} routes through NAT gateway {route.target} ({state})")
+                fixes.append(f"use an available NAT gateway in {table}")
+                continue
+            evidence.append(f"{sid}: 0.0.0.0/0 -> {route.target} in {table}")
+            continue
+        if route is not None:  # transit gateway, NAT instance, firewall endpoint, peering
+            evidence.append(f"{sid}: 0.0.0.0/0 -> {route.target} in {table} (not a NAT gateway)")
+            continue
+        missing = _missing_endpoints(net, sub, extra)
+        if missing:
+            fails.append(
+                f"subnet {sid} has no default route and the VPC lacks endpoints for "
+                f"{', '.join(missing)}"
+            )
+            fixes.append(
+                f"add 0.0.0.0/0 -> NAT gateway to {table}, or create VPC endpoints "
+                f"com.amazonaws.{f.settings.region}.<{', '.join(missing)}>"
+            )
+        else:
+            evidence.append(f"{sid}: no internet route; VPC endpoints cover ECR, S3, logs, secrets")
+    if fails:
+        return Check(
+            "subnet_egress", FAIL, "; ".join(fails), "; ".join(_unique(fixes)), tuple(evidence)
+        )
+    other = [e for e in evidence if "not a NAT gateway" in e]
+    if other:
+        return Check(
+            "subnet_egress",
+            WARN,
+            "default route is not a NAT gateway; make sure it reaches ECR, S3, logs and "
+            "Secrets Manager",
+            "",
+            tuple(evidence),
+        )
+    return Check(
+        "subnet_egress",
+        PASS,
+        f"every build subnet reaches AWS APIs ({len(net.subnet_ids)} checked)",
+        evidence=tuple(evidence),
+    )
+
+
+def _ingress_fix(db_group: str, build_group: str, port: int) -> str:
+    return (
+        f"allow tcp {port} from {build_group} on the database's group: aws ec2 "
+        f"authorize-security-group-ingress --group-id {db_group} --protocol tcp --port {port} "
+        f"--source-group {build_group}"
+    )
+
+
+def database_path(f: Facts, port: int | None = None) -> Check:
+    """Does the database accept ``port`` from the build's security groups / subnets?"""
+    net, db = f.network, f.database
+    if f.project is None and net.source == "project":
+        return _project_missing("database_path")
+    if db.error:
+        return Check(
+            "database_path",
+            WARN,
+            f"cannot read the database: {db.error}",
+            "allow rds:DescribeDBInstances and rds:DescribeDBClusters",
+        )
+    if not db.found:
+        return Check(
+            "database_path",
+            WARN if not db.identifier else FAIL,
+            f"database {db.identifier!r} not found"
+            if db.identifier
+            else "no database configured and none matches the secret's host",
+            "set database_instance or database_cluster in invoke.yaml (the RDS identifier)",
+        )
+    port = port or db.port or f.settings.database_port
+    name = f"{db.kind} {db.identifier!r}"
+    if not net.group_ids:
+        if f.project is None:
+            return _project_missing("database_path")
+        return Check(
+            "database_path",
+            FAIL,
+            f"the build has no security group to reach {name}",
+            "see vpc_config",
+        )
+    if net.vpc_id and db.vpc_id and db.vpc_id != net.vpc_id:
+        return Check(
+            "database_path",
+            FAIL,
+            f"{name} is in {db.vpc_id} but the build runs in {net.vpc_id}",
+            f"attach the project to subnets of {db.vpc_id} (or peer the VPCs and route them)",
+        )
+    build = set(net.group_ids)
+    cidrs = [net.subnets[s].cidr for s in net.subnet_ids if s in net.subnets]
+    evidence: list[str] = [f"{name} at {', '.join(db.hosts)}:{port}"]
+    wrong_port: list[str] = []
+    wrong_source: list[str] = []
+    for gid in db.group_ids:
+        group = net.groups.get(gid)
+        if group is None:
+            evidence.append(f"database group {gid} not readable")
+            continue
+        for rule in group.ingress:
+            from_build = bool(build & set(rule.groups)) or (
+                bool(cidrs) and all(_in_any(rule.cidrs, c) for c in cidrs)
+            )
+            if from_build and rule.covers_port(port):
+                if not _egress_allows(net, port, set(db.group_ids)):
+                    return Check(
+                        "database_path",
+                        FAIL,
+                        f"the build's security group does not allow outbound tcp {port}",
+                        f"allow egress tcp {port} to {gid} on {', '.join(net.group_ids)}",
+                        tuple(evidence),
+                    )
+                evidence.append(f"{gid} allows {rule.ports()} from the build")
+                return Check(
+                    "database_path",
+                    PASS,
+                    f"{name} accepts tcp {port} from the build's security group",
+                    evidence=tuple(evidence),
+                )
+            if from_build:
+                wrong_port.append(f"{gid} allows the build on {rule.ports()}")
+            elif rule.covers_port(port):
+                sources = ", ".join([*rule.groups, *rule.cidrs]) or "nobody"
+                wrong_source.append(f"{gid} allows {port} only from {sources}")
+    db_group = db.group_ids[0] if db.group_ids else "<database group>"
+    fix = _ingress_fix(db_group, net.group_ids[0], port)
+    if wrong_port:
+        message = f"{name} listens on {port} but " + "; ".join(wrong_port) + f", not tcp {port}"
+    elif wrong_source:
+        message = (
+            f"{name} does not accept the build's group {', '.join(net.group_ids)}: "
+            + "; ".join(wrong_source)
+        )
+    else:
+        message = f"{name}'s security groups have no rule for tcp {port} from the build"
+    return Check("database_path", FAIL, message, fix, tuple(evidence))
+
+
+def _egress_allows(net: NetworkFacts, port: int, db_groups: set[str]) -> bool:
+    for gid in net.group_ids:
+        group = net.groups.get(gid)
+        if group is None:
+            return True  # unknown: do not claim a failure we cannot see
+        for rule in group.egress:
+            if rule.covers_port(port) and (rule.cidrs or db_groups & set(rule.groups)):
+                return True
+    return False
+
+
+def check_secret(f: Facts) -> Check:
+    sec, s = f.secret, f.settings
+    if not s.secret:
+        return Check(
+            "database_secret",
+            FAIL,
+            "no database secret is configured",
+            f"set secret under release.environments.{s.env} in invoke.yaml",
+        )
+    create = (
+        f"create it (the value is yours to set): aws secretsmanager create-secret --name "
+        f"{s.secret} --secret-string 'postgresql://USER:PASSWORD@HOST:5432/DB'"
+    )
+    if not sec.exists:
+        if sec.error:
+            return Check(
+                "database_secret",
+                FAIL,
+                f"cannot describe secret {s.secret!r}: {sec.error}",
+                "allow secretsmanager:DescribeSecret for the identity running doctor",
+            )
+        return Check("database_secret", FAIL, f"secret {s.secret!r} does not exist", create)
+    if sec.deleted:
+        return Check(
+            "database_secret",
+            FAIL,
+            f"secret {s.secret!r} is scheduled for deletion",
+            f"aws secretsmanager restore-secret --secret-id {s.secret}",
+        )
+    if not sec.readable:
+        return Check(
+            "database_secret",
+            FAIL,
+            f"secret {s.secret!r} cannot be read: {sec.error or 'no value'}",
+            "allow secretsmanager:GetSecretValue (and kms:Decrypt on its key) for the identity "
+            "running doctor, and make sure the secret has a current value",
+        )
+    if sec.url is None:
+        return Check(
+            "database_secret",
+            FAIL,
+            f"secret {s.secret!r} is not a PostgreSQL URL: {sec.parse_error}",
+            "put postgresql://USER:PASSWORD@HOST:PORT/DB in it (aws secretsmanager "
+            f"put-secret-value --secret-id {s.secret} ...)",
+        )
+    url, db = sec.url, f.database
+    evidence = (f"host {url.host}", f"port {url.port or 5432}", f"database {url.database}")
+    if db.found and db.hosts and url.host.lower() not in {h.lower() for h in db.hosts}:
+        return Check(
+            "database_secret",
+            FAIL,
+            f"secret {s.secret!r} points at host {url.host}, not the database "
+            f"{db.identifier} ({', '.join(db.hosts)})",
+            f"put the database endpoint {db.hosts[0]} in the secret's URL",
+            evidence,
+        )
+    if db.found and db.port and url.port and url.port != db.port:
+        return Check(
+            "database_secret",
+            FAIL,
+            f"secret {s.secret!r} uses port {url.port}, but the database listens on {db.port}",
+            f"use port {db.port} in the secret's URL",
+            evidence,
+        )
+    if not url.has_password:
+        return Check(
+            "database_secret",
+            WARN,
+            f"secret {s.secret!r} has no password in its URL",
+            "fine with IAM auth; otherwise add the password",
+            evidence,
+        )
+    matched = f", matching {db.kind} {db.identifier}" if db.found else ""
+    return Check(
+        "database_secret",
+        PASS,
+        f"secret {s.secret!r} is readable and a PostgreSQL URL{matched} (value not shown)",
+        evidence=evidence,
+    )
+
+
+def check_image(f: Facts) -> Check:
+    s, img = f.settings, f.image
+    ref = image_uri(s)
+    if img.error:
+        return Check(
+            "ecr_image",
+            WARN,
+            f"cannot read {ref}: {img.error}",
+            "allow ecr:DescribeRepositories and ecr:BatchGetImage for doctor",
+        )
+    if not img.repository_exists:
+        return Check(
+            "ecr_image",
+            FAIL,
+            f"ECR repository {s.repository!r} does not exist in {s.region}",
+            f"aws ecr create-repository --repository-name {s.repository}, then push the image "
+            "(invoke release)",
+        )
+    if not img.tag_exists:
+        return Check(
+            "ecr_image",
+            FAIL,
+            f"{ref} does not exist (no image tagged {s.tag!r})",
+            f"build and push it for {s.platform} (invoke release)",
+        )
+    if img.platforms is None:
+        return Check(
+            "ecr_image",
+            WARN,
+            f"{ref} is a single-arch image; its platform is unverified via the API"
+            + (f" ({img.note})" if img.note else ""),
+            f"push a multi-platform index, or verify with the registry "
+            f"(docker buildx imagetools inspect {ref})",
+            (img.media_type,),
+        )
+    if any(s.platform.matches(p) for p in img.platforms):
+        return Check(
+            "ecr_image",
+            PASS,
+            f"{ref} holds {s.platform}",
+            evidence=(img.digest, describe(img.platforms)),
+        )
+    return Check(
+        "ecr_image",
+        FAIL,
+        f"{ref} holds {describe(img.platforms)}, not {s.platform} (CodeBuild runs x86_64: "
+        "exec format error)",
+        f"rebuild and push for {s.platform}: invoke release (or docker buildx build "
+        f"--platform {s.platform} --push)",
+        (img.digest,),
+    )
+
+
+def check_concurrency(f: Facts) -> Check:
+    if f.project is None:
+        return _project_missing("concurrency_limit")
+    limit = f.project.get("concurrentBuildLimit")
+    fix = (
+        f"set concurrentBuildLimit to 1 ({SETUP_FIX}, or aws codebuild update-project --name "
+        f"{f.settings.project} --concurrent-build-limit 1)"
+    )
+    if limit == 1:
+        return Check(
+            "concurrency_limit", PASS, "concurrentBuildLimit is 1: one migration at a time"
+        )
+    if limit is None:
+        return Check(
+            "concurrency_limit",
+            WARN,
+            "concurrentBuildLimit is unset: two migrations could run at once",
+            fix,
+        )
+    return Check(
+        "concurrency_limit",
+        FAIL,
+        f"concurrentBuildLimit is {limit}: two migrations could run at once",
+        fix,
+    )
+
+
+def check_timeout(f: Facts) -> Check:
+    if f.project is None:
+        return _project_missing("build_timeout")
+    timeout = int(f.project.get("timeoutInMinutes") or 60)
+    hist = f.builds
+    if hist.error:
+        return Check(
+            "build_timeout",
+            WARN,
+            f"timeout {timeout} min; recent builds unreadable: {hist.error}",
+            "allow codebuild:ListBuildsForProject, BatchGetBuilds",
+        )
+    longest = max(hist.durations, default=0.0)
+    evidence = (
+        f"timeoutInMinutes={timeout}",
+        f"{len(hist.durations)} recent build(s), longest {longest:.1f} min",
+    )
+    suggested = max(timeout * 2, int(longest * 1.5) + 1)
+    fix = (
+        f"raise the timeout: aws codebuild update-project --name {f.settings.project} "
+        f"--timeout-in-minutes {min(suggested, 2160)}"
+    )
+    if hist.timed_out:
+        return Check(
+            "build_timeout",
+            WARN,
+            f"{hist.timed_out} recent build(s) timed out at {timeout} min",
+            fix,
+            evidence,
+        )
+    if longest > TIMEOUT_HEADROOM * timeout:
+        return Check(
+            "build_timeout",
+            WARN,
+            f"the longest recent build took {longest:.1f} of {timeout} min (over "
+            f"{int(TIMEOUT_HEADROOM * 100)}%)",
+            fix,
+            evidence,
+        )
+    if not hist.durations:
+        return Check(
+            "build_timeout", PASS, f"timeout {timeout} min (no recent builds)", evidence=evidence
+        )
+    return Check(
+        "build_timeout",
+        PASS,
+        f"timeout {timeout} min leaves room (longest recent build {longest:.1f} min)",
+        evidence=evidence,
+    )
+
+
+CHECKS: tuple[Callable[[Facts], Check], ...] = (
+    check_project,
+    check_environment,
+    check_privileged,
+    check_variables,
+    check_role,
+    check_vpc,
+    check_egress,
+    database_path,
+    check_secret,
+    check_image,
+    check_concurrency,
+    check_timeout,
+)
+
+
+def run_checks(facts: Facts) -> list[Check]:
+    return [check(facts) for check in CHECKS]
+
+
+def network_checks(facts: Facts, port: int | None = None) -> list[Check]:
+    """The network-path subset (for ``diagnose`` after a database timeout)."""
+    return [check_egress(facts), database_path(facts, port)]
+
+
+def failed(checks: Sequence[Check]) -> list[Check]:
+    return [c for c in checks if c.status == FAIL]
+
+
+def summary(checks: Sequence[Check]) -> dict[str, int]:
+    return {status: sum(1 for c in checks if c.status == status) for status in (PASS, WARN, FAIL)}

@@ -1,0 +1,627 @@
+"""``invoke setup``: create the role and the CodeBuild project a migration needs, idempotently.
+
+Three stages, one rule each (after chalice's deployer):
+- ``read_state`` only reads AWS (what exists now);
+- ``plan`` is pure: current state + settings -> a list of frozen :class:`Change` records
+  (``create`` | ``update`` | ``none``, or ``missing`` for what setup never creates);
+- ``apply`` is the only code that changes AWS, and only the changes the plan lists.
+
+Setup never creates or changes the VPC, subnets, security groups, the database or the secret's
+value: those are reported as ``missing`` with the command that creates them, and ``--apply``
+refuses to run while one the project needs is missing. It owns: the service role and its trust
+policy, one least-privilege inline policy (``tasks.prereqs.role_policy``), the log group, and
+the project's source/buildspec, environment, variables, VPC config, logs and concurrency.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasks.aws import translate
+from tasks.config import Settings
+from tasks.doctor_facts import customer_key_arn
+from tasks.errors import ExitCode, SuiteError, UsageError
+from tasks.policy import trusts_service
+from tasks.prereqs import (
+    CODEBUILD_SERVICE,
+    DEFAULT_COMPUTE_TYPE,
+    DEFAULT_IMAGE,
+    DEFAULT_TIMEOUT_MINUTES,
+    DEFAULT_VARIABLES,
+    ENVIRONMENT_TYPE,
+    INLINE_POLICY_NAME,
+    image_uri,
+    log_group_name,
+    role_arn,
+    role_name,
+    role_path,
+    role_policy,
+    trust_policy,
+)
+from tasks.retrying import error_code, retrying
+from tasks.runtime import Runtime
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CREATE, UPDATE, NONE, MISSING = "create", "update", "none", "missing"
+# Prerequisites whose absence is reported but does not stop --apply (the project works
+# without them at creation time; doctor fails until they exist).
+ADVISORY = frozenset({"database", "repository"})
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str  # role | trust_policy | role_policy | log_group | project | vpc | subnets ...
+    name: str
+    action: str  # create | update | none | missing
+    details: tuple[str, ...] = ()
+    request: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def blocking(self) -> bool:
+        return self.action == MISSING and self.kind not in ADVISORY
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+            "action": self.action,
+            "details": list(self.details),
+        }
+        if self.request and self.action in (CREATE, UPDATE):
+            out["request"] = dict(self.request)
+        return out
+
+
+@dataclass(frozen=True)
+class SetupState:
+    """What exists now (read by :func:`read_state`)."""
+
+    role: Mapping[str, Any] | None = None  # get_role()["Role"]
+    inline_policy: Mapping[str, Any] | None = None
+    log_group_exists: bool = False
+    project: Mapping[str, Any] | None = None
+    vpc_id: str = ""  # the VPC the build goes into (configured or the subnets')
+    vpc_exists: bool = False
+    subnets: Mapping[str, str] = field(default_factory=dict)  # id -> its VPC
+    groups: Mapping[str, str] = field(default_factory=dict)  # id -> its VPC
+    subnet_ids: tuple[str, ...] = ()
+    group_ids: tuple[str, ...] = ()
+    secret_arn: str = ""
+    kms_key_arn: str = ""
+    database_found: bool | None = None  # None: none configured
+    repository_exists: bool = False
+    buildspec: str = ""
+
+
+# -- desired state (pure) ----------------------------------------------------------------
+
+
+def buildspec_path(settings: Settings) -> Path:
+    path = Path(settings.buildspec)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def read_buildspec(settings: Settings) -> str:
+    """The buildspec text the project embeds; a missing file is one clear error."""
+    path = buildspec_path(settings)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            f"buildspec {settings.buildspec} does not exist ({path})",
+            "add the migrations buildspec (buildspec/migrations.yml ships with the suite) or "
+            "set buildspec in invoke.yaml to its path",
+        ) from None
+    if not text.strip():
+        raise UsageError(f"buildspec {path} is empty", "restore buildspec/migrations.yml")
+    return text
+
+
+def _variables(s: Settings, existing: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    ours = {
+        "DATABASE_URL": {"name": "DATABASE_URL", "type": "SECRETS_MANAGER", "value": s.secret},
+        "IMAGE_URI": {"name": "IMAGE_URI", "type": "PLAINTEXT", "value": image_uri(s)},
+    }
+    current = ((existing or {}).get("environment") or {}).get("environmentVariables") or []
+    kept = {str(v["name"]): dict(v) for v in current}
+    for name, value in DEFAULT_VARIABLES.items():  # keep the user's defaults if set
+        ours[name] = kept.get(name) or {"name": name, "type": "PLAINTEXT", "value": value}
+    merged = {**kept, **ours}
+    return [
+        {"name": v["name"], "type": v.get("type", "PLAINTEXT"), "value": v["value"]}
+        for v in sorted(merged.values(), key=lambda v: str(v["name"]))
+    ]
+
+
+def desired_project(s: Settings, state: SetupState) -> dict[str, Any]:
+    """The create/update_project request setup wants (timeout kept when already set)."""
+    existing = state.project or {}
+    return {
+        "name": s.project,
+        "description": "Database migrations and seeds (release suite)",
+        "source": {"type": "NO_SOURCE", "buildspec": state.buildspec},
+        "artifacts": {"type": "NO_ARTIFACTS"},
+        "environment": {
+            "type": ENVIRONMENT_TYPE,
+            "image": str(s.extra.get("build_image") or DEFAULT_IMAGE),
+            "computeType": str(s.extra.get("compute_type") or DEFAULT_COMPUTE_TYPE),
+            "privilegedMode": True,
+            "imagePullCredentialsType": "CODEBUILD",
+            "environmentVariables": _variables(s, state.project),
+        },
+        "serviceRole": str((state.role or {}).get("Arn") or role_arn(s)),
+        "timeoutInMinutes": int(existing.get("timeoutInMinutes") or DEFAULT_TIMEOUT_MINUTES),
+        "vpcConfig": {
+            "vpcId": state.vpc_id,
+            "subnets": list(state.subnet_ids),
+            "securityGroupIds": list(state.group_ids),
+        },
+        "logsConfig": {"cloudWatchLogs": {"status": "ENABLED", "groupName": log_group_name(s)}},
+        "concurrentBuildLimit": 1,
+    }
+
+
+def desired_policy(s: Settings, state: SetupState) -> dict[str, Any]:
+    return role_policy(
+        s,
+        subnets=state.subnet_ids,
+        groups=state.group_ids,
+        secret_arn=state.secret_arn,
+        kms_key_arn=state.kms_key_arn,
+    )
+
+
+# -- comparison (pure) -------------------------------------------------------------------
+
+
+def canonical(value: Any) -> Any:
+    """Policy JSON as IAM compares it: one-element lists equal their element, order-free."""
+    if isinstance(value, Mapping):
+        return {k: canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, list | tuple):
+        items = [canonical(v) for v in value]
+        if len(items) == 1:
+            return items[0]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def _vars_view(variables: Sequence[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    return {str(v["name"]): (str(v.get("type", "PLAINTEXT")), str(v["value"])) for v in variables}
+
+
+def project_differences(current: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
+    """What update_project would change, as lines that never show a variable's value."""
+    diffs: list[str] = []
+    cur_env, want_env = current.get("environment") or {}, want["environment"]
+    for key in ("type", "image", "computeType", "privilegedMode", "imagePullCredentialsType"):
+        if cur_env.get(key) != want_env[key]:
+            diffs.append(f"environment.{key}: {cur_env.get(key)} -> {want_env[key]}")
+    have = _vars_view(cur_env.get("environmentVariables") or [])
+    for name, (kind, value) in _vars_view(want_env["environmentVariables"]).items():
+        if name not in have:
+            diffs.append(f"variable {name}: add ({kind})")
+        elif have[name] != (kind, value):
+            old_kind = have[name][0]
+            change = f"{old_kind} -> {kind}" if old_kind != kind else "new value"
+            if kind != "PLAINTEXT" or name == "IMAGE_URI":
+                change += f" ({value})"
+            diffs.append(f"variable {name}: {change}")
+    source = current.get("source") or {}
+    if source.get("type") != "NO_SOURCE" or source.get("buildspec") != want["source"]["buildspec"]:
+        diffs.append("buildspec: replaced with the suite's buildspec")
+    if (current.get("artifacts") or {}).get("type") != "NO_ARTIFACTS":
+        diffs.append("artifacts: -> NO_ARTIFACTS")
+    if current.get("serviceRole") != want["serviceRole"]:
+        diffs.append(f"serviceRole: {current.get('serviceRole')} -> {want['serviceRole']}")
+    cur_vpc = current.get("vpcConfig") or {}
+    want_vpc = want["vpcConfig"]
+    if (
+        cur_vpc.get("vpcId") != want_vpc["vpcId"]
+        or sorted(cur_vpc.get("subnets") or []) != sorted(want_vpc["subnets"])
+        or sorted(cur_vpc.get("securityGroupIds") or []) != sorted(want_vpc["securityGroupIds"])
+    ):
+        diffs.append(
+            f"vpcConfig: -> {want_vpc['vpcId']} subnets {', '.join(want_vpc['subnets'])} "
+            f"groups {', '.join(want_vpc['securityGroupIds'])}"
+        )
+    cur_logs = ((current.get("logsConfig") or {}).get("cloudWatchLogs")) or {}
+    want_logs = want["logsConfig"]["cloudWatchLogs"]
+    if cur_logs.get("status") != "ENABLED" or cur_logs.get("groupName") != want_logs["groupName"]:
+        diffs.append(f"logsConfig: -> CloudWatch Logs group {want_logs['groupName']}")
+    if current.get("concurrentBuildLimit") != 1:
+        diffs.append(f"concurrentBuildLimit: {current.get('concurrentBuildLimit')} -> 1")
+    return diffs
+
+
+# -- the plan (pure) ---------------------------------------------------------------------
+
+
+def _prerequisites(s: Settings, st: SetupState) -> list[Change]:
+    out: list[Change] = []
+    vpc_fix = (
+        "setup never creates network resources: create them (or choose existing ones) and "
+        f"set them under release.environments.{s.env} in invoke.yaml"
+    )
+    if not st.vpc_id or not st.vpc_exists:
+        what = f"VPC {st.vpc_id} does not exist" if st.vpc_id else "no VPC configured"
+        out.append(Change("vpc", st.vpc_id or "-", MISSING, (what, f"set vpc_id; {vpc_fix}")))
+    else:
+        out.append(Change("vpc", st.vpc_id, NONE, ("exists",)))
+    sub_problems = [f"subnet {i} not found" for i in st.subnet_ids if i not in st.subnets]
+    sub_problems += [
+        f"subnet {i} is in {v}, not {st.vpc_id}"
+        for i, v in st.subnets.items()
+        if st.vpc_id and v != st.vpc_id
+    ]
+    if not st.subnet_ids:
+        sub_problems.append("no subnets configured (private subnets with a NAT route)")
+    out.append(
+        Change("subnets", ",".join(st.subnet_ids) or "-", MISSING, (*sub_problems, vpc_fix))
+        if sub_problems
+        else Change("subnets", ",".join(st.subnet_ids), NONE, ("exist in the VPC",))
+    )
+    sg_problems = [f"security group {i} not found" for i in st.group_ids if i not in st.groups]
+    sg_problems += [
+        f"security group {i} is in {v}, not {st.vpc_id}"
+        for i, v in st.groups.items()
+        if st.vpc_id and v != st.vpc_id
+    ]
+    if not st.group_ids:
+        sg_problems.append(
+            "no security group for the build: aws ec2 create-security-group --group-name "
+            f"{s.project}-build --description 'migrations build' --vpc-id {st.vpc_id or 'VPC'}"
+            " (then allow it on the database's group, tcp 5432)"
+        )
+    out.append(
+        Change("security_groups", ",".join(st.group_ids) or "-", MISSING, (*sg_problems, vpc_fix))
+        if sg_problems
+        else Change("security_groups", ",".join(st.group_ids), NONE, ("exist in the VPC",))
+    )
+    if not s.secret or not st.secret_arn:
+        out.append(
+            Change(
+                "secret",
+                s.secret or "-",
+                MISSING,
+                (
+                    "setup never creates the secret or its value",
+                    "aws secretsmanager create-secret --name "
+                    f"{s.secret or 'NAME'} --secret-string "
+                    "'postgresql://USER:PASSWORD@HOST:5432/DB' (and set secret in invoke.yaml)",
+                ),
+            )
+        )
+    else:
+        out.append(Change("secret", s.secret, NONE, ("exists (value not read)",)))
+    if st.database_found is False:
+        ident = s.database_instance or s.database_cluster
+        out.append(
+            Change(
+                "database",
+                ident,
+                MISSING,
+                (
+                    f"RDS {ident} not found; setup never creates databases",
+                    "create it in RDS or fix database_instance / database_cluster",
+                ),
+            )
+        )
+    if not st.repository_exists:
+        out.append(
+            Change(
+                "repository",
+                s.repository or "-",
+                MISSING,
+                (f"aws ecr create-repository --repository-name {s.repository or 'NAME'}",),
+            )
+        )
+    return out
+
+
+def _role_changes(s: Settings, st: SetupState) -> list[Change]:
+    name = role_name(s)
+    trust = trust_policy()
+    out: list[Change] = []
+    if st.role is None:
+        out.append(
+            Change(
+                "role",
+                name,
+                CREATE,
+                (f"trust: {CODEBUILD_SERVICE} may assume it",),
+                {"RoleName": name, "Path": role_path(s), "AssumeRolePolicyDocument": trust},
+            )
+        )
+    elif not trusts_service(_doc(st.role.get("AssumeRolePolicyDocument")), CODEBUILD_SERVICE):
+        out.append(
+            Change(
+                "trust_policy",
+                name,
+                UPDATE,
+                (f"trust policy: allow {CODEBUILD_SERVICE} to assume the role",),
+                {"RoleName": name, "PolicyDocument": trust},
+            )
+        )
+    else:
+        out.append(Change("role", name, NONE, ("exists; CodeBuild may assume it",)))
+    policy = desired_policy(s, st)
+    request = {"RoleName": name, "PolicyName": INLINE_POLICY_NAME, "PolicyDocument": policy}
+    scope = (
+        f"ECR repository {s.repository}, log group {log_group_name(s)}, secret "
+        f"{st.secret_arn or s.secret}, network interfaces in {', '.join(st.subnet_ids) or '-'}"
+    )
+    if st.inline_policy is None:
+        out.append(Change("role_policy", INLINE_POLICY_NAME, CREATE, (scope,), request))
+    elif canonical(st.inline_policy) != canonical(policy):
+        out.append(
+            Change("role_policy", INLINE_POLICY_NAME, UPDATE, ("rewrite to " + scope,), request)
+        )
+    else:
+        out.append(Change("role_policy", INLINE_POLICY_NAME, NONE, ("up to date",)))
+    return out
+
+
+def _doc(value: Any) -> Mapping[str, Any]:
+    if isinstance(value, str):
+        from urllib.parse import unquote
+
+        return dict(json.loads(unquote(value)))
+    return dict(value or {})
+
+
+def _project_summary(want: Mapping[str, Any]) -> tuple[str, ...]:
+    env, vpc = want["environment"], want["vpcConfig"]
+    names = ", ".join(v["name"] for v in env["environmentVariables"])
+    return (
+        f"environment {env['type']} {env['image']} {env['computeType']}, privileged mode on",
+        f"vpc {vpc['vpcId']} subnets {', '.join(vpc['subnets'])} groups "
+        f"{', '.join(vpc['securityGroupIds'])}",
+        f"variables {names} (DATABASE_URL from Secrets Manager)",
+        f"concurrentBuildLimit 1, timeout {want['timeoutInMinutes']} min",
+        f"logs to {want['logsConfig']['cloudWatchLogs']['groupName']}, buildspec embedded",
+    )
+
+
+def plan(s: Settings, st: SetupState) -> list[Change]:
+    """Everything setup would do, in the order the executor must do it."""
+    if not s.project:
+        raise UsageError(
+            "no CodeBuild project name is configured",
+            f"set project under release.environments.{s.env} in invoke.yaml",
+        )
+    changes = _prerequisites(s, st)
+    changes += _role_changes(s, st)
+    group = log_group_name(s)
+    changes.append(
+        Change("log_group", group, NONE, ("exists",))
+        if st.log_group_exists
+        else Change(
+            "log_group",
+            group,
+            CREATE,
+            ("CloudWatch Logs group for build logs",),
+            {"logGroupName": group},
+        )
+    )
+    want = desired_project(s, st)
+    if st.project is None:
+        changes.append(Change("project", s.project, CREATE, _project_summary(want), want))
+    else:
+        diffs = project_differences(st.project, want)
+        changes.append(
+            Change("project", s.project, UPDATE, tuple(diffs), want)
+            if diffs
+            else Change("project", s.project, NONE, ("up to date",))
+        )
+    return changes
+
+
+def summary(changes: Sequence[Change]) -> dict[str, int]:
+    return {a: sum(1 for c in changes if c.action == a) for a in (CREATE, UPDATE, NONE, MISSING)}
+
+
+def blockers(changes: Sequence[Change]) -> list[Change]:
+    return [c for c in changes if c.blocking]
+
+
+class SetupBlocked(SuiteError):
+    code = ExitCode.SETUP_BLOCKED
+
+
+def blocked_error(missing: Sequence[Change]) -> SetupBlocked:
+    names = ", ".join(f"{c.kind} {c.name}" for c in missing)
+    return SetupBlocked(
+        f"setup cannot create the project: missing {names}",
+        "create them (see the plan's lines for the commands; setup never creates network, "
+        "database or secret values), then rerun `invoke setup --apply`",
+    )
+
+
+# -- AWS adapter: reads ------------------------------------------------------------------
+
+
+Reader = Callable[[], Any]
+
+
+def _maybe(fn: Reader, *missing_codes: str) -> Any:
+    """The call's result, or None when AWS says the thing does not exist."""
+    try:
+        return fn()
+    except Exception as exc:
+        if error_code(exc) in missing_codes:
+            return None
+        raise translate(exc, "reading AWS for setup") from None
+
+
+def _by_id(
+    ec2: Any, operation: str, key: str, id_key: str, name: str, ids: Sequence[str]
+) -> dict[str, str]:
+    """{id: its VPC} for the ids that exist (a filter, so missing ids are simply absent)."""
+    if not ids:
+        return {}
+    found = _maybe(lambda: getattr(ec2, operation)(Filters=[{"Name": name, "Values": list(ids)}]))
+    return {str(x[id_key]): str(x["VpcId"]) for x in (found or {}).get(key, [])}
+
+
+def _read_role(rt: Runtime, name: str) -> tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]:
+    iam = rt.aws.client("iam")
+    got = _maybe(lambda: iam.get_role(RoleName=name), "NoSuchEntity")
+    if not got:
+        return None, None
+    found = _maybe(
+        lambda: iam.get_role_policy(RoleName=name, PolicyName=INLINE_POLICY_NAME), "NoSuchEntity"
+    )
+    return got["Role"], (_doc(found["PolicyDocument"]) if found else None)
+
+
+def _read_secret(rt: Runtime, secret_id: str) -> tuple[str, str]:
+    """(ARN, customer-managed key ARN) of a live secret, or ("", "")."""
+    if not secret_id:
+        return "", ""
+    sm = rt.aws.client("secretsmanager")
+    found = _maybe(lambda: sm.describe_secret(SecretId=secret_id), "ResourceNotFoundException")
+    if not found or found.get("DeletedDate"):
+        return "", ""
+    return str(found["ARN"]), customer_key_arn(rt, str(found.get("KmsKeyId") or ""))
+
+
+def _log_group_exists(rt: Runtime, group: str) -> bool:
+    logs = rt.aws.client("logs")
+    found = _maybe(lambda: logs.describe_log_groups(logGroupNamePrefix=group)) or {}
+    return any(g.get("logGroupName") == group for g in found.get("logGroups", []))
+
+
+def _repository_exists(rt: Runtime, repository: str) -> bool:
+    if not repository:
+        return False
+    ecr = rt.aws.client("ecr")
+    return bool(
+        _maybe(
+            lambda: ecr.describe_repositories(repositoryNames=[repository]),
+            "RepositoryNotFoundException",
+        )
+    )
+
+
+def read_state(rt: Runtime) -> SetupState:
+    """Only reads AWS (and the buildspec file). Network ids come from the settings, or from
+    the existing project when the settings name none."""
+    s: Settings = rt.settings
+    buildspec = read_buildspec(s)
+    role, inline = _read_role(rt, role_name(s))
+    cb, ec2 = rt.aws.client("codebuild"), rt.aws.client("ec2")
+    projects = (_maybe(lambda: cb.batch_get_projects(names=[s.project])) or {}).get("projects")
+    project = projects[0] if projects else None
+    project_vpc = (project or {}).get("vpcConfig") or {}
+    subnet_ids = tuple(s.subnets or project_vpc.get("subnets") or ())
+    group_ids = tuple(s.security_groups or project_vpc.get("securityGroupIds") or ())
+    subnets = _by_id(ec2, "describe_subnets", "Subnets", "SubnetId", "subnet-id", subnet_ids)
+    groups = _by_id(
+        ec2, "describe_security_groups", "SecurityGroups", "GroupId", "group-id", group_ids
+    )
+    vpc_id = s.vpc_id or str(project_vpc.get("vpcId") or "") or next(iter(subnets.values()), "")
+    vpcs = (
+        _maybe(lambda: ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]))
+        if vpc_id
+        else None
+    )
+    secret_arn, key_arn = _read_secret(rt, s.secret)
+    return SetupState(
+        role=role,
+        inline_policy=inline,
+        log_group_exists=_log_group_exists(rt, log_group_name(s)),
+        project=project,
+        vpc_id=vpc_id,
+        vpc_exists=bool((vpcs or {}).get("Vpcs")),
+        subnets=subnets,
+        groups=groups,
+        subnet_ids=subnet_ids,
+        group_ids=group_ids,
+        secret_arn=secret_arn,
+        kms_key_arn=key_arn,
+        database_found=_database_found(rt),
+        repository_exists=_repository_exists(rt, s.repository),
+        buildspec=buildspec,
+    )
+
+
+def _database_found(rt: Runtime) -> bool | None:
+    s: Settings = rt.settings
+    rds = rt.aws.client("rds")
+    if s.database_instance:
+        return bool(
+            _maybe(
+                lambda: rds.describe_db_instances(DBInstanceIdentifier=s.database_instance),
+                "DBInstanceNotFound",
+                "DBInstanceNotFoundFault",
+            )
+        )
+    if s.database_cluster:
+        return bool(
+            _maybe(
+                lambda: rds.describe_db_clusters(DBClusterIdentifier=s.database_cluster),
+                "DBClusterNotFoundFault",
+            )
+        )
+    return None
+
+
+# -- AWS adapter: the executor -----------------------------------------------------------
+
+
+def apply(rt: Runtime, changes: Sequence[Change]) -> list[Change]:
+    """Carry out the plan's create/update changes in order; returns those applied."""
+    if blockers(changes):
+        raise blocked_error(blockers(changes))
+    iam = rt.aws.client("iam")
+    done: list[Change] = []
+    role_created = False
+    for change in changes:
+        if change.action not in (CREATE, UPDATE):
+            continue
+        req = dict(change.request)
+        rt.console.step(f"{change.action} {change.kind} {change.name}")
+        try:
+            if change.kind == "role":
+                iam.create_role(
+                    RoleName=req["RoleName"],
+                    Path=req["Path"],
+                    AssumeRolePolicyDocument=json.dumps(req["AssumeRolePolicyDocument"]),
+                    Description="CodeBuild service role for database migrations (release suite)",
+                )
+                role_created = True
+            elif change.kind == "trust_policy":
+                iam.update_assume_role_policy(
+                    RoleName=req["RoleName"], PolicyDocument=json.dumps(req["PolicyDocument"])
+                )
+            elif change.kind == "role_policy":
+                iam.put_role_policy(
+                    RoleName=req["RoleName"],
+                    PolicyName=req["PolicyName"],
+                    PolicyDocument=json.dumps(req["PolicyDocument"]),
+                )
+            elif change.kind == "log_group":
+                rt.aws.client("logs").create_log_group(logGroupName=req["logGroupName"])
+            elif change.kind == "project":
+                cb = rt.aws.client("codebuild")
+                call = cb.create_project if change.action == CREATE else cb.update_project
+                if role_created:  # a new role takes seconds to be assumable by CodeBuild
+                    for attempt in retrying(
+                        "iam_propagation", on_retry=rt.console.warn, sleep=rt.sleep
+                    ):
+                        with attempt:
+                            call(**req)
+                else:
+                    call(**req)
+        except SuiteError:
+            raise
+        except Exception as exc:
+            raise translate(exc, f"{change.action} {change.kind} {change.name}") from None
+        rt.console.ok(f"{change.action}d {change.kind} {change.name}")
+        done.append(change)
+    return done

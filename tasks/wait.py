@@ -1,0 +1,292 @@
+"""Waiting for a build: adaptive status polling, the lossless log follower, progress, Ctrl-C.
+
+One job: from a started ``Build`` to its final snapshot, with every log line printed once.
+
+- Status polling adapts: ``status_quick`` after a phase change (seen in the status or in a
+  CodeBuild "Entering phase" log line) and all through the short closing phases, growing by
+  ``growth`` per idle poll up to ``status_cap``. Logs are read on their own cadence.
+- Both cadences stretch by ``2 ** pressure`` while AWS throttles us; the pressure halves after
+  every successful call, so the pace recovers (the official action slows down for good).
+- Retries of single calls (throttling, network loss, expired credentials) live in
+  ``tasks.codebuild.Caller``; ``timeout`` bounds the whole wait (the build keeps running).
+- Ctrl-C or SIGTERM stops the build, waits for STOPPED, drains the logs and returns the
+  stopped build, so the caller exits with the STOPPED code.
+
+Side effects (sleep, clocks, console, backend) are injected; nothing here imports boto3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
+
+from tasks.builds import (
+    FAILED,
+    FAULT,
+    STOPPED,
+    SUCCEEDED,
+    TIMED_OUT,
+    Build,
+    BuildBackend,
+    BuildUnsuccessful,
+    WaitTimedOut,
+)
+from tasks.console import Console
+from tasks.errors import AwsError, ExitCode, SuiteError
+from tasks.logs import LogFollower
+
+# After BUILD, CodeBuild runs through these in seconds: poll quickly, the end is near.
+CLOSING_PHASES = frozenset({"POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COMPLETED"})
+
+T = TypeVar("T")
+FailureHook = Callable[[Build, list[str]], str | None]
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """Cadences in seconds. Defaults: <= ~45 API calls per build-minute, ~2 s to notice the end."""
+
+    status_quick: float = 1.5
+    closing: float = 1.0  # POST_BUILD..FINALIZING last seconds: the final status is imminent
+    status_cap: float = 10.0
+    logs_quick: float = 4.0
+    logs_cap: float = 10.0
+    growth: float = 1.6
+    drain_interval: float = 0.75
+    max_slowdown: float = 16.0
+    stop_timeout: float = 300.0  # how long to wait for STOPPED after StopBuild
+
+
+def fmt_seconds(seconds: float) -> str:
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, sec = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def progress_text(build: Build, now: float) -> str:
+    """``BUILD 42s (total 1m10s) | SUBMITTED 0s QUEUED 1s PROVISIONING 23s ...``"""
+    current = next((p for p in reversed(build.phases) if p.name == build.current_phase), None)
+    here = fmt_seconds(current.elapsed(now)) if current else "-"
+    total = build.duration(now)
+    done = " ".join(
+        f"{p.name} {fmt_seconds(p.elapsed(now))}" for p in build.phases if p is not current
+    )
+    total_text = f" (total {fmt_seconds(total)})" if total is not None else ""
+    return f"{build.id}: {build.current_phase} {here}{total_text}" + (f" | {done}" if done else "")
+
+
+_REMEDIES = {
+    FAILED: "read the log above (`invoke build.logs {id}`); `invoke diagnose {id}` names the cause",
+    FAULT: "CodeBuild itself failed; retry, and if it repeats check the AWS Health Dashboard "
+    "(`invoke diagnose {id}` for details)",
+    TIMED_OUT: "the build ran past the project's timeout: find the slow step in the log, or "
+    "raise timeoutInMinutes (`invoke setup`)",
+    STOPPED: "the build was stopped ({initiator}); start it again when ready",
+}
+
+
+def outcome_error(build: Build, diagnosis: str | None = None) -> BuildUnsuccessful:
+    """The one-line failure for a final, unsuccessful build, naming the phase and its reason."""
+    phase = build.failed_phase()
+    where = f" in phase {phase.name}" if phase else ""
+    reason = ""
+    if phase and phase.contexts:
+        ctx = phase.contexts[0]
+        reason = ": " + ": ".join(x for x in (ctx.status_code, ctx.message) if x)
+    remedy = diagnosis or _REMEDIES.get(build.status, _REMEDIES[FAILED]).format(
+        id=build.id, initiator=f"by {build.initiator}" if build.initiator else "by request"
+    )
+    return BuildUnsuccessful(
+        build,
+        f"build {build.id} {build.status}{where}{reason}",
+        remedy,
+        details=build.as_dict(),
+    )
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (CI cancelling a job) behaves like Ctrl-C while waiting."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Waiter:
+    """Follows one build to its end. ``wait`` returns the final snapshot (any status)."""
+
+    def __init__(
+        self,
+        backend: BuildBackend,
+        console: Console,
+        *,
+        sleep: Callable[[float], None],
+        monotonic: Callable[[], float],
+        now: Callable[[], float],
+        policy: PollPolicy | None = None,
+        pressure: Callable[[], float] = lambda: 0.0,
+        follow: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        self.backend = backend
+        self.console = console
+        self.sleep = sleep
+        self.monotonic = monotonic
+        self.now = now
+        self.policy = policy or PollPolicy()
+        self.pressure = pressure
+        self.follow = follow
+        self.timeout = timeout
+        self.follower = LogFollower(backend, console.log)
+        self.polls = 0
+
+    def _slow(self) -> float:
+        return float(min(2.0 ** self.pressure(), self.policy.max_slowdown))
+
+    def wait(self, build: Build) -> Build:
+        with sigterm_as_interrupt():
+            try:
+                final = self._loop(build)
+            except KeyboardInterrupt:
+                final = self._interrupted(build)
+            if self.follow:
+                self.follower.drain(final.logs, self.sleep, interval=self.policy.drain_interval)
+        return final
+
+    def _loop(self, build: Build) -> Build:
+        p = self.policy
+        start = self.monotonic()
+        # when each read last ran and its base interval; the throttling slowdown is applied
+        # when deciding, so a decayed pressure shortens a wait that was planned under it
+        status_at = logs_at = start - 1e9
+        status_iv, logs_iv = p.status_quick, p.logs_quick
+        current, seen = build, (build.current_phase, len(build.phases))
+        while True:
+            clock = self.monotonic()
+            if self.timeout is not None and clock - start >= self.timeout:
+                raise self._timed_out(current)
+            if clock >= status_at + status_iv * self._slow():
+                status_at = clock
+                fresh = self._patiently(partial(self.backend.get, build.id))
+                if fresh is None:  # unreachable for now: try again at the idle pace
+                    status_iv = p.status_cap
+                else:
+                    current = fresh
+                    self.polls += 1
+                    if current.final:
+                        return current
+                    status_iv = self._next_status(current, seen, status_iv)
+                    seen = (current.current_phase, len(current.phases))
+            if self.follow and clock >= logs_at + logs_iv * self._slow():
+                logs_at = clock
+                got = self._patiently(partial(self.follower.round, current.logs))
+                if got is None:
+                    logs_iv = p.logs_cap
+                else:
+                    if got.phase_marks:  # the log saw a phase change before the status did
+                        status_iv = min(status_iv, p.status_quick)
+                    logs_iv = p.logs_quick if got.lines else min(logs_iv * p.growth, p.logs_cap)
+            due = status_at + status_iv * self._slow()
+            if self.follow:
+                due = min(due, logs_at + logs_iv * self._slow())
+            pause = max(0.05, due - self.monotonic())
+            if self.timeout is not None:
+                pause = max(0.0, min(pause, start + self.timeout - self.monotonic()))
+            self.sleep(pause)
+
+    def _next_status(self, current: Build, seen: tuple[str, int], interval: float) -> float:
+        p = self.policy
+        if (current.current_phase, len(current.phases)) != seen:
+            self.console.progress(progress_text(current, self.now()))
+            return p.status_quick
+        if current.current_phase in CLOSING_PHASES:
+            return p.closing
+        return min(interval * p.growth, p.status_cap)
+
+    def _patiently(self, fn: Callable[[], T]) -> T | None:
+        """Run one read; if AWS stayed unreachable or throttling through every retry, say so
+        and return None: the build runs on, so the wait goes on (``--timeout`` still bounds it).
+        """
+        try:
+            return fn()
+        except AwsError as err:
+            if not err.details.get("retryable"):
+                raise
+            self.console.warn(f"{err.message}; still waiting (the build is unaffected)")
+            return None
+
+    def _timed_out(self, build: Build) -> WaitTimedOut:
+        minutes = (self.timeout or 0) / 60
+        return WaitTimedOut(
+            f"build {build.id} is still {build.status} in {build.current_phase} after the "
+            f"{minutes:g}-minute --timeout (the build keeps running)",
+            f"follow it with `invoke build.wait {build.id}`, or stop it with "
+            f"`invoke build.stop {build.id}`",
+            details=build.as_dict(self.now()),
+        )
+
+    def _interrupted(self, build: Build) -> Build:
+        """Ctrl-C: stop the build, wait until CodeBuild says STOPPED (or another final status)."""
+        self.console.warn(f"interrupted: stopping build {build.id} (Ctrl-C again to leave now)")
+        try:
+            current = self.backend.stop(build.id)
+            deadline = self.monotonic() + self.policy.stop_timeout
+            while not current.final and self.monotonic() < deadline:
+                self.sleep(self.policy.status_quick)
+                current = self.backend.get(build.id)
+        except KeyboardInterrupt:
+            raise SuiteError(
+                f"interrupted again while build {build.id} was stopping",
+                f"check it with `invoke build.wait {build.id}`",
+                code=ExitCode.INTERRUPTED,
+            ) from None
+        if not current.final:
+            raise SuiteError(
+                f"build {build.id} did not reach STOPPED within "
+                f"{fmt_seconds(self.policy.stop_timeout)} of StopBuild",
+                f"check it with `invoke build.wait {build.id}`",
+                code=ExitCode.BUILD_STOPPED,
+            )
+        return current
+
+
+def finish(
+    build: Build,
+    tail: list[str],
+    on_failure: FailureHook | None = None,
+) -> Build:
+    """Raise the status's ``BuildUnsuccessful`` unless the build SUCCEEDED."""
+    if build.status == SUCCEEDED:
+        return build
+    diagnosis = on_failure(build, tail) if on_failure else None
+    raise outcome_error(build, diagnosis)
+
+
+__all__ = [
+    "CLOSING_PHASES",
+    "FAULT",
+    "PollPolicy",
+    "Waiter",
+    "finish",
+    "outcome_error",
+    "progress_text",
+]

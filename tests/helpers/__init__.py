@@ -1,0 +1,1 @@
+"""Reusable helpers for tests: real binaries and images the tests build for themselves."""

@@ -1,0 +1,448 @@
+"""The CodeBuild stage against moto over HTTP, with scripted builds and a virtual clock.
+
+moto's CodeBuild is unrealistic, so ``ScriptedCodeBuild`` serves the builds (phases, statuses,
+contexts, log lines written into moto's CloudWatch Logs as the virtual clock passes them).
+What the suite *sends* is captured with botocore event hooks on its own clients.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks import runs
+from tasks.aws import AwsFactory
+from tasks.builds import BuildUnsuccessful, WaitTimedOut, idempotency_token
+from tasks.commands import CommandRunner
+from tasks.config import load_settings, load_yaml_file
+from tasks.console import Console
+from tasks.errors import BuildConflict, ExitCode, RegistryError
+from tasks.runtime import Runtime
+from tests.helpers.scripted_codebuild import (
+    FlakyProxy,
+    Script,
+    ScriptedCodeBuild,
+    VirtualClock,
+    codebuild_lines,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "daadaar-migrations"
+DIGEST = "sha256:" + "ab" * 32
+PINNED = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend@{DIGEST}"
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
+    scripted = ScriptedCodeBuild(clock.now).install()
+    scripted.projects |= {PROJECT, f"{PROJECT}-staging"}
+    yield scripted
+    scripted.uninstall()
+
+
+class Harness:
+    def __init__(self, clock: VirtualClock, *, json_mode: bool = False, **flags: Any) -> None:
+        raw = load_yaml_file(ROOT / "invoke.yaml")["release"]
+        self.settings = load_settings(raw, env="prod", flags=flags, environ=dict(os.environ))
+        self.out, self.err = io.StringIO(), io.StringIO()
+        console = Console(out=self.out, err=self.err, json_mode=json_mode, color=False)
+        environ = {**os.environ, "RELEASE_INVOCATION_ID": "test-run-1"}
+        self.rt = Runtime(
+            self.settings,
+            console,
+            AwsFactory(self.settings, max_attempts=1),  # the suite's own retries only
+            CommandRunner(console.redactor, environ),
+            console.redactor,
+            environ,
+            sleep=clock.sleep,
+            now=clock.now,
+            monotonic=clock.monotonic,
+        )
+        self.rt.extras["pinned"] = PINNED
+        self.calls: list[str] = []
+        for service in ("codebuild", "logs"):
+            self.rt.aws.client(service).meta.events.register(
+                f"before-call.{service}.*", self._count
+            )
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    def body(self) -> list[str]:
+        return [x for x in self.out.getvalue().splitlines() if x.startswith("line ")]
+
+
+def _script(n_lines: int, *, final: str = "SUCCEEDED", late: int = 3, **kw: Any) -> Script:
+    script = Script(final=final, **kw)
+    body = [f"line {i:06d}" for i in range(n_lines)]
+    script.lines = codebuild_lines(script, body, late=[f"line late-{i}" for i in range(late)])
+    return script
+
+
+def expected(n_lines: int, late: int = 3) -> list[str]:
+    return [f"line {i:06d}" for i in range(n_lines)] + [f"line late-{i}" for i in range(late)]
+
+
+def test_success_prints_every_line_once_in_order_at_volume(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(25_000, exported={"MIGRATIONS_APPLIED": "4"})]
+    h = Harness(clock)
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    assert h.body() == expected(25_000)  # incl. lines that arrived after the final status
+    assert result["status"] == "SUCCEEDED" and result["exit_code"] == 0
+    assert [p["name"] for p in result["phases"]][:3] == ["SUBMITTED", "QUEUED", "PROVISIONING"]
+    assert all(p["duration"] is not None for p in result["phases"])
+    assert result["logs"]["group"] == f"/aws/codebuild/{PROJECT}"
+    assert result["logs"]["stream"] == fake.only().uuid
+    assert result["exported_variables"] == {"MIGRATIONS_APPLIED": "4"}
+    assert h.calls.count("StartBuild") == 1
+    text = h.out.getvalue()
+    assert "PROVISIONING" in text and "console" in text  # progress and the links
+    # the id and both links were printed before the first log line
+    assert text.index(f"started build {result['id']}") < text.index("line 000000")
+
+
+@pytest.mark.parametrize(
+    ("final", "code", "reason"),
+    [
+        ("FAILED", ExitCode.BUILD_FAILED, "COMMAND_EXECUTION_ERROR"),
+        ("FAULT", ExitCode.BUILD_FAULT, "CLIENT_ERROR"),
+        ("TIMED_OUT", ExitCode.BUILD_TIMED_OUT, "BUILD_TIMED_OUT"),
+        ("STOPPED", ExitCode.BUILD_STOPPED, ""),
+    ],
+)
+def test_each_final_status_maps_to_its_exit_code(
+    fake: ScriptedCodeBuild, clock: VirtualClock, final: str, code: ExitCode, reason: str
+) -> None:
+    script = _script(50, final=final, late=1)
+    if reason:
+        script.context = (reason, f"{final.lower()} reason from CodeBuild")
+    fake.scripts = [script]
+    h = Harness(clock)
+    with pytest.raises(BuildUnsuccessful) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    err = info.value
+    assert err.code == code
+    assert err.details["status"] == final and err.details["id"] == fake.only().id
+    if reason:
+        assert f"in phase BUILD: {reason}: {final.lower()} reason" in err.message
+    assert h.body() == expected(50, late=1)
+
+
+def test_start_request_carries_overrides_pinned_image_and_token(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(5)]
+    h = Harness(clock)
+    sent: list[dict[str, Any]] = []
+    h.rt.aws.client("codebuild").meta.events.register(  # the request as it goes on the wire
+        "before-call.codebuild.StartBuild",
+        lambda params, **_: sent.append(json.loads(params["body"])),
+    )
+    runs.run_action(h.rt, "seed", script="organizations", yes=True)
+    assert len(sent) == 1
+    params = sent[0]
+    assert params["projectName"] == PROJECT
+    assert params["environmentVariablesOverride"] == [
+        {"name": "RUN_MIGRATIONS", "value": "false", "type": "PLAINTEXT"},
+        {"name": "RUN_SEED", "value": "true", "type": "PLAINTEXT"},
+        {"name": "IMAGE_URI", "value": PINNED, "type": "PLAINTEXT"},
+        {"name": "SEED_SCRIPT", "value": "organizations", "type": "PLAINTEXT"},
+    ]
+    assert params["idempotencyToken"] == idempotency_token(PROJECT, "seed", DIGEST, "test-run-1")
+
+
+def test_seed_script_outside_the_allow_list_is_refused(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    h = Harness(clock)
+    with pytest.raises(Exception) as info:
+        runs.run_action(h.rt, "seed", script="drop_everything; rm -rf /", yes=True)
+    assert getattr(info.value, "code", None) == ExitCode.USAGE
+    assert fake.requests == []
+
+
+def _throttle_hook(pattern: set[int]) -> Any:
+    from botocore.awsrequest import AWSResponse
+
+    seen = {"n": 0}
+
+    class Raw:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+
+    def hook(request: Any, **_: Any) -> Any:
+        seen["n"] += 1
+        if seen["n"] in pattern:
+            return AWSResponse(request.url, 400, {"x-amzn-errortype": "ThrottlingException"}, Raw())
+        return None
+
+    return hook
+
+
+def test_throttling_bursts_are_absorbed(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
+    random.seed(7)
+    fake.scripts = [_script(3_000)]
+    h = Harness(clock)
+    bursts = set(range(2, 6)) | set(range(9, 12))
+    h.rt.aws.client("codebuild").meta.events.register(
+        "before-send.codebuild.BatchGetBuilds", _throttle_hook(bursts)
+    )
+    h.rt.aws.client("logs").meta.events.register(
+        "before-send.logs.GetLogEvents", _throttle_hook(bursts)
+    )
+    h.rt.aws.client("codebuild").meta.events.register(
+        "before-send.codebuild.StartBuild", _throttle_hook({1, 2})
+    )
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    assert result["status"] == "SUCCEEDED"
+    assert h.body() == expected(3_000)
+    assert len(fake.builds) == 1
+    assert "ThrottlingException" in h.err.getvalue()  # the user was told about the retries
+    caller = runs.caller_for(h.rt)
+    assert caller.calls > len(h.calls) - 1  # every throttled attempt was retried by the suite
+    assert caller.pressure < 0.5  # and the pace recovered after the bursts
+
+
+def test_expired_credentials_are_refreshed_mid_wait(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    fake.scripts = [_script(200)]
+    h = Harness(clock)
+    refreshed: list[int] = []
+    real_refresh = h.rt.aws.refresh
+
+    def refresh() -> None:
+        refreshed.append(1)
+        real_refresh()
+
+    h.rt.aws.refresh = refresh  # type: ignore[method-assign]
+
+    class Raw:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield b'{"__type":"ExpiredTokenException","message":"The security token expired"}'
+
+    seen = {"n": 0}
+
+    def expire(request: Any, **_: Any) -> Any:  # the STS session ends after a few polls
+        seen["n"] += 1
+        return AWSResponse(request.url, 400, {}, Raw()) if seen["n"] == 4 else None
+
+    h.rt.aws.client("codebuild").meta.events.register(
+        "before-send.codebuild.BatchGetBuilds", expire
+    )
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    assert result["status"] == "SUCCEEDED" and refreshed == [1]
+    assert h.body() == expected(200)
+
+
+def test_server_vanishing_mid_wait_and_a_lost_start_response(
+    fake: ScriptedCodeBuild, clock: VirtualClock, aws_env: str
+) -> None:
+    random.seed(11)
+    fake.scripts = [_script(2_000)]
+    start = clock.t
+    proxy = FlakyProxy(aws_env, down=lambda: 40 <= clock.t - start < 44)
+    proxy.drop_start_responses = 1  # moto starts the build, the answer never arrives
+    try:
+        h = Harness(clock, endpoint_url=proxy.url)
+        result = runs.run_action(h.rt, "migrate", yes=True)
+    finally:
+        proxy.close()
+    assert result["status"] == "SUCCEEDED"
+    assert h.body() == expected(2_000)
+    assert proxy.cut >= 2  # the lost answer and at least one call during the outage
+    tokens = [r["idempotencyToken"] for r in fake.requests]
+    assert len(tokens) == 2 and tokens[0] == tokens[1]  # StartBuild retried with one token
+    assert len(fake.builds) == 1  # ... so only one build exists
+
+
+def test_a_long_outage_does_not_abandon_the_build(
+    fake: ScriptedCodeBuild, clock: VirtualClock, aws_env: str
+) -> None:
+    random.seed(3)
+    fake.scripts = [_script(500)]
+    start = clock.t
+    proxy = FlakyProxy(aws_env, down=lambda: 50 <= clock.t - start < 400)
+    try:
+        h = Harness(clock, endpoint_url=proxy.url)
+        result = runs.run_action(h.rt, "migrate", yes=True)
+    finally:
+        proxy.close()
+    assert result["status"] == "SUCCEEDED"
+    assert h.body() == expected(500)
+    assert "still waiting" in h.err.getvalue()
+
+
+def test_concurrency_guard_refuses_and_force_overrides(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(5)]
+    first = Harness(clock)
+    first.rt.extras["invocation_id"] = "other-run"
+    running = runs.run_action(first.rt, "migrate", yes=True, detach=True)
+    h = Harness(clock)
+    with pytest.raises(BuildConflict) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    assert info.value.code == ExitCode.BUILD_CONFLICT
+    assert running["id"] in info.value.message
+    assert f"invoke build.wait {running['id']}" in info.value.remedy
+    assert len(fake.builds) == 1
+    # the race: both passed the look-up; CodeBuild's concurrentBuildLimit refuses the second
+    fake.refuse_concurrent = True
+    with pytest.raises(BuildConflict) as raced:
+        runs.run_action(h.rt, "migrate", yes=True, force=True)
+    assert raced.value.message == info.value.message
+    assert raced.value.remedy == info.value.remedy
+    fake.refuse_concurrent = False
+    forced = runs.run_action(h.rt, "migrate", yes=True, force=True)
+    assert forced["status"] == "SUCCEEDED" and len(fake.builds) == 2
+
+
+def test_ctrl_c_stops_the_build_and_exits_with_the_stopped_code(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(1_000)]
+    start = clock.t
+    fired: list[float] = []
+
+    def ctrl_c(now: float) -> None:
+        if not fired and now - start > 60:  # in the middle of BUILD
+            fired.append(now)
+            raise KeyboardInterrupt
+
+    clock.hooks.append(ctrl_c)
+    h = Harness(clock)
+    with pytest.raises(BuildUnsuccessful) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    build = fake.only()
+    assert fake.stops == [build.id]
+    assert info.value.code == ExitCode.BUILD_STOPPED
+    assert info.value.details["status"] == "STOPPED"
+    body = h.body()
+    assert body == expected(1_000)[: len(body)] and 0 < len(body) < 1_000  # drained, no dupes
+    assert "stopping build" in h.err.getvalue()
+
+
+def test_timeout_leaves_the_build_running(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
+    fake.scripts = [_script(10)]
+    h = Harness(clock)
+    with pytest.raises(WaitTimedOut) as info:
+        runs.run_action(h.rt, "migrate", yes=True, timeout=0.5)
+    assert info.value.code == ExitCode.WAIT_TIMEOUT
+    assert fake.stops == []
+    assert f"invoke build.wait {fake.only().id}" in info.value.remedy
+
+
+def test_secrets_in_log_lines_are_redacted(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
+    script = Script()
+    script.lines = codebuild_lines(
+        script,
+        [
+            "line connecting to postgres://app:hunter2secret@db.internal:5432/app",
+            "line PGPASSWORD=hunter2secret bun run migrate",
+        ],
+    )
+    fake.scripts = [script]
+    h = Harness(clock, json_mode=True)
+    runs.run_action(h.rt, "migrate", yes=True)
+    everything = h.out.getvalue() + h.err.getvalue()
+    assert "hunter2secret" not in everything
+    assert "postgres://app:***@db.internal:5432/app" in everything
+
+
+def test_detach_then_wait(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
+    fake.scripts = [_script(300)]
+    h = Harness(clock)
+    started = runs.run_action(h.rt, "migrate", yes=True, detach=True)
+    assert started["detached"] and started["status"] == "IN_PROGRESS"
+    assert started["resume"] == f"invoke build.wait {started['id']} --env prod"
+    assert h.body() == []
+    later = Harness(clock)
+    result = runs.wait_build(later.rt, started["id"])
+    assert result["status"] == "SUCCEEDED"
+    assert later.body() == expected(300)
+
+
+def test_build_list_logs_and_stop(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
+    fake.scripts = [_script(20), _script(20)]
+    h = Harness(clock)
+    first = runs.run_action(h.rt, "migrate", yes=True)
+    h.rt.extras["invocation_id"] = "second"
+    second = runs.run_action(h.rt, "seed", yes=True, detach=True)
+    listed = runs.list_recent(Harness(clock).rt, limit=5)["builds"]
+    assert [b["id"] for b in listed] == [second["id"], first["id"]]
+    assert [b["action"] for b in listed] == ["seed", "migrate"]
+    assert listed[1]["status"] == "SUCCEEDED" and listed[1]["duration"] > 0
+    logs = Harness(clock)
+    shown = runs.show_logs(logs.rt, first["id"])
+    assert logs.body() == expected(20) and shown["log_lines"] == len(fake.scripts[0].lines)
+    stopper = Harness(clock)
+    stopped = runs.stop_build(stopper.rt, second["id"])
+    assert stopped["status"] == "STOPPED" and fake.stops == [second["id"]]
+
+
+def _ecr_image(tag: str) -> str:
+    import hashlib
+    import json
+
+    import boto3
+
+    ecr = boto3.client("ecr", region_name="us-east-1")
+    ecr.create_repository(repositoryName="daadaar-backend")
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "digest": "sha256:" + "c" * 64,
+                "size": 1,
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+            },
+            "layers": [],
+        }
+    )
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    ecr.put_image(
+        repositoryName="daadaar-backend", imageManifest=manifest, imageTag=tag, imageDigest=digest
+    )
+    return digest
+
+
+def test_image_uri_is_resolved_from_ecr_for_the_configured_tag(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    digest = _ecr_image("latest")
+    fake.scripts = [_script(5)]
+    h = Harness(clock)
+    h.rt.extras.pop("pinned")
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    image = {v["name"]: v["value"] for v in fake.requests[0]["environmentVariablesOverride"]}
+    assert image["IMAGE_URI"] == f"{h.settings.image_name}@{digest}" == result["image"]
+
+
+def test_missing_tag_in_ecr_is_one_clear_error(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    _ecr_image("some-other-tag")
+    h = Harness(clock)
+    h.rt.extras.pop("pinned")
+    with pytest.raises(RegistryError) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    assert "invoke image.push" in info.value.remedy
+    assert fake.requests == []

@@ -1,0 +1,99 @@
+"""``local.up`` / ``local.down`` on real services: idempotent, private passwords, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tasks import localenv, services
+from tasks.config import load_settings, load_yaml_file
+from tasks.errors import LocalEnvError
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
+
+
+def settings_for(registry_port: int, pg_port: int, environ: dict[str, str]):  # type: ignore[no-untyped-def]
+    raw = load_yaml_file(ROOT / "invoke.yaml")["release"]
+    flags = {"registry": f"127.0.0.1:{registry_port}", "database_port": str(pg_port)}
+    return load_settings(raw, env="local", flags=flags, environ=environ)
+
+
+def test_up_is_idempotent_keeps_passwords_private_and_down_stops(
+    tmp_path: Path, docker_host: str
+) -> None:
+    root = tmp_path / "release-local"
+    environ = {**os.environ, "RELEASE_LOCAL_DIR": str(root)}
+    settings = settings_for(services.free_port(), services.free_port(), environ)
+    said: list[str] = []
+    try:
+        facts = localenv.up(settings, environ, said.append)
+        assert facts["started"] is True
+        again = localenv.up(settings, environ, said.append)
+        assert again["started"] is False
+        assert any("already running" in line and "registry" in line for line in said)
+        assert any("PostgreSQL" in line and "already running" in line for line in said)
+        creds_path = root / "credentials.json"
+        assert stat.S_IMODE(creds_path.stat().st_mode) == 0o600
+        creds = json.loads(creds_path.read_text())
+        secrets_seen = [creds["registry"]["password"], creds["database_password"]]
+        printed = "\n".join(said) + json.dumps(facts) + json.dumps(again)
+        assert all(secret not in printed for secret in secrets_seen)
+        url = creds["secrets"]["local/database-url"]
+        assert url.endswith(f"@127.0.0.1:{facts['postgres'].split(':')[1]}/daadaar")
+        host = facts["registry"]
+        assert localenv.registry_accepts(host, "AWS", creds["registry"]["password"]) is True
+        assert localenv.registry_accepts(host, "AWS", "wrong") is False
+        attached = localenv.attach_credentials(settings, dict(environ))
+        assert attached[settings.registry_password_env] == creds["registry"]["password"]
+    finally:
+        result = localenv.down(settings, environ, said.append)
+    assert set(result["stopped"]) >= {"registry", "postgres"}
+    assert not services.port_open("127.0.0.1", int(settings.registry.split(":")[1]))
+    purged = localenv.down(settings, environ, said.append, purge=True)
+    assert purged["stopped"] == [] and purged["purged"] is True
+    assert "nothing of the local environment was running" in said
+    assert not root.exists()
+
+
+def test_a_foreign_service_on_the_registry_port_is_named(tmp_path: Path) -> None:
+    import socket
+
+    environ = {**os.environ, "RELEASE_LOCAL_DIR": str(tmp_path)}
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(1)
+        port = squatter.getsockname()[1]
+        settings = settings_for(port, services.free_port(), environ)
+        with pytest.raises(LocalEnvError) as caught:
+            localenv.ensure_registry(tmp_path, settings, "pw", lambda _: None)
+    assert f"something else listens on 127.0.0.1:{port}" in caught.value.message
+    assert "local.down" in caught.value.remedy
+
+
+def test_non_loopback_registry_is_refused(tmp_path: Path) -> None:
+    environ = {**os.environ, "RELEASE_LOCAL_DIR": str(tmp_path)}
+    raw = load_yaml_file(ROOT / "invoke.yaml")["release"]
+    settings = load_settings(
+        raw, env="local", flags={"registry": "registry.example.com"}, environ=environ
+    )
+    with pytest.raises(LocalEnvError, match="loopback registry"):
+        localenv.ensure_registry(tmp_path, settings, "pw", lambda _: None)
+
+
+def test_attach_credentials_only_for_local_basic(tmp_path: Path) -> None:
+    environ = {"RELEASE_LOCAL_DIR": str(tmp_path)}
+    localenv.save_credentials({"registry": {"username": "AWS", "password": "pw-1234"}}, environ)
+    raw = load_yaml_file(ROOT / "invoke.yaml")["release"]
+    local = load_settings(raw, env="local", environ=environ)
+    assert (
+        localenv.attach_credentials(local, dict(environ))["RELEASE_REGISTRY_PASSWORD"] == "pw-1234"
+    )
+    exported = {**environ, "RELEASE_REGISTRY_PASSWORD": "mine"}
+    assert localenv.attach_credentials(local, exported)["RELEASE_REGISTRY_PASSWORD"] == "mine"
+    prod = load_settings(raw, env="prod", environ=environ)
+    assert "RELEASE_REGISTRY_PASSWORD" not in localenv.attach_credentials(prod, dict(environ))

@@ -1,0 +1,244 @@
+"""``setup`` against moto over HTTP (update_project and IAM timing via Stubber): plan on an empty
+account, apply, a second apply changes nothing, and doctor then passes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tasks import setup
+from tasks.doctor import CHECK_IDS
+from tasks.doctor_facts import doctor
+from tasks.errors import ExitCode, SuiteError, UsageError
+from tasks.prereqs import INLINE_POLICY_NAME, role_name
+from tests.helpers import aws_world as aw
+from tests.helpers.aws_world import make_rt
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILDSPEC = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo migrate\n"
+
+
+@pytest.fixture
+def buildspec(tmp_path: Path) -> str:
+    path = tmp_path / "migrations.yml"
+    path.write_text(BUILDSPEC)
+    return str(path)
+
+
+def configured(w: aw.World, buildspec: str) -> Any:
+    return aw.settings(
+        w.endpoint,
+        vpc_id=w.vpc,
+        subnets=",".join(w.private_subnets),
+        security_groups=w.build_group,
+        buildspec=buildspec,
+    )
+
+
+def actions(changes: list[setup.Change]) -> dict[str, str]:
+    return {c.kind: c.action for c in changes}
+
+
+def test_plan_on_an_empty_account_names_what_setup_never_creates(
+    aws_env: str, buildspec: str
+) -> None:
+    s = aw.settings(aws_env, buildspec=buildspec)
+    rt, _, _ = make_rt(s)
+    changes = setup.plan(s, setup.read_state(rt))
+    assert actions(changes) == {
+        "vpc": "missing",
+        "subnets": "missing",
+        "security_groups": "missing",
+        "secret": "missing",
+        "database": "missing",
+        "repository": "missing",
+        "role": "create",
+        "role_policy": "create",
+        "log_group": "create",
+        "project": "create",
+    }
+    secret = next(c for c in changes if c.kind == "secret")
+    assert any("aws secretsmanager create-secret" in d for d in secret.details)
+    with pytest.raises(SuiteError) as raised:
+        setup.apply(rt, changes)
+    assert raised.value.code == ExitCode.SETUP_BLOCKED
+    assert "vpc" in raised.value.message and "secret" in raised.value.message
+    iam = aw.client("iam", aws_env)
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName=role_name(s))  # nothing was created
+
+
+def test_apply_then_second_apply_changes_nothing_and_doctor_passes(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    s = configured(w, buildspec)
+    rt, _, _ = make_rt(s)
+    first = setup.plan(s, setup.read_state(rt))
+    assert {c.kind for c in first if c.action == "create"} == {
+        "role",
+        "role_policy",
+        "log_group",
+        "project",
+    }
+    assert not setup.blockers(first)
+    done = setup.apply(rt, first)
+    assert [c.kind for c in done] == ["role", "role_policy", "log_group", "project"]
+
+    second = setup.plan(s, setup.read_state(rt))
+    assert {c.action for c in second} == {"none"}, [c for c in second if c.action != "none"]
+    assert setup.apply(rt, second) == []
+
+    project = aw.client("codebuild", aws_env).batch_get_projects(names=[s.project])["projects"][0]
+    env = project["environment"]
+    assert env["type"] == "LINUX_CONTAINER" and env["privilegedMode"] is True
+    assert project["concurrentBuildLimit"] == 1
+    assert project["source"]["buildspec"] == BUILDSPEC
+    by_name = {v["name"]: v for v in env["environmentVariables"]}
+    assert by_name["DATABASE_URL"] == {
+        "name": "DATABASE_URL",
+        "type": "SECRETS_MANAGER",
+        "value": aw.SECRET_NAME,
+    }
+
+    checks = {c.id: c for c in doctor(make_rt(s)[0])}
+    assert {i: c.status for i, c in checks.items()} == {i: "pass" for i in CHECK_IDS}
+
+
+def test_stored_policy_passes_parliament(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from parliament import analyze_policy_string  # type: ignore[import-untyped]
+
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    s = configured(w, buildspec)
+    rt, _, _ = make_rt(s)
+    setup.apply(rt, setup.plan(s, setup.read_state(rt)))
+    stored = aw.client("iam", aws_env).get_role_policy(
+        RoleName=role_name(s), PolicyName=INLINE_POLICY_NAME
+    )["PolicyDocument"]
+    findings = analyze_policy_string(json.dumps(stored)).findings
+    assert [(f.issue, f.detail) for f in findings] == []
+    resources = json.dumps(stored)
+    assert w.secret_arn in resources and "repository/daadaar-backend" in resources
+
+
+def test_changed_project_is_updated_with_update_project(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto has no update_project: the read and plan run on moto, the call on a Stubber."""
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env)
+    s = configured(w, buildspec)
+    rt, _, _ = make_rt(s)
+    aw.replace_project(w, privilegedMode=False)
+    changes = setup.plan(s, setup.read_state(rt))
+    project = next(c for c in changes if c.kind == "project")
+    assert project.action == "update"
+    assert "environment.privilegedMode: False -> True" in project.details
+    assert "buildspec: replaced with the suite's buildspec" in project.details
+
+    stubbed = boto3.client("codebuild", region_name=aw.REGION, endpoint_url=aws_env)
+    with Stubber(stubbed) as stub:
+        stub.add_response(
+            "update_project",
+            {"project": {"name": s.project}},
+            expected_params=dict(project.request),
+        )
+        rt.aws._clients["codebuild"] = stubbed
+        done = setup.apply(rt, changes)
+        stub.assert_no_pending_responses()
+    assert "project" in [c.kind for c in done]
+    assert project.request["environment"]["privilegedMode"] is True
+    assert project.request["concurrentBuildLimit"] == 1
+
+
+def test_new_role_waits_for_iam_propagation(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    s = configured(w, buildspec)
+    rt, _, err = make_rt(s)
+    slept: list[float] = []
+    rt.sleep = slept.append
+    changes = setup.plan(s, setup.read_state(rt))
+    want = next(c for c in changes if c.kind == "project").request
+    stubbed = boto3.client("codebuild", region_name=aw.REGION, endpoint_url=aws_env)
+    with Stubber(stubbed) as stub:
+        stub.add_client_error(
+            "create_project",
+            "InvalidInputException",
+            "CodeBuild is not authorized to perform: sts:AssumeRole on service role",
+        )
+        stub.add_response("create_project", {"project": {"name": s.project}}, dict(want))
+        rt.aws._clients["codebuild"] = stubbed
+        setup.apply(rt, changes)
+        stub.assert_no_pending_responses()
+    assert len(slept) == 1
+    assert "iam_propagation: InvalidInputException" in err.getvalue()
+
+
+def test_missing_buildspec_is_one_clear_error(aws_env: str, tmp_path: Path) -> None:
+    s = aw.settings(aws_env, buildspec=str(tmp_path / "absent.yml"))
+    rt, _, _ = make_rt(s)
+    with pytest.raises(UsageError) as raised:
+        setup.read_state(rt)
+    assert "does not exist" in raised.value.message
+    assert "buildspec" in raised.value.remedy
+
+
+def test_invoke_setup_plan_apply_and_rerun(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    env = {
+        **os.environ,
+        "RELEASE_PROJECT": w.settings.project,
+        "RELEASE_SECRET": w.settings.secret,
+        "RELEASE_SERVICE_ROLE": w.settings.service_role,
+        "RELEASE_REPOSITORY": w.settings.repository,
+        "RELEASE_DATABASE_INSTANCE": w.settings.database_instance,
+        "RELEASE_ACCOUNT": aw.ACCOUNT,
+        "RELEASE_VPC_ID": w.vpc,
+        "RELEASE_SUBNETS": ",".join(w.private_subnets),
+        "RELEASE_SECURITY_GROUPS": w.build_group,
+        "RELEASE_BUILDSPEC": buildspec,
+        "NO_COLOR": "1",
+    }
+
+    def invoke(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", "setup", "--env", "staging", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    plan = invoke()
+    assert plan.returncode == 0, plan.stderr
+    assert "+ role" in plan.stdout and "+ project" in plan.stdout
+    assert "invoke setup --apply" in plan.stdout
+    applied = invoke("--apply", "--json")
+    assert applied.returncode == 0, applied.stderr
+    result = json.loads(applied.stdout)
+    assert result["applied"] is True and len(result["done"]) == 4
+    again = invoke("--apply", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["done"] == []
+    for proc in (plan, applied, again):
+        assert aw.PASSWORD not in proc.stdout + proc.stderr

@@ -1,0 +1,124 @@
+"""Pure parts of the CodeBuild adapter: parsing, URLs, the Caller's retry rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import tenacity
+
+from tasks.codebuild import Caller, console_url, logs_url, parse_build
+from tasks.errors import AwsAuthError, AwsError
+
+
+class FakeClientError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.response = {"Error": {"Code": code, "Message": f"{code} happened"}}
+
+
+RAW: dict[str, Any] = {
+    "id": "daadaar-migrations:0f0e",
+    "arn": "arn:aws:codebuild:us-east-1:123456789012:build/daadaar-migrations:0f0e",
+    "buildStatus": "FAILED",
+    "currentPhase": "COMPLETED",
+    "startTime": datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC),
+    "endTime": datetime(2026, 1, 1, 10, 1, 0, tzinfo=UTC),
+    "phases": [
+        {
+            "phaseType": "BUILD",
+            "phaseStatus": "FAILED",
+            "durationInSeconds": 42,
+            "contexts": [{"statusCode": "COMMAND_EXECUTION_ERROR", "message": "exit 1"}],
+        }
+    ],
+    "environment": {
+        "image": "aws/codebuild/standard:7.0",
+        "environmentVariables": [{"name": "RUN_SEED", "value": "true", "type": "PLAINTEXT"}],
+    },
+    "exportedEnvironmentVariables": [{"name": "APPLIED", "value": "3"}],
+    "logs": {"cloudWatchLogs": {"status": "ENABLED"}},
+    "initiator": "ci-role/session",
+    "buildComplete": True,
+}
+
+
+def test_parse_build_with_fallback_log_location() -> None:
+    b = parse_build(RAW, region="us-east-1")
+    assert b.status == "FAILED" and b.complete and b.action == "seed"
+    assert b.logs.group == "/aws/codebuild/daadaar-migrations" and b.logs.stream == "0f0e"
+    assert b.phases[0].contexts[0].message == "exit 1"
+    assert b.duration(0.0) == 60.0
+    assert b.exported_variables == (("APPLIED", "3"),)
+    assert (
+        "123456789012/projects/daadaar-migrations/build/daadaar-migrations%3A0f0e" in b.console_url
+    )
+
+
+def test_parse_build_prefers_reported_log_location_and_prefix() -> None:
+    raw = {**RAW, "logs": {"groupName": "/custom", "streamName": "s/0f0e"}}
+    assert parse_build(raw, region="us-east-1").logs.stream == "s/0f0e"
+    raw = {**RAW, "logs": {"cloudWatchLogs": {"groupName": "/g", "streamName": "pre"}}}
+    loc = parse_build(raw, region="us-east-1").logs
+    assert (loc.group, loc.stream) == ("/g", "pre/0f0e")
+
+
+def test_urls() -> None:
+    assert console_url("eu-west-1", "1", "p:u").endswith(
+        "/projects/p/build/p%3Au/?region=eu-west-1"
+    )
+    assert "log-group/$252Faws$252Fcodebuild$252Fp/log-events/u" in logs_url(
+        "r", "/aws/codebuild/p", "u"
+    )
+
+
+def _caller(**kw: Any) -> Caller:
+    return Caller(sleep=lambda s: None, wait=tenacity.wait_none(), **kw)
+
+
+def test_caller_retries_throttling_and_tracks_pressure() -> None:
+    caller = _caller()
+    answers = [
+        FakeClientError("ThrottlingException"),
+        FakeClientError("TooManyRequestsException"),
+        {"ok": 1},
+    ]
+
+    def fn() -> Any:
+        item = answers.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    assert caller("X", fn) == {"ok": 1}
+    assert caller.calls == 3
+    assert caller.pressure == 1.0  # 2 throttles, halved by the success
+    caller("X", lambda: None)
+    assert caller.pressure == 0.5
+
+
+def test_caller_refreshes_expired_credentials_once() -> None:
+    refreshed: list[int] = []
+    caller = _caller(refresh=lambda: refreshed.append(1))
+    answers: list[Any] = [FakeClientError("ExpiredTokenException"), "fine"]
+
+    def fn() -> Any:
+        item = answers.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    assert caller("X", fn) == "fine" and refreshed == [1]
+    with pytest.raises(AwsAuthError):
+        caller("X", lambda: (_ for _ in ()).throw(FakeClientError("ExpiredToken")))
+
+
+def test_caller_translates_other_errors_by_code() -> None:
+    with pytest.raises(AwsError) as info:
+        _caller()(
+            "CodeBuild StartBuild",
+            lambda: (_ for _ in ()).throw(FakeClientError("InvalidInputException")),
+        )
+    assert info.value.details["aws_code"] == "InvalidInputException"
+    assert info.value.message.startswith("CodeBuild StartBuild: InvalidInputException")

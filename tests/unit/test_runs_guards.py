@@ -1,0 +1,88 @@
+"""The guards in front of StartBuild: confirmation, seed allow-list, pinned images."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from tasks import runs
+from tasks.aws import AwsFactory
+from tasks.commands import CommandRunner
+from tasks.config import Settings
+from tasks.console import Console
+from tasks.errors import ConfirmationRequired, ExitCode, UsageError
+from tasks.runtime import Runtime
+from tests.helpers.fake_backend import FakeBackend, build
+
+
+def _rt(answer: Any = "unused", **settings: Any) -> tuple[Runtime, list[str]]:
+    values = {"project": "proj", "seed_scripts": ("organizations", "demo"), **settings}
+    s = Settings(env="prod", **values)
+    console = Console(out=io.StringIO(), err=io.StringIO(), color=False)
+    rt = Runtime(
+        s, console, AwsFactory(s), CommandRunner(console.redactor, {}), console.redactor, {}
+    )
+    asked: list[str] = []
+
+    def ask(question: str) -> Any:
+        asked.append(question)
+        return answer
+
+    rt.extras["ask"] = ask
+    return rt, asked
+
+
+def test_confirm_without_terminal_requires_yes() -> None:
+    rt, asked = _rt(None, confirm=True)
+    with pytest.raises(ConfirmationRequired) as info:
+        runs.confirm(rt, "run migrations", yes=False)
+    assert info.value.code == ExitCode.CONFIRM and "--yes" in info.value.remedy
+    assert asked == ["run migrations in environment 'prod'?"]
+
+
+def test_confirm_answers() -> None:
+    rt, _ = _rt(False, confirm=True)
+    with pytest.raises(ConfirmationRequired):
+        runs.confirm(rt, "x", yes=False)
+    rt, _ = _rt(True, confirm=True)
+    runs.confirm(rt, "x", yes=False)
+    rt, asked = _rt(None, confirm=True)
+    runs.confirm(rt, "x", yes=True)
+    rt2, asked2 = _rt(None, confirm=False)
+    runs.confirm(rt2, "x", yes=False)
+    assert asked == [] and asked2 == []
+
+
+def test_seed_scripts_come_from_the_allow_list_only() -> None:
+    rt, _ = _rt()
+    assert runs.seed_script(rt, None) == "organizations"
+    assert runs.seed_script(rt, "demo") == "demo"
+    with pytest.raises(UsageError):
+        runs.seed_script(rt, "../../etc/passwd")
+
+
+def test_image_flag_must_be_pinned() -> None:
+    rt, _ = _rt()
+    with pytest.raises(UsageError):
+        runs.pinned_image(rt, "repo:latest")
+    pinned = "r/x@sha256:" + "a" * 64
+    assert runs.pinned_image(rt, pinned) == pinned
+
+
+def test_refused_before_start_when_a_build_runs_and_nothing_is_started() -> None:
+    rt, _ = _rt(True, confirm=True)
+    backend = FakeBackend(snapshots=[build()])
+    rt.extras["backend"] = backend
+    with pytest.raises(Exception) as info:
+        runs.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
+    assert getattr(info.value, "code", None) == ExitCode.BUILD_CONFLICT
+    assert backend.started == []
+
+
+def test_no_project_configured() -> None:
+    rt, _ = _rt(project="")
+    with pytest.raises(UsageError) as info:
+        runs.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
+    assert "project" in info.value.remedy

@@ -1,0 +1,167 @@
+"""setup's pure planner: desired state, comparison, prerequisites, and a policy parliament
+accepts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from parliament import analyze_policy_string  # type: ignore[import-untyped]
+
+from tasks import setup
+from tasks.errors import UsageError
+from tasks.prereqs import INLINE_POLICY_NAME, role_policy, trust_policy
+from tests.helpers.doctor_data import SECRET_ARN, SETTINGS
+
+KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+READY = setup.SetupState(
+    vpc_id="vpc-1",
+    vpc_exists=True,
+    subnets={"subnet-a": "vpc-1", "subnet-b": "vpc-1"},
+    groups={"sg-build": "vpc-1"},
+    subnet_ids=("subnet-a", "subnet-b"),
+    group_ids=("sg-build",),
+    secret_arn=SECRET_ARN,
+    repository_exists=True,
+    buildspec="version: 0.2\n",
+)
+
+
+def by_kind(changes: list[setup.Change]) -> dict[str, setup.Change]:
+    return {c.kind: c for c in changes}
+
+
+@pytest.mark.parametrize("key", ["", KEY])
+def test_generated_policy_has_no_parliament_findings(key: str) -> None:
+    policy = role_policy(
+        SETTINGS,
+        subnets=("subnet-a", "subnet-b"),
+        groups=("sg-build",),
+        secret_arn=SECRET_ARN,
+        kms_key_arn=key,
+    )
+    findings = analyze_policy_string(json.dumps(policy)).findings
+    assert [(f.issue, f.detail) for f in findings] == []
+    text = json.dumps(policy)
+    assert '"Resource": "*"' in text  # only for GetAuthorizationToken and Describe*
+    stars = [s["Sid"] for s in policy["Statement"] if s["Resource"] == "*"]
+    assert stars == ["EcrAuth", "VpcDescribe"]
+    assert ("kms:Decrypt" in text) is bool(key)
+
+
+def test_empty_account_plans_creation_of_everything_setup_owns() -> None:
+    changes = by_kind(setup.plan(SETTINGS, READY))
+    assert {k: c.action for k, c in changes.items() if c.action != "none"} == {
+        "role": "create",
+        "role_policy": "create",
+        "log_group": "create",
+        "project": "create",
+    }
+    request = changes["project"].request
+    assert request["concurrentBuildLimit"] == 1
+    assert request["environment"]["privilegedMode"] is True
+    assert request["environment"]["image"] == "aws/codebuild/standard:7.0"
+    assert request["vpcConfig"] == {
+        "vpcId": "vpc-1",
+        "subnets": ["subnet-a", "subnet-b"],
+        "securityGroupIds": ["sg-build"],
+    }
+    assert request["source"] == {"type": "NO_SOURCE", "buildspec": "version: 0.2\n"}
+    assert changes["role"].request["AssumeRolePolicyDocument"] == trust_policy()
+
+
+def test_existing_matching_state_plans_nothing() -> None:
+    first = by_kind(setup.plan(SETTINGS, READY))
+    state = replace(
+        READY,
+        role={
+            "Arn": "arn:aws:iam::123456789012:role/mig-codebuild",
+            "AssumeRolePolicyDocument": trust_policy(),
+        },
+        inline_policy=json.loads(json.dumps(first["role_policy"].request["PolicyDocument"])),
+        log_group_exists=True,
+    )
+    state = replace(state, project=setup.desired_project(SETTINGS, state))
+    assert {c.action for c in setup.plan(SETTINGS, state)} == {"none"}
+
+
+def test_update_lines_never_show_a_secret_value() -> None:
+    state = replace(READY, log_group_exists=True)
+    current = setup.desired_project(SETTINGS, state)
+    current["environment"] = {
+        **current["environment"],
+        "privilegedMode": False,
+        "environmentVariables": [
+            {"name": "DATABASE_URL", "type": "PLAINTEXT", "value": "postgresql://u:hunter22@h/db"},
+            {"name": "EXTRA", "type": "PLAINTEXT", "value": "kept"},
+        ],
+    }
+    current.pop("concurrentBuildLimit")
+    change = by_kind(setup.plan(SETTINGS, replace(state, project=current)))["project"]
+    assert change.action == "update"
+    lines = "\n".join(change.details)
+    assert "hunter22" not in lines
+    assert "variable DATABASE_URL: PLAINTEXT -> SECRETS_MANAGER (app/db)" in lines
+    assert "environment.privilegedMode: False -> True" in lines
+    assert "concurrentBuildLimit: None -> 1" in lines
+    names = [v["name"] for v in change.request["environment"]["environmentVariables"]]
+    assert names == ["DATABASE_URL", "EXTRA", "IMAGE_URI", "RUN_MIGRATIONS", "RUN_SEED"]
+
+
+def test_missing_network_and_secret_block_but_database_and_repository_do_not() -> None:
+    state = replace(READY, vpc_exists=False, secret_arn="", subnets={"subnet-a": "vpc-9"})
+    changes = setup.plan(SETTINGS, state)
+    blocked = {c.kind for c in setup.blockers(changes)}
+    assert blocked == {"vpc", "subnets", "secret"}
+    subnets = by_kind(changes)["subnets"]
+    assert "subnet subnet-b not found" in subnets.details
+    assert "subnet subnet-a is in vpc-9, not vpc-1" in subnets.details
+    advisory = setup.plan(SETTINGS, replace(READY, repository_exists=False, database_found=False))
+    assert not setup.blockers(advisory)
+    assert by_kind(advisory)["repository"].action == "missing"
+
+
+def test_changed_policy_is_rewritten_and_canonical_form_ignores_order() -> None:
+    policy = role_policy(
+        SETTINGS, subnets=("subnet-a", "subnet-b"), groups=("sg-build",), secret_arn=SECRET_ARN
+    )
+    shuffled = {**policy, "Statement": list(reversed(policy["Statement"]))}
+    assert setup.canonical(shuffled) == setup.canonical(policy)
+    assert setup.canonical({"Action": ["a"]}) == setup.canonical({"Action": "a"})
+    stale = replace(
+        READY,
+        role={"Arn": "arn", "AssumeRolePolicyDocument": trust_policy()},
+        inline_policy={"Statement": []},
+    )
+    change = by_kind(setup.plan(SETTINGS, stale))["role_policy"]
+    assert (change.action, change.name) == ("update", INLINE_POLICY_NAME)
+
+
+def test_role_without_codebuild_trust_gets_its_trust_updated() -> None:
+    ec2_trust: dict[str, Any] = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    }
+    state = replace(READY, role={"Arn": "arn", "AssumeRolePolicyDocument": ec2_trust})
+    assert by_kind(setup.plan(SETTINGS, state))["trust_policy"].action == "update"
+
+
+def test_no_project_name_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        setup.plan(replace(SETTINGS, project=""), READY)
+
+
+def test_role_given_as_an_arn_keeps_its_path() -> None:
+    arn = "arn:aws:iam::123456789012:role/service-role/mig-runner"
+    s = replace(SETTINGS, service_role=arn)
+    changes = by_kind(setup.plan(s, READY))
+    assert changes["role"].request["RoleName"] == "mig-runner"
+    assert changes["role"].request["Path"] == "/service-role/"
+    assert changes["project"].request["serviceRole"] == arn

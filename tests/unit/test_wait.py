@@ -1,0 +1,166 @@
+"""The wait loop: adaptive cadence, timeout, Ctrl-C, outcome errors, progress text."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pytest
+
+from tasks.builds import BuildUnsuccessful, Context, Phase, WaitTimedOut
+from tasks.console import Console
+from tasks.errors import ExitCode
+from tasks.wait import PollPolicy, Waiter, finish, outcome_error, progress_text
+from tests.helpers.fake_backend import FakeBackend, build, lines
+from tests.helpers.scripted_codebuild import VirtualClock
+
+
+def _waiter(backend: FakeBackend, clock: VirtualClock, **kw: object) -> tuple[Waiter, io.StringIO]:
+    out = io.StringIO()
+    console = Console(out=out, err=io.StringIO(), color=False)
+    waiter = Waiter(
+        backend, console, sleep=clock.sleep, monotonic=clock.monotonic, now=clock.now, **kw
+    )  # type: ignore[arg-type]
+    return waiter, out
+
+
+def test_polls_back_off_while_idle_and_are_capped() -> None:
+    clock = VirtualClock(0.0)
+    idle = [build()] * 40 + [build("SUCCEEDED", "COMPLETED", 11)]
+    backend = FakeBackend(snapshots=idle)
+    waiter, _ = _waiter(
+        backend,
+        clock,
+        policy=PollPolicy(status_quick=1.0, status_cap=8.0, growth=2.0),
+        follow=False,
+    )
+    final = waiter.wait(idle[0])
+    assert final.status == "SUCCEEDED"
+    gaps = clock.sleeps
+    assert gaps[:4] == [2.0, 4.0, 8.0, 8.0]  # 1 * 2, 4, 8, then capped
+    assert max(gaps) == 8.0
+
+
+def test_phase_changes_poll_quickly_again() -> None:
+    clock = VirtualClock(0.0)
+    seq = (
+        [build()] * 5
+        + [build(phase="POST_BUILD", n_phases=8)] * 3
+        + [build("SUCCEEDED", "COMPLETED", 11)]
+    )
+    backend = FakeBackend(snapshots=seq)
+    waiter, out = _waiter(
+        backend, clock, policy=PollPolicy(status_quick=1.0, growth=2.0), follow=False
+    )
+    waiter.wait(seq[0])
+    assert clock.sleeps[-3:] == [1.0, 1.0, 1.0]  # closing phases: stay quick
+    assert "POST_BUILD" in out.getvalue()
+
+
+def test_logs_are_followed_and_drained() -> None:
+    clock = VirtualClock(0.0)
+    seq = [build()] * 3 + [build("SUCCEEDED", "COMPLETED", 11)]
+    backend = FakeBackend(snapshots=seq, events=lines(50), page_size=7)
+    waiter, out = _waiter(backend, clock)
+    waiter.wait(seq[0])
+    printed = [x for x in out.getvalue().splitlines() if x.startswith("line ")]
+    assert printed == [f"line {i}" for i in range(50)]
+
+
+def test_throttling_pressure_stretches_the_cadence() -> None:
+    clock = VirtualClock(0.0)
+    seq = [build()] * 3 + [build("SUCCEEDED", "COMPLETED", 11)]
+    backend = FakeBackend(snapshots=seq)
+    waiter, _ = _waiter(
+        backend,
+        clock,
+        policy=PollPolicy(status_quick=1.0, growth=1.0),
+        pressure=lambda: 2.0,
+        follow=False,
+    )
+    waiter.wait(seq[0])
+    assert clock.sleeps[0] == 4.0  # 1 s x 2**2
+
+
+def test_timeout_bounds_the_wait_and_names_the_resume_command() -> None:
+    clock = VirtualClock(0.0)
+    backend = FakeBackend(snapshots=[build()])
+    waiter, _ = _waiter(backend, clock, timeout=60.0, follow=False)
+    with pytest.raises(WaitTimedOut) as info:
+        waiter.wait(build())
+    assert info.value.code == ExitCode.WAIT_TIMEOUT
+    assert "invoke build.wait proj:uuid-1" in info.value.remedy
+    assert 60.0 <= clock.t <= 61.0
+    assert "stop" not in backend.calls
+
+
+def test_ctrl_c_stops_the_build_waits_for_stopped_and_drains() -> None:
+    clock = VirtualClock(0.0)
+    stopped = build("STOPPED", "COMPLETED", 11)
+
+    def interrupt(n: object) -> None:
+        if n == 3:
+            raise KeyboardInterrupt
+
+    backend = FakeBackend(
+        snapshots=[build()],
+        events=lines(5),
+        after_stop=[build(), build(), stopped],
+        on_get=[interrupt],
+    )
+    waiter, out = _waiter(backend, clock)
+    final = waiter.wait(build())
+    assert backend.stopped == ["proj:uuid-1"]
+    assert final.status == "STOPPED"
+    assert [x for x in out.getvalue().splitlines() if x.startswith("line")] == [
+        f"line {i}" for i in range(5)
+    ]
+    with pytest.raises(BuildUnsuccessful) as info:
+        finish(final, [])
+    assert info.value.code == ExitCode.BUILD_STOPPED
+
+
+def test_outcome_error_names_phase_and_reason() -> None:
+    reason = Context("COMMAND_EXECUTION_ERROR", "bun run migrate: exit status 1")
+    base = build("FAILED", "COMPLETED", 7)
+    failed = replace(
+        base, phases=(*base.phases[:-1], Phase("BUILD", "FAILED", 0.0, 5.0, 5.0, (reason,)))
+    )
+    err = outcome_error(failed)
+    assert err.code == ExitCode.BUILD_FAILED
+    assert "in phase BUILD: COMMAND_EXECUTION_ERROR: bun run migrate: exit status 1" in err.message
+    assert "invoke diagnose proj:uuid-1" in err.remedy
+    assert err.details["id"] == "proj:uuid-1" and err.details["status"] == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("FAILED", ExitCode.BUILD_FAILED),
+        ("FAULT", ExitCode.BUILD_FAULT),
+        ("TIMED_OUT", ExitCode.BUILD_TIMED_OUT),
+        ("STOPPED", ExitCode.BUILD_STOPPED),
+    ],
+)
+def test_finish_maps_status_and_calls_the_failure_hook(status: str, code: ExitCode) -> None:
+    seen: list[tuple[str, list[str]]] = []
+
+    def hook(b: object, tail: list[str]) -> str:
+        seen.append((status, tail))
+        return "the cause and the fix"
+
+    with pytest.raises(BuildUnsuccessful) as info:
+        finish(build(status, "COMPLETED", 11), ["last line"], hook)
+    assert info.value.code == code
+    assert info.value.remedy == "the cause and the fix"
+    assert seen == [(status, ["last line"])]
+
+
+def test_finish_passes_success_through() -> None:
+    ok = build("SUCCEEDED", "COMPLETED", 11)
+    assert finish(ok, []) is ok
+
+
+def test_progress_text_shows_each_phase_elapsed() -> None:
+    text = progress_text(build(start=0.0), 75.0)
+    assert text.startswith("proj:uuid-1: BUILD 1m15s (total 1m15s) | SUBMITTED 1s")
