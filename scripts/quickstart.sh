@@ -48,6 +48,8 @@ if ! python3 -c 'import invoke, boto3, docker, tenacity, colorama, yaml' 2>/dev/
   PY=.venv/bin/python
 fi
 INVOKE=("$PY" -m invoke)
+INV=invoke
+[ "$PY" = python3 ] || INV=.venv/bin/invoke
 
 # -- a git checkout gives the image its commit tag ------------------------------------------------
 if ! git rev-parse --git-dir >/dev/null 2>&1; then
@@ -61,17 +63,17 @@ say "starting the local environment (invoke local.up)"
 say "releasing examples/backend locally (invoke release --env local $*)"
 "${INVOKE[@]}" release --env local "$@"
 
-cat <<'NEXT'
+cat <<NEXT
 
 Done: the sample backend was built for linux/amd64, pushed to the local registry on
 127.0.0.1:5000, verified, and its migrations ran through buildspec/migrations.yml against the
 local PostgreSQL, exactly as CodeBuild would run them.
 
 Where to look next:
-  invoke build.list --env local            the builds that just ran (id, status, duration)
-  invoke build.logs <ID> --env local       a build's full CodeBuild-format log
-  invoke release --env local --seed        run again: no migration is re-applied; seeds once
-  docs/local.md                            how the local runner maps to CodeBuild
-  buildspec/migrations.yml                 the buildspec your CodeBuild project will run
-  invoke local.down [--purge]              stop (and forget) the local environment
+  $INV build.list --env local            the builds that just ran (id, status, duration)
+  $INV build.logs -b <ID> --env local    a build's full CodeBuild-format log
+  $INV release --env local --seed        run again: no migration is re-applied; seeds once
+  docs/local.md                          how the local runner maps to CodeBuild
+  buildspec/migrations.yml               the buildspec your CodeBuild project will run
+  $INV local.down [--purge]              stop (and forget) the local environment
 NEXT

@@ -292,13 +292,15 @@ class CodeBuildBackend:
         return [str(i) for i in raw.get("ids") or ()][:limit]
 
     def recent(self, project: str, limit: int) -> list[Build]:
-        # AWS lists newest first; sort by start time anyway (some emulators list oldest first)
-        builds = self.get_many(self._ids(project, max(limit, 1) * 4 if limit < 25 else limit))
+        # ListBuildsForProject is newest first (sortOrder DESCENDING); BatchGetBuilds does not
+        # keep the order asked for, so sort the snapshots again
+        builds = self.get_many(self._ids(project, max(limit, 1)))
         builds.sort(key=lambda b: (b.start or 0.0, b.number or 0), reverse=True)
         return builds[:limit]
 
     def running(self, project: str) -> list[Build]:
-        return [b for b in self.recent(project, _BATCH) if b.status == "IN_PROGRESS"]
+        # a running build is among the newest few (under concurrentBuildLimit: 1, the newest)
+        return [b for b in self.recent(project, 20) if b.status == "IN_PROGRESS"]
 
     def read_logs(self, logs: LogLocation, token: str | None) -> LogPage:
         if not logs.known:
@@ -310,9 +312,11 @@ class CodeBuildBackend:
         }
         if token:
             kwargs["nextToken"] = token
-        client = self._client("logs")
-        try:
-            raw = self.call("CloudWatch Logs GetLogEvents", lambda: client.get_log_events(**kwargs))
+        try:  # the client is fetched per try: a credentials refresh replaces it
+            raw = self.call(
+                "CloudWatch Logs GetLogEvents",
+                lambda: self._client("logs").get_log_events(**kwargs),
+            )
         except AwsError as err:
             # the group/stream appear only once the build container starts writing
             if aws_code(err) in _NOT_FOUND:

@@ -85,6 +85,12 @@ class Console:
     def warn(self, text: str) -> None:
         self._write(self.err, self._style("warn", f"WARNING: {text}"))
 
+    def prompt(self, question: str) -> None:
+        """A question for the person at the terminal (stderr, no newline, no prefix)."""
+        self._close_progress()
+        self.err.write(self._style("warn", self.redactor.redact(question)) + " ")
+        self.err.flush()
+
     def detail(self, key: str, value: object) -> None:
         self.line(f"     {key:<14} {value}")
 

@@ -59,20 +59,21 @@ from tasks.builds import (
     StartRequest,
 )
 from tasks.buildspec import Buildspec, PhaseSpec, for_codebuild, parse, secret_id
-from tasks.errors import UsageError
+from tasks.errors import LocalEnvError, UsageError
 from tasks.redact import Redactor
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TIMEOUT_MINUTES = 60
 PAGE_EVENTS = 10_000  # at most this many events per log page (CloudWatch's own cap)
 PAGE_BYTES = 1_048_576
+KEEP_BUILDS = 200  # builds kept under .release-local/builds (older finished ones are pruned)
 _STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL of a stopped phase's processes
 
 
 def local_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where the local environment keeps its state (``RELEASE_LOCAL_DIR`` overrides)."""
     env = os.environ if environ is None else environ
-    return Path(env.get("RELEASE_LOCAL_DIR") or PROJECT_ROOT / ".release-local")
+    return Path(env.get("RELEASE_LOCAL_DIR") or PROJECT_ROOT / ".release-local").absolute()
 
 
 def stamp(epoch: float) -> str:
@@ -176,14 +177,14 @@ class LocalBackend:
         spawn: Callable[[Path], int] | None = None,
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
-        self.root = root or local_dir(self.environ) / "builds"
+        self.root = (root or local_dir(self.environ) / "builds").absolute()
         self.buildspec_path = buildspec_path
         self.secret = secret
         self.region = region
         self.src_dir = src_dir
         self.initiator = initiator or f"local/{_user()}"
         self.spawn = spawn or self._spawn
-        self.spec_error: UsageError | None = None
+        self.spec_error: UsageError | LocalEnvError | None = None
 
     @classmethod
     def from_runtime(cls, rt: Any) -> LocalBackend:
@@ -194,11 +195,34 @@ class LocalBackend:
         backend = cls(buildspec_path=path, secret=s.secret, region=s.region, environ=rt.environ)
         try:
             backend.load_buildspec()
-        except UsageError as err:
+            backend.check_ready(s.registry)
+        except (UsageError, LocalEnvError) as err:
             # reported by running() (the guard every start passes first), so a broken buildspec
-            # stops a release before it builds anything, while build.logs/list still work
+            # or a stopped environment stops a release before it builds anything, while
+            # build.logs/list/wait still work
             backend.spec_error = err
         return backend
+
+    def check_ready(self, registry: str) -> None:
+        """The local environment is up: credentials written, the registry answering."""
+        path = local_dir(self.environ) / "credentials.json"
+        creds = _read_json(path) if path.exists() else {}
+        if self.secret not in (creds.get("secrets") or {}):
+            raise LocalEnvError(
+                f"the local environment is not set up (no secret {self.secret!r} in {path})",
+                "run invoke local.up",
+            )
+        host, _, port = registry.rpartition(":")
+        if host in ("127.0.0.1", "localhost") and port.isdigit():
+            import socket
+
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+            except OSError:
+                raise LocalEnvError(
+                    f"the local registry {registry} does not answer",
+                    "start the local environment: invoke local.up",
+                ) from None
 
     # Protocol ----------------------------------------------------------------------------
     def start(self, request: StartRequest) -> Build:
@@ -211,9 +235,10 @@ class LocalBackend:
             if known and (self.root / known.split(":", 1)[1] / "state.json").exists():
                 return self.get(known)
             build_id = f"{request.project}:{uuid.uuid4()}"
-            number = 1 + sum(1 for p in self.root.iterdir() if (p / "state.json").exists())
+            number = 1 + max((b.number or 0 for b in self._all(request.project)), default=0)
             directory = self._create(build_id, number, request, spec_text)
             tokens[request.idempotency_token] = build_id
+            self._prune(tokens)
             _write_json(tokens_path, tokens)
         pid = self.spawn(directory)
         with _locked(directory / ".lock"):
@@ -339,6 +364,21 @@ class LocalBackend:
         # reap it in the background so a finished worker never lingers as a zombie
         threading.Thread(target=proc.wait, daemon=True).start()
         return proc.pid
+
+    def _prune(self, tokens: dict[str, str]) -> None:
+        """Keep the newest ``KEEP_BUILDS`` builds; older finished ones (and tokens) go."""
+        found = []
+        for directory in self.root.iterdir():
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                state = _read_json(directory / "state.json")
+                found.append((float(state.get("start") or 0), state["status"], directory))
+        found.sort(key=lambda item: item[0], reverse=True)
+        for _, status, directory in found[KEEP_BUILDS:]:
+            if status != IN_PROGRESS:
+                _remove_tree(directory)
+        gone = {k for k, v in tokens.items() if not (self.root / v.split(":", 1)[1]).exists()}
+        for key in gone:
+            del tokens[key]
 
     def _dir(self, build_id: str) -> Path:
         uid = build_id.split(":", 1)[1] if ":" in build_id else build_id
@@ -698,7 +738,7 @@ class Worker:
             marker = line[at + len(nonce) :].split()
             if marker and marker[0] == "RUN":
                 last = int(marker[1])
-                self.agent(f"Running command {commands[last]}")
+                self.agent(f"Running command {commands[last].rstrip()}")
             elif marker and marker[0] == "END":
                 end_rc = int(marker[1])
         rc = self.current.wait()

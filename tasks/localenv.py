@@ -126,7 +126,7 @@ def ensure_registry(root: Path, settings: Settings, password: str, say: Say) -> 
         verdict = registry_accepts(host, user, password)
         if verdict:
             say(f"registry {host} already running")
-            return {"registry": host, "started": False}
+            return {"registry": host, "registry_started": False}
         raise LocalEnvError(
             f"something else listens on {host} and "
             + ("refuses the local password" if verdict is False else "is not a Registry v2"),
@@ -136,7 +136,7 @@ def ensure_registry(root: Path, settings: Settings, password: str, say: Say) -> 
     reg = services.start_registry(root / "registry", port, {user: password})
     (root / "registry" / "registry.pid").write_text(str(reg.pid))
     say(f"registry {host} started (basic auth, user {user})")
-    return {"registry": host, "started": True}
+    return {"registry": host, "registry_started": True}
 
 
 def _traversable_by_others(path: Path) -> bool:
@@ -183,7 +183,7 @@ def ensure_db(
         "postgres": f"127.0.0.1:{port}",
         "database": DATABASE,
         "user": DB_USER,
-        "started": not was_up,
+        "postgres_started": not was_up,
     }
 
 
@@ -200,7 +200,8 @@ def ensure_base_image(root: Path, environ: Mapping[str, str], say: Say) -> dict[
     )
     if fetch.returncode != 0:
         raise LocalEnvError(
-            f"could not fetch bun from the npm registry: {fetch.stderr.strip().splitlines()[-1:]}",
+            "could not fetch bun from the npm registry: "
+            + " ".join(fetch.stderr.strip().splitlines()[-2:]),
             "check that npm is installed and reaches its registry (npm ping)",
         )
     binary = fetch.stdout.strip().splitlines()[-1]

@@ -22,7 +22,7 @@ _AUTH_HEADER = re.compile(
     r"(?i)(?P<pre>authorization\s*[:=]\s*(?:basic|bearer)\s+)(?P<pw>[A-Za-z0-9+/=._~-]+)"
 )
 _ASSIGNMENT = re.compile(
-    r"(?i)(?P<pre>(?<![:/])\b(?:password|passwd|pwd|secret|token|api[_-]?key|aws_secret_access_key|"
+    r"(?i)(?P<pre>(?<![:/])\b(?:password|passwd|secret|token|api[_-]?key|aws_secret_access_key|"
     r"aws_session_token|pgpassword)\b[\"']?\s*[:=]\s*[\"']?)(?P<pw>[^\s\"'&,;}]+)"
 )
 _PATTERNS = (_URL_PASSWORD, _AUTH_HEADER, _ASSIGNMENT)

@@ -151,11 +151,11 @@ def refuse_if_running(rt: Runtime, project: str) -> None:
         raise conflict(running[0])
 
 
-def _ask_terminal(question: str) -> bool | None:
-    if not sys.stdin.isatty():
+def _ask_terminal(rt: Runtime, question: str) -> bool | None:
+    """y/N on the terminal; None when there is no terminal to ask on (CI, pipes)."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return None
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
+    rt.console.prompt(f"{question} [y/N]")
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
@@ -163,7 +163,9 @@ def confirm(rt: Runtime, what: str, *, yes: bool) -> None:
     """The production guard: environments with ``confirm: true`` need a yes."""
     if not rt.settings.confirm or yes:
         return
-    ask: Callable[[str], bool | None] = rt.extras.get("ask", _ask_terminal)
+    ask: Callable[[str], bool | None] = rt.extras.get("ask") or (
+        lambda question: _ask_terminal(rt, question)
+    )
     answer = ask(f"{what} in environment {rt.settings.env!r}?")
     if answer is None:
         raise ConfirmationRequired(
@@ -242,13 +244,38 @@ def follow_build(rt: Runtime, build: Build, *, timeout: float | None) -> dict[st
     """Wait for a build, print every log line, raise its status's error unless it SUCCEEDED."""
     waiter = waiter_for(rt, timeout=_timeout_seconds(rt, timeout))
     final = waiter.wait(build)
-    hook: FailureHook | None = rt.extras.get("on_failure")
-    finish(final, list(waiter.follower.tail), hook)
+    finish(final, list(waiter.follower.tail), failure_hook(rt))
     took = final.duration(rt.now())
     rt.console.ok(f"build {final.id} SUCCEEDED" + (f" in {fmt_seconds(took)}" if took else ""))
     caller = rt.extras.get("caller")
     calls = caller.calls if isinstance(caller, Caller) else None
     return {**final.as_dict(rt.now()), "log_lines": waiter.follower.lines, "api_calls": calls}
+
+
+def failure_hook(rt: Runtime) -> FailureHook | None:
+    """What names a failed build's cause and fix: ``rt.extras["on_failure"]`` when set (None
+    turns diagnosis off), else ``invoke diagnose``'s hook (``tasks.diagnose.service``). A hook
+    that breaks never hides the build's own failure."""
+    if "on_failure" in rt.extras:
+        hook: FailureHook | None = rt.extras["on_failure"]
+    else:
+        try:
+            service: Any = importlib.import_module("tasks.diagnose.service")
+            hook = service.failure_hook(rt)
+        except (ImportError, AttributeError):
+            hook = None
+    if hook is None:
+        return None
+    chosen: FailureHook = hook
+
+    def safe(build: Build, tail: list[str]) -> str | None:
+        try:
+            return chosen(build, tail)
+        except Exception as exc:  # the diagnosis is a bonus; the build's failure is the news
+            rt.console.warn(f"diagnosis unavailable ({type(exc).__name__}: {exc})")
+            return None
+
+    return safe
 
 
 def wait_build(rt: Runtime, build_id: str, *, timeout: float | None = None) -> dict[str, Any]:

@@ -106,19 +106,14 @@ def buildspec_path(settings: Settings) -> Path:
 
 
 def read_buildspec(settings: Settings) -> str:
-    """The buildspec text the project embeds; a missing file is one clear error."""
-    path = buildspec_path(settings)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(
-            f"buildspec {settings.buildspec} does not exist ({path})",
-            "add the migrations buildspec (buildspec/migrations.yml ships with the suite) or "
-            "set buildspec in invoke.yaml to its path",
-        ) from None
-    if not text.strip():
-        raise UsageError(f"buildspec {path} is empty", "restore buildspec/migrations.yml")
-    return text
+    """The buildspec the project embeds: validated, with the secret and the DB probe filled in.
+
+    The same text the local runner executes, so what the local tests prove is what CodeBuild
+    gets; a missing or invalid file is one clear error naming the file and line.
+    """
+    from tasks.buildspec import project_buildspec
+
+    return project_buildspec(buildspec_path(settings), settings.secret)
 
 
 def _variables(s: Settings, existing: Mapping[str, Any] | None) -> list[dict[str, str]]:

@@ -36,7 +36,7 @@ from tasks.builds import (
     BuildUnsuccessful,
     WaitTimedOut,
 )
-from tasks.console import Console
+from tasks.console import Console, wants_color
 from tasks.errors import AwsError, ExitCode, SuiteError
 from tasks.logs import LogFollower
 
@@ -60,6 +60,7 @@ class PollPolicy:
     drain_interval: float = 0.75
     max_slowdown: float = 16.0
     stop_timeout: float = 300.0  # how long to wait for STOPPED after StopBuild
+    complete_grace: float = 30.0  # final status but buildComplete still false: follow this long
 
 
 def fmt_seconds(seconds: float) -> str:
@@ -158,6 +159,8 @@ class Waiter:
         self.timeout = timeout
         self.follower = LogFollower(backend, console.log)
         self.polls = 0
+        self._final_seen: float | None = None
+        self._live = not console.json_mode and wants_color(console.human)
 
     def _slow(self) -> float:
         return float(min(2.0 ** self.pressure(), self.policy.max_slowdown))
@@ -192,7 +195,7 @@ class Waiter:
                 else:
                     current = fresh
                     self.polls += 1
-                    if current.final:
+                    if current.final and (current.complete or self._grace_over(current)):
                         return current
                     status_iv = self._next_status(current, seen, status_iv)
                     seen = (current.current_phase, len(current.phases))
@@ -218,9 +221,18 @@ class Waiter:
         if (current.current_phase, len(current.phases)) != seen:
             self.console.progress(progress_text(current, self.now()))
             return p.status_quick
-        if current.current_phase in CLOSING_PHASES:
+        if self._live:  # a terminal: the line rewrites itself, so keep the clock ticking
+            self.console.progress(progress_text(current, self.now()))
+        if current.current_phase in CLOSING_PHASES or current.final:
             return p.closing
         return min(interval * p.growth, p.status_cap)
+
+    def _grace_over(self, build: Build) -> bool:
+        """A final status with ``buildComplete`` still false: CodeBuild is still wrapping up
+        (and flushing logs), so keep following for up to ``complete_grace`` seconds."""
+        if self._final_seen is None:
+            self._final_seen = self.monotonic()
+        return self.monotonic() - self._final_seen >= self.policy.complete_grace
 
     def _patiently(self, fn: Callable[[], T]) -> T | None:
         """Run one read; if AWS stayed unreachable or throttling through every retry, say so
@@ -283,7 +295,6 @@ def finish(
 
 __all__ = [
     "CLOSING_PHASES",
-    "FAULT",
     "PollPolicy",
     "Waiter",
     "finish",

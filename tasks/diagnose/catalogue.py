@@ -25,8 +25,9 @@ _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 @dataclass(frozen=True)
 class Signature:
     pattern: re.Pattern[str]
-    literal: str  # a substring every match contains (prefilter key)
+    literal: str  # the longest substring every match contains (checked on candidate lines)
     weak: bool = False
+    runs: tuple[str, ...] = ()  # every required literal run of MIN_LITERAL+ (trigger choices)
 
 
 @dataclass(frozen=True)
@@ -107,12 +108,16 @@ def _literal_runs(parsed: Any) -> list[str]:
     return runs
 
 
-def required_literal(pattern: str) -> str:
-    """The longest literal substring every match of ``pattern`` contains ('' if none)."""
+def required_runs(pattern: str) -> list[str]:
+    """Literal substrings every match of ``pattern`` contains."""
     from re import _parser  # type: ignore[attr-defined]
 
-    runs = _literal_runs(_parser.parse(pattern))
-    return max(runs, key=len, default="")
+    return _literal_runs(_parser.parse(pattern))  # type: ignore[no-any-return]
+
+
+def required_literal(pattern: str) -> str:
+    """The longest literal substring every match of ``pattern`` contains ('' if none)."""
+    return max(required_runs(pattern), key=len, default="")
 
 
 # -- loading ----------------------------------------------------------------------------------
@@ -134,13 +139,13 @@ def _compile(entry_id: str, text: str) -> re.Pattern[str]:
 
 def _signature(entry_id: str, text: str, weak: bool) -> Signature:
     pattern = _compile(entry_id, text)
-    literal = required_literal(text)
-    if len(literal) < MIN_LITERAL:
+    runs = tuple(r for r in required_runs(text) if len(r) >= MIN_LITERAL)
+    if not runs:
         raise _problem(
             entry_id,
             f"signature {text!r} has no literal of {MIN_LITERAL}+ characters to search for",
         )
-    return Signature(pattern, literal, weak)
+    return Signature(pattern, max(runs, key=len), weak, runs)
 
 
 def _strings(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:

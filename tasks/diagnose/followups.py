@@ -70,15 +70,19 @@ def image_platforms(rt: Any) -> FollowUp:
 
     def check(finding: Finding) -> list[CheckResult]:
         s = rt.settings
-        if not s.repository or not s.registry:
+        # the image the build ran (IMAGE_URI, pinned by release), else the configured tag
+        reference = finding.values.get("build_image") or (
+            f"{s.image_name}:{s.tag}" if s.repository and s.registry else ""
+        )
+        if not reference:
             return [CheckResult("image platforms", SKIPPED, "no registry/repository configured")]
-        host, port = _registry_endpoint(s.registry, s.registry_insecure)
-        if not tcp_reachable(host, port):
-            return [CheckResult("image platforms", SKIPPED, f"registry {s.registry} unreachable")]
         from tasks import image, registry
         from tasks.references import parse_image
 
-        ref = parse_image(f"{s.image_name}:{s.tag}", default_registry=s.registry)
+        ref = parse_image(reference, default_registry=s.registry)
+        host, port = _registry_endpoint(ref.registry, s.registry_insecure)
+        if not tcp_reachable(host, port):
+            return [CheckResult("image platforms", SKIPPED, f"registry {ref.registry} unreachable")]
         info = registry.inspect(image.registry_client(rt, ref), ref)
         found = ", ".join(str(p) for p in info.platforms) or "no platform"
         if any(s.platform.matches(p) for p in info.platforms):
@@ -100,6 +104,8 @@ def network_path(rt: Any, doctor: Callable[..., Sequence[Any]] | None = None) ->
             return [CheckResult("network path", SKIPPED, "invoke doctor is not available")]
         if not _aws_credentials(rt):
             return [CheckResult("network path", SKIPPED, "no AWS credentials to inspect the VPC")]
+        if not _aws_reachable(rt):
+            return [CheckResult("network path", SKIPPED, "the AWS API endpoint is unreachable")]
         port_text = finding.values.get("port", "")
         port = int(port_text) if port_text.isdigit() else None
         return [
@@ -121,6 +127,18 @@ def _doctor_network_checks() -> Callable[..., Sequence[Any]] | None:
         if callable(found):
             return found  # type: ignore[no-any-return]
     return None
+
+
+def _aws_reachable(rt: Any) -> bool:
+    """A quick TCP probe of the EC2 endpoint (or AWS_ENDPOINT_URL) before doctor's calls."""
+    from urllib.parse import urlsplit
+
+    endpoint = rt.settings.endpoint_url or rt.environ.get("AWS_ENDPOINT_URL") or ""
+    if endpoint:
+        parts = urlsplit(endpoint)
+        default = 443 if parts.scheme == "https" else 80
+        return tcp_reachable(parts.hostname or "", parts.port or default)
+    return tcp_reachable(f"ec2.{rt.settings.region}.amazonaws.com", 443)
 
 
 def _aws_credentials(rt: Any) -> bool:

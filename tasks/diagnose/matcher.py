@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from tasks.diagnose.catalogue import Catalogue
@@ -28,9 +28,11 @@ CHUNK = 1 << 20
 KEEP_HITS = 5  # first hits kept per entry
 TAIL_LINES = 30  # lines shown when nothing matches
 HISTORY_BYTES = 64 * 1024  # earlier text kept to show the lines before a failure marker
-MAX_LINE = 4096  # longer lines are cut for display
+MAX_LINE = 4096  # evidence lines are cut to this length (matching sees the whole line)
 
 _CONSOLE = re.compile(r"^\s*\d+\s*\|\s?")
+# colours (FORCE_COLOR, a TTY-minded tool) cut signatures apart: removed before matching
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 _BUILDKIT = re.compile(r"^#\d+ \d+(?:\.\d+)? ")
 _CONTAINER = re.compile(r"^\[Container\] \d{4}/\d\d/\d\d \d\d:\d\d:\d\d(?:\.\d+)? ")
 _ENTERING = re.compile(r"(?:Entering phase|Phase is) (?P<phase>[A-Z_]+)")
@@ -76,7 +78,7 @@ def clean(line: str) -> str:
         line = _CONSOLE.sub("", line, count=1)
     if line[:1] == "#":
         line = _BUILDKIT.sub("", line, count=1)
-    return line[:MAX_LINE]
+    return line
 
 
 def message_of(line: str) -> str:
@@ -154,60 +156,90 @@ class Scan:
 
 
 # -- prefilter --------------------------------------------------------------------------------
+#
+# CPython has no multi-pattern search in C, and one ``bytes.find`` pass per literal costs ~50 ms
+# per 100 MB each (over 100 literals: seconds). What is fast is ``re``'s search loop when the
+# pattern's possible first bytes are rare: it skips every other byte with one bitmap test. So
+# each literal gets a short "trigger" substring that STARTS at a byte that is rare in ordinary
+# logs (a small set of such bytes covers every literal), and all triggers form one regex,
+# factored by first byte. Lines holding a trigger are the only ones decoded and matched.
 
-GRAM_SIZES = (3, 4, 6, 9)
-# One bytes.find pass over a chunk costs about as much as handling this many candidate lines
-# per MB in Python (measured on CPython 3.11: ~0.65 ms per MB per pass, ~5 us per line).
-CANDIDATES_PER_PASS = 1000
-
-
-def _gram_counts(background: bytes) -> dict[bytes, int]:
-    counts: dict[bytes, int] = {}
-    for size in GRAM_SIZES:
-        for i in range(len(background) - size + 1):
-            gram = background[i : i + size]
-            counts[gram] = counts.get(gram, 0) + 1
-    return counts
+TRIGGER_LEN = 8
+MIN_TRIGGER = 4
 
 
-def choose_triggers(literals: Iterable[str], background: bytes = b"") -> tuple[bytes, ...]:
-    """A small set of substrings such that every literal contains at least one of them.
+def _byte_rarity(background: bytes) -> Callable[[int], float]:
+    counts = [0] * 256
+    for byte in background:
+        counts[byte] += 1
+    total = max(len(background), 1)
+    return lambda byte: (counts[byte] + 0.5) / total
 
-    Greedy weighted set cover: a trigger costs one ``find`` pass plus the candidate lines it
-    would flag in ordinary log text (estimated on ``background``, a sample of successful
-    build logs); the trigger covering most literals per unit of cost is taken first.
+
+def choose_triggers(needs: Iterable[Sequence[str]], background: bytes = b"") -> tuple[bytes, ...]:
+    """One trigger per need (a need: the literal runs of one signature, any one suffices).
+
+    ``background`` is a sample of successful build logs (``background.log``): it tells which
+    bytes and substrings are common. A greedy weighted set cover picks the start bytes (most
+    needs covered per unit of byte frequency); each need then takes, among its substrings
+    starting with a chosen byte, the one least seen in the background; a need left with only
+    substrings seen there adds the rarest start byte that gives it an unseen one.
     """
-    counts = _gram_counts(background)
-    per_mb = (1 << 20) / max(len(background), 1)
-    pending = {lit.encode() for lit in literals}
-    chosen: list[bytes] = []
+    rarity = _byte_rarity(background)
+    options = sorted({tuple(sorted({r.encode() for r in need})) for need in needs})
+
+    def positions(need: tuple[bytes, ...]) -> list[tuple[bytes, int]]:
+        return [(run, i) for run in need for i in range(len(run) - MIN_TRIGGER + 1)]
+
+    pending = set(options)
+    starts: set[int] = set()
     while pending:
-        cover: dict[bytes, int] = {}
-        for lit in pending:
-            grams = {lit}
-            for size in GRAM_SIZES:
-                grams.update(lit[i : i + size] for i in range(len(lit) - size + 1))
-            for gram in grams:
-                cover[gram] = cover.get(gram, 0) + 1
+        cover: dict[int, int] = {}
+        for need in pending:
+            for byte in {run[i] for run, i in positions(need)}:
+                cover[byte] = cover.get(byte, 0) + 1
+        best = max(sorted(cover), key=lambda b: cover[b] / rarity(b))
+        starts.add(best)
+        pending = {n for n in pending if all(run[i] != best for run, i in positions(n))}
 
-        def value(gram: bytes, cover: dict[bytes, int] = cover) -> tuple[float, int]:
-            expected = counts.get(gram, 0) * per_mb if len(gram) in GRAM_SIZES else 0.0
-            return cover[gram] / (1.0 + expected / CANDIDATES_PER_PASS), -len(gram)
+    def seen(run: bytes, i: int) -> int:
+        return background.count(run[i : i + TRIGGER_LEN])
 
-        best = max(sorted(cover), key=value)
-        chosen.append(best)
-        pending = {lit for lit in pending if best not in lit}
-    return tuple(chosen)
+    triggers: set[bytes] = set()
+    for need in options:
+        spots = positions(need)
+        if all(seen(run, i) for run, i in spots if run[i] in starts):
+            unseen = [run[i] for run, i in spots if not seen(run, i)]
+            if unseen:
+                starts.add(min(unseen, key=rarity))
+        run, i = min(
+            ((run, i) for run, i in spots if run[i] in starts),
+            key=lambda s: (seen(*s), rarity(s[0][s[1]]), s[1]),
+        )
+        triggers.add(run[i : i + TRIGGER_LEN])
+    return tuple(sorted(triggers))
+
+
+def trigger_regex(triggers: Iterable[bytes]) -> re.Pattern[bytes]:
+    """One alternation factored by first byte (``re`` then tests one byte per position)."""
+    groups: dict[bytes, set[bytes]] = {}
+    for trigger in triggers:
+        groups.setdefault(trigger[:1], set()).add(trigger[1:])
+    parts = [
+        re.escape(first) + b"(?:" + b"|".join(re.escape(r) for r in sorted(rest)) + b")"
+        for first, rest in sorted(groups.items())
+    ]
+    return re.compile(b"|".join(parts))
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """The catalogue prepared for streaming: triggers, and per trigger the literals to check."""
+    """The catalogue prepared for streaming: the trigger regex and literal -> signatures."""
 
     catalogue: Catalogue
     triggers: tuple[bytes, ...]
-    # per trigger: (literal, ((entry id, signature index), ...)) for literals containing it
-    checks: tuple[tuple[tuple[str, tuple[tuple[str, int], ...]], ...], ...]
+    search: re.Pattern[bytes]
+    literals: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]  # literal -> (entry, sig #)
 
 
 _COMPILED: dict[int, Compiled] = {}
@@ -217,15 +249,14 @@ def compile_catalogue(catalogue: Catalogue) -> Compiled:
     key = id(catalogue)
     if key not in _COMPILED:
         table: dict[str, list[tuple[str, int]]] = {}
+        needs: list[Sequence[str]] = [(g,) for g in GRAMMAR]
         for entry in catalogue.entries:
             for index, sig in enumerate(entry.signatures):
                 table.setdefault(sig.literal, []).append((entry.id, index))
-        triggers = choose_triggers([*table, *GRAMMAR], catalogue.background)
-        checks = tuple(
-            tuple((lit, tuple(refs)) for lit, refs in table.items() if t in lit.encode())
-            for t in triggers
-        )
-        _COMPILED[key] = Compiled(catalogue, triggers, checks)
+                needs.append(sig.runs or (sig.literal,))
+        triggers = choose_triggers(needs, catalogue.background)
+        literals = tuple((lit, tuple(refs)) for lit, refs in table.items())
+        _COMPILED[key] = Compiled(catalogue, triggers, trigger_regex(triggers), literals)
     return _COMPILED[key]
 
 
@@ -269,55 +300,58 @@ class Scanner:
         return self.result
 
     # internals
-    def _candidates(self, buf: bytes) -> list[tuple[int, list[int]]]:
-        """Start offsets of the lines holding a trigger, with the triggers found there."""
-        starts: dict[int, list[int]] = {}
-        for index, trigger in enumerate(self.compiled.triggers):
-            find = buf.find
-            pos = find(trigger)
-            while pos != -1:
-                start = buf.rfind(b"\n", 0, pos) + 1
-                starts.setdefault(start, []).append(index)
-                pos = find(trigger, find(b"\n", pos))
-        return sorted(starts.items())
+    def _candidates(self, buf: bytes) -> list[int]:
+        """Start offsets of the lines holding a trigger, in order."""
+        starts: list[int] = []
+        line_end = -1
+        rfind = buf.rfind
+        for found in self.compiled.search.finditer(buf):
+            pos = found.start()
+            if pos <= line_end:
+                continue  # another trigger on a line already taken
+            starts.append(rfind(b"\n", 0, pos) + 1)
+            line_end = buf.find(b"\n", pos)
+        return starts
 
     def _process(self, buf: bytes) -> None:
         """Handle complete lines (``buf`` ends with a newline)."""
+        if b"\x1b[" in buf:
+            buf = _ANSI.sub(b"", buf)
         if self._pending_context is not None:  # its continuation is this buffer's first line
             self._flush_context(buf[: buf.find(b"\n")].decode("utf-8", "replace"))
         counted_to = 0
         line_no = self._line
-        for start, triggers in self._candidates(buf):
+        for start in self._candidates(buf):
             line_no += buf.count(b"\n", counted_to, start)
             counted_to = start
             end = buf.find(b"\n", start)
             text = clean(buf[start:end].decode("utf-8", "replace"))
-            self._line_hit(text, line_no + 1, buf, start, triggers)
+            self._line_hit(text, line_no + 1, buf, start)
         self._line += buf.count(b"\n")
         self._history = (self._history + buf)[-HISTORY_BYTES:]
 
-    def _line_hit(
-        self, text: str, number: int, buf: bytes, start: int, triggers: list[int]
-    ) -> None:
+    def _line_hit(self, text: str, number: int, buf: bytes, start: int) -> None:
         phase = self.phase
         if "hase " in text or "Running command " in text:
             phase = self._grammar(message_of(text), number, buf, start)
         matched: set[str] = set()
         by_id = self.catalogue.by_id
-        for trigger in triggers:
-            for literal, refs in self.compiled.checks[trigger]:
-                if literal not in text:
+        # every literal, not only the matched trigger's: triggers found by one regex pass do
+        # not overlap, so a trigger can hide another one on the same line
+        for literal, refs in self.compiled.literals:
+            if literal not in text:
+                continue
+            for entry_id, index in refs:
+                if entry_id in matched:
                     continue
-                for entry_id, index in refs:
-                    if entry_id in matched:
-                        continue
-                    sig = by_id[entry_id].signatures[index]
-                    found = sig.pattern.search(text)
-                    if found is None:
-                        continue
-                    matched.add(entry_id)
-                    groups = tuple((k, v) for k, v in found.groupdict().items() if v is not None)
-                    self.result.add(Hit(entry_id, number, phase, text, groups, sig.weak))
+                sig = by_id[entry_id].signatures[index]
+                found = sig.pattern.search(text)
+                if found is None:
+                    continue
+                matched.add(entry_id)
+                groups = tuple((k, v) for k, v in found.groupdict().items() if v is not None)
+                shown = text[:MAX_LINE]
+                self.result.add(Hit(entry_id, number, phase, shown, groups, sig.weak))
 
     def _grammar(self, message: str, number: int, buf: bytes, start: int) -> str:
         """Track phases from the agent's lines; returns the phase this line belongs to."""
@@ -374,7 +408,7 @@ class Scanner:
         lines = lines[-count:]
         first = last_number - len(lines) + 1
         return [
-            LogLine(first + i, self._phase_at(first + i), clean(line))
+            LogLine(first + i, self._phase_at(first + i), clean(line)[:MAX_LINE])
             for i, line in enumerate(lines)
         ]
 

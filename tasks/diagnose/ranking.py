@@ -174,7 +174,8 @@ class Diagnosis:
 
     @property
     def matched(self) -> bool:
-        return bool(self.findings)
+        """A specific failure was named (the generic "command failed" alone is no match)."""
+        return any(not f.wrapper for f in self.findings)
 
 
 class _Defaults(dict[str, str]):
@@ -357,7 +358,8 @@ def _confidence(cand: _Candidate, failed: list[str], has_phases: bool) -> str:
 
 
 def _evidence(cand: _Candidate) -> tuple[LogLine, ...]:
-    hits = sorted(cand.hits, key=_hit_order)
+    # log lines in order, then the build's structured contexts (line 0)
+    hits = sorted(cand.hits, key=lambda h: (h.line == 0, _hit_order(h)))
     seen: set[tuple[int, str]] = set()
     out: list[LogLine] = []
     for hit in hits:
@@ -404,10 +406,17 @@ def _finding(
     )
 
 
-def _order(cand: _Candidate, failed: list[str]) -> tuple[int, int, int, int, int]:
+def _order(cand: _Candidate, failed: list[str], log_phases: bool) -> tuple[int, ...]:
     first = cand.first
-    in_failed = cand.structured or cand.explains_failure or first.phase in failed
-    tier = 0 if cand.inferred else (1 if in_failed else 2)
+    # a log without phase markers given with a failed build is that failure's log
+    unphased = not log_phases and not first.structured and not first.phase
+    in_failed = cand.structured or cand.explains_failure or first.phase in failed or unphased
+    if cand.inferred:
+        tier = 0
+    elif cand.entry.build_status:  # "the build timed out" frames the cause, it is not one
+        tier = 2
+    else:
+        tier = 1 if in_failed else 3
     phase, line = _hit_order(first)
     return (int(cand.secondary), tier, phase, line, -cand.entry.rank)
 
@@ -467,7 +476,7 @@ def diagnose(
         "build_id": facts.id or "(id not in the log)",
         "last_command": last.text if last else "(not known without the log)",
     }
-    ranked = sorted(cands.values(), key=lambda c: _order(c, failed))
+    ranked = sorted(cands.values(), key=lambda c: _order(c, failed, scan.has_phases))
     findings = tuple(_finding(c, values, extra, failed, has_phases) for c in ranked)
     failed_phase = failed[0] if failed else (facts.current_phase or "")
     return Diagnosis(

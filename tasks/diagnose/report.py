@@ -66,7 +66,7 @@ class Report:
             "matched": self.matched,
             "succeeded": d.succeeded,
         }
-        if not self.matched or d.findings[0].wrapper:
+        if not self.matched:
             result["last_lines"] = [_line_dict(line) for line in d.before_failure]
         return (redactor or Redactor()).redact_obj(result)  # type: ignore[no-any-return]
 
@@ -95,14 +95,11 @@ def render(report: Report, redactor: Redactor | None = None) -> list[tuple[str, 
     if d.succeeded:
         out.append(("ok", "The build succeeded: nothing to diagnose."))
         return out
-    if not d.findings:
+    if not report.matched:
         out += _no_match(report)
         return [(kind, redact(text)) for kind, text in out]
     for number, finding in enumerate(d.findings, 1):
         out += _finding_lines(number, finding, report.checks.get(finding.id, ()))
-        if finding.wrapper and d.before_failure:
-            out.append(("", "   Last lines before the failure:"))
-            out += [("dim", f"   {_where(e)} {_clip(e.text)}") for e in d.before_failure]
     return [(kind, redact(text)) for kind, text in out]
 
 
@@ -138,6 +135,8 @@ def _no_match(report: Report) -> list[tuple[str, str]]:
         lines.append(("", f"Failing phase: {d.failed_phase}"))
     if d.context:
         lines.append(("", f"Context:       {d.context}"))
+    for number, finding in enumerate(d.findings, 1):  # only the generic "command failed"
+        lines += _finding_lines(number, finding, report.checks.get(finding.id, ()))
     if d.before_failure:
         lines.append(("", "Last lines before the failure:"))
         lines += [("dim", f"   {_where(e)} {_clip(e.text)}") for e in d.before_failure]
@@ -153,7 +152,7 @@ def _no_match(report: Report) -> list[tuple[str, str]]:
 
 def summary_line(report: Report) -> str:
     """One line for the wait loop's failure message: the root cause and its fix."""
-    if not report.findings:
+    if not report.matched:
         return ""
     top = report.findings[0]
     return f"{top.title} ({top.id}): {top.fix}"

@@ -12,7 +12,7 @@ Entry points:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from tasks.diagnose import source
@@ -46,6 +46,13 @@ def settings_values(rt: Runtime) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
+def build_values(build: Any) -> dict[str, str]:
+    """Values known from the build itself: the image it ran (IMAGE_URI, pinned by release)."""
+    env = {v.name: v.value for v in getattr(build, "environment", ()) or ()}
+    image = env.get("IMAGE_URI") or ""
+    return {"build_image": image} if image else {}
+
+
 def _report(
     rt: Runtime,
     scan: Scan,
@@ -53,8 +60,10 @@ def _report(
     label: str,
     catalogue: Catalogue,
     checks: Mapping[str, FollowUp] | None,
+    extra: Mapping[str, str] | None = None,
 ) -> Report:
-    diagnosis = diagnose(catalogue, scan, facts, settings_values(rt))
+    values = {**settings_values(rt), **(extra or {})}
+    diagnosis = diagnose(catalogue, scan, facts, values)
     results = run_followups(diagnosis.findings, checks) if checks else {}
     return Report(diagnosis, label, results, len(catalogue))
 
@@ -70,7 +79,9 @@ def diagnose_build(
     """Diagnose a finished build (a ``tasks.builds.Build``) from its lines. No printing."""
     catalogue = catalogue or load_catalogue()
     scan = scan_lines(log_lines, catalogue)
-    return _report(rt, scan, facts_from_build(build), f"build {build.id}", catalogue, checks)
+    facts = facts_from_build(build)
+    label = f"build {build.id}"
+    return _report(rt, scan, facts, label, catalogue, checks, build_values(build))
 
 
 def show(rt: Runtime, report: Report) -> None:
@@ -91,8 +102,7 @@ def failure_hook(
         try:
             lines: Iterable[str] = tail
             if getattr(getattr(build, "logs", None), "known", False):
-                full = list(source.log_lines(rt, build))
-                lines = full or tail
+                lines = _whole_log_or_tail(rt, build, tail)
             checks = checks_factory(rt) if checks_factory else None
             report = diagnose_build(rt, build, lines, checks=checks)
         except SuiteError as err:
@@ -102,6 +112,45 @@ def failure_hook(
         return summary_line(report) or None
 
     return hook
+
+
+def _whole_log_or_tail(rt: Runtime, build: Any, tail: list[str]) -> Iterator[str]:
+    """The build's whole log, streamed (never held in memory); the tail if none is readable."""
+    produced = False
+    for line in source.log_lines(rt, build):
+        produced = True
+        yield line
+    if not produced:
+        yield from tail
+
+
+def _read_saved(
+    catalogue: Catalogue, log: str | None, build_json: str | None
+) -> tuple[Scan, BuildFacts | None, str]:
+    """A saved log (file or stdin) and/or a saved batch-get-builds response."""
+    facts = facts_from_json(source.read_build_json(build_json)) if build_json else None
+    scan, label = Scan(), build_json or "build"
+    if log:
+        stream = source.open_log(log)
+        try:
+            scan = scan_chunks(read_chunks(stream), catalogue)
+        finally:
+            if log != "-":
+                stream.close()
+        label = "stdin" if log == "-" else log
+    if facts is not None and facts.id:
+        label = f"build {facts.id} ({label})" if log else f"build {facts.id}"
+    return scan, facts, label
+
+
+def _read_build(
+    rt: Runtime, catalogue: Catalogue, build_id: str | None
+) -> tuple[Scan, BuildFacts, str, dict[str, str]]:
+    """A build from AWS (or the local runner) and its whole log, streamed."""
+    build = source.read_build(rt, build_id)
+    rt.console.step(f"reading build {build.id} ({build.status})")
+    scan = scan_lines(source.log_lines(rt, build), catalogue)
+    return scan, facts_from_build(build), f"build {build.id}", build_values(build)
 
 
 def run(
@@ -116,32 +165,16 @@ def run(
 ) -> dict[str, Any]:
     """The ``diagnose`` task's action."""
     catalogue = catalogue or load_catalogue()
-    facts: BuildFacts | None = None
-    if build_json:
-        facts = facts_from_json(source.read_build_json(build_json))
-    if log:
-        stream = source.open_log(log)
-        try:
-            scan = scan_chunks(read_chunks(stream), catalogue)
-        finally:
-            if log != "-":
-                stream.close()
-        label = "stdin" if log == "-" else log
-    elif facts is not None:
-        scan = Scan()
-        label = f"build {facts.id}" if facts.id else build_json or "build"
+    extra: dict[str, str] = {}
+    if log or build_json:
+        scan, facts, label = _read_saved(catalogue, log, build_json)
     else:
-        build = source.read_build(rt, build_id)
-        facts = facts_from_build(build)
-        rt.console.step(f"reading build {build.id} ({build.status})")
-        scan = scan_lines(source.log_lines(rt, build), catalogue)
-        label = f"build {build.id}"
-    if facts is not None and facts.id and log:
-        label = f"build {facts.id} ({label})"
-    report = _report(rt, scan, facts, label, catalogue, checks_factory(rt) if checks else None)
+        scan, facts, label, extra = _read_build(rt, catalogue, build_id)
+    checks_now = checks_factory(rt) if checks else None
+    report = _report(rt, scan, facts, label, catalogue, checks_now, extra)
     show(rt, report)
     result = report.as_dict(rt.redactor)
-    if not report.matched and not report.diagnosis.succeeded:
+    if not report.matched and not report.diagnosis.succeeded:  # the generic wrapper alone too
         rt.console.emit({"ok": False, **result})
         raise SuiteError(
             "no known failure matched this build's log and status",

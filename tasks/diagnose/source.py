@@ -34,15 +34,14 @@ def latest_failed(rt: Runtime) -> Build:
     if not project:
         raise UsageError(
             f"environment {rt.settings.env!r} names no CodeBuild project",
-            "pass a BUILD_ID, --log FILE, or set `project` in invoke.yaml",
+            "pass --build-id, --log FILE, or set `project` in invoke.yaml",
         )
     for build in backend(rt).recent(project, RECENT):
         if build.status in FINAL_STATUSES and build.status != SUCCEEDED:
             return build
     raise UsageError(
         f"no failed build among the last {RECENT} builds of {project}",
-        "pass a BUILD_ID (`invoke build.list` shows them) or --log FILE",
-        code=None,
+        "pass --build-id (`invoke build.list` shows them) or --log FILE",
     )
 
 

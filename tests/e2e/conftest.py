@@ -133,3 +133,32 @@ def local_env(
         assert password not in text
         assert MOTO_TOKEN_PASSWORD not in text
     services.psql(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def backend_image(registry: services.Registry, docker_config: Path, bun_base: str) -> str:
+    """The sample backend built once and pushed to the harness's registry."""
+    image = f"{registry.host}/daadaar-backend:e2e"
+    login = subprocess.run(
+        ["docker", "login", "--username", "AWS", "--password-stdin", registry.host],
+        input=MOTO_TOKEN_PASSWORD,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+    for argv in (
+        [
+            "docker",
+            "build",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            image,
+            str(ROOT / "examples" / "backend"),
+        ],
+        ["docker", "push", image],
+    ):
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return image

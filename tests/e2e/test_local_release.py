@@ -44,8 +44,10 @@ def test_release_applies_migrations_once_and_seed_inserts_once(local_env: LocalE
     assert first.ok, first.out
     assert applied(local_env) == ["0001_create_organizations.sql", "0002_create_members.sql"]
     assert "migrate: 2 applied, 0 already up to date" in first.out
-    assert "image working directory: /app" in first.out
-    assert "running migrations: bun src/db/migrate.ts (relative to /app in the image)" in first.out
+    assert "image working directory /app" in first.out
+    assert (
+        "running migrations with bun src/db/migrate.ts (relative to /app in the image)" in first.out
+    )
     assert "db-probe: ok: 127.0.0.1:" in first.out
 
     second = local_env.release(seed=True)
@@ -93,9 +95,10 @@ def test_wrong_script_path_gives_bun_module_not_found(local_env: LocalEnv, tmp_p
     outcome = local_env.release(flags=flags_for(wrong))
     assert outcome.error is not None and outcome.error.code == ExitCode.BUILD_FAILED
     assert 'error: Module not found "src/db/migrate.ts"' in outcome.out
-    assert "image working directory: /app" in outcome.out
+    assert "image working directory /app" in outcome.out
     assert (
-        "running migrations: bun src/db/migrate.ts (relative to /app in the image)" in outcome.out
+        "running migrations with bun src/db/migrate.ts (relative to /app in the image)"
+        in outcome.out
     )
 
 
@@ -117,8 +120,10 @@ def run_buildspec(env: LocalEnv, image: str, *extra: EnvVar) -> tuple[str, list[
     build = b.start(
         StartRequest("e2e", "migrate", (*overrides, *extra), image, os.urandom(8).hex())
     )
+    secrets_ = (env.password, _registry_password(env))
     deadline = time.monotonic() + 120
     while not build.final and time.monotonic() < deadline:
+        assert not any(secret in cmdline for cmdline in _command_lines() for secret in secrets_)
         time.sleep(0.1)
         build = b.get(build.id)
     assert build.final, build
@@ -136,11 +141,13 @@ def run_buildspec(env: LocalEnv, image: str, *extra: EnvVar) -> tuple[str, list[
 
 
 def test_arm64_image_is_stopped_in_pre_build_with_the_rebuild_command(
-    local_env: LocalEnv, tmp_path: Path
+    local_env: LocalEnv, backend_image: str
 ) -> None:
+    # (backend_image: its session fixture has logged docker in to the registry)
     image = f"{local_env.registry.host}/daadaar-backend:arm64"
-    images.login(local_env.registry.host, "AWS", _registry_password(local_env))
-    images.push(images.build(tmp_path / "arm64", "arm64", image))
+    images.busybox_image("arm64", image)  # a real linux/arm64 image (static arm64 busybox)
+    pushed = subprocess.run(["docker", "push", image], capture_output=True, text=True, check=False)
+    assert pushed.returncode == 0, pushed.stderr
     status, events = run_buildspec(local_env, image)
     text = "\n".join(m for _, m in events)
     assert status == f"{FAILED} PRE_BUILD", text
@@ -150,18 +157,25 @@ def test_arm64_image_is_stopped_in_pre_build_with_the_rebuild_command(
     assert "Entering phase BUILD" not in text
 
 
+def _command_lines() -> list[str]:
+    """Every process's argv on this machine (secrets must never be in one)."""
+    out = []
+    for path in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            out.append(path.read_bytes().replace(b"\0", b" ").decode("utf-8", "replace"))
+        except OSError:
+            continue
+    return out
+
+
 def _registry_password(env: LocalEnv) -> str:
     return str(json.loads((env.root / "credentials.json").read_text())["registry"]["password"])
 
 
 def test_dropped_database_port_gives_the_probe_timeout_verdict(
-    local_env: LocalEnv, tmp_path: Path
+    local_env: LocalEnv, backend_image: str
 ) -> None:
-    image = f"{local_env.registry.host}/daadaar-backend:probe"
-    images.login(local_env.registry.host, "AWS", _registry_password(local_env))
-    built = images.run(["docker", "build", "--platform", "linux/amd64", "-t", image, str(BACKEND)])
-    assert built.returncode == 0, built.stderr
-    images.push(image)
+    image = backend_image
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -195,3 +209,20 @@ def test_dropped_database_port_gives_the_probe_timeout_verdict(
         t for t, m in events if 'Command did not exit successfully python3 -c "$DB_PROBE_PY"' in m
     )
     assert 1900 <= ended - started <= 4000
+
+
+def test_seed_script_outside_the_allow_list_is_refused_by_the_buildspec(
+    local_env: LocalEnv, backend_image: str
+) -> None:
+    status, events = run_buildspec(
+        local_env,
+        backend_image,
+        EnvVar("RUN_MIGRATIONS", "false"),
+        EnvVar("RUN_SEED", "true"),
+        EnvVar("SEED_SCRIPT", "../../etc/passwd"),
+    )
+    text = "\n".join(m for _, m in events)
+    assert status == f"{FAILED} BUILD", text
+    assert "error: seed script '../../etc/passwd' is not in the allow-list (organizations)" in text
+    assert "docker run" not in "\n".join(m for _, m in events if not m.startswith("[Container]"))
+    assert "running seed" not in text

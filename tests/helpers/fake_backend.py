@@ -96,6 +96,7 @@ def build(
         phases=phases,
         start=0.0,
         logs=LOC,
+        complete=status != "IN_PROGRESS",
     )
     return replace(base, **kw)  # type: ignore[arg-type]
 

@@ -114,3 +114,27 @@ def push_manifest_list(target: str, sources: Sequence[str], insecure: bool = Tru
     push = _run(["docker", "manifest", "push", *flag, "--purge", target])
     if push.returncode != 0:
         raise ImageHelperError(f"docker manifest push failed: {push.stderr[-400:]}")
+
+
+def make_context(directory: Path, arch: str) -> Path:
+    """A build context (Dockerfile + busybox for ``arch``) to hand to the suite's own build."""
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(busybox_binary(arch), directory / "busybox")
+    (directory / "Dockerfile").write_text(DOCKERFILE)
+    return directory
+
+
+def push(tag: str) -> str:
+    proc = _run(["docker", "push", tag], env=docker_env(), timeout=300)
+    if proc.returncode != 0:
+        raise ImageHelperError(f"docker push {tag} failed: {proc.stderr[-400:]}")
+    return tag
+
+
+def login(registry: str, user: str, password: str) -> None:
+    """docker login with the password on stdin."""
+    proc = _run(
+        ["docker", "login", "--username", user, "--password-stdin", registry], input=password
+    )
+    if proc.returncode != 0:
+        raise ImageHelperError(f"docker login {registry} failed: {proc.stderr[-400:]}")

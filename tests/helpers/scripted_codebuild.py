@@ -13,6 +13,7 @@ subprocess tests. Also ``FlakyProxy``: a TCP proxy in front of moto that can van
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
@@ -162,6 +163,8 @@ class ScriptedCodeBuild:
         self.stops: list[str] = []
         self.lock = threading.RLock()
         self.refuse_concurrent = False  # emulate concurrentBuildLimit: 1
+        self.empty_page_rate = 0.0  # share of GetLogEvents answered with an empty page
+        self.rng = random.Random(0)
         self._saved: list[tuple[Any, str, Any]] = []
 
     # -- installation ----------------------------------------------------------------------
@@ -187,6 +190,18 @@ class ScriptedCodeBuild:
 
         def get_log_events(resp: Any) -> Any:
             fake.advance()
+            token = resp._get_param("nextToken")
+            lucky = fake.empty_page_rate and fake.rng.random() < fake.empty_page_rate
+            if token and token[2:].isdigit() and lucky:
+                # CloudWatch may answer an empty page with a *new* token although more events
+                # follow; moto never does. Same position (moto parses the int), new spelling.
+                return json.dumps(
+                    {
+                        "events": [],
+                        "nextForwardToken": token[:2] + "0" + token[2:],
+                        "nextBackwardToken": "b/" + token[2:],
+                    }
+                )
             return original_get(resp)
 
         for owner, name, new in (

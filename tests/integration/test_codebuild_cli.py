@@ -6,10 +6,12 @@ are a few seconds long. moto runs in this process, so the scripted CodeBuild app
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -249,3 +251,46 @@ def test_release_stops_at_the_failing_step(live: ScriptedCodeBuild) -> None:
     assert data["error"]["message"].startswith("release stopped at image.resolve:")
     assert [s["status"] for s in data["steps"]] == ["ok", "failed", "skipped"]
     assert live.requests == []
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n", ExitCode.CONFIRM), ("y", ExitCode.OK)])
+def test_production_guard_asks_on_a_terminal(
+    live: ScriptedCodeBuild, answer: str, code: ExitCode
+) -> None:
+    import pty
+
+    live.scripts = [script(10)]
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        ["invoke", "db.migrate", "--env", "prod", "--json", "--image", PINNED],
+        cwd=ROOT,
+        env=env,
+        stdin=terminal,
+        stderr=terminal,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"[y/N]" not in seen and time.monotonic() < deadline:
+            seen += os.read(controller, 4096)
+        os.write(controller, f"{answer}\n".encode())
+
+        def drain() -> None:  # keep the terminal read so the task never blocks writing to it
+            with contextlib.suppress(OSError):
+                while os.read(controller, 65536):
+                    pass
+
+        threading.Thread(target=drain, daemon=True).start()
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(controller)
+    assert b"in environment 'prod'? [y/N]" in seen
+    assert proc.returncode == code
+    assert one_json(out)["ok"] is (code == ExitCode.OK)
+    assert len(live.builds) == (1 if answer == "y" else 0)

@@ -115,6 +115,16 @@ def test_success_prints_every_line_once_in_order_at_volume(
     assert text.index(f"started build {result['id']}") < text.index("line 000000")
 
 
+def test_cloudwatch_empty_pages_mid_stream_lose_nothing(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(12_000)]
+    fake.empty_page_rate = 0.3  # empty answers with a new token while more events follow
+    h = Harness(clock)
+    runs.run_action(h.rt, "migrate", yes=True)
+    assert h.body() == expected(12_000)
+
+
 @pytest.mark.parametrize(
     ("final", "code", "reason"),
     [
@@ -446,3 +456,47 @@ def test_missing_tag_in_ecr_is_one_clear_error(
         runs.run_action(h.rt, "migrate", yes=True)
     assert "invoke image.push" in info.value.remedy
     assert fake.requests == []
+
+
+def test_release_runs_the_pushed_digest(
+    fake: ScriptedCodeBuild, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tasks.image
+
+    pushed = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend@sha256:{'cd' * 32}"
+    order: list[str] = []
+
+    def check(rt: Any) -> dict[str, Any]:
+        order.append("check")
+        return {"platform": "linux/amd64"}
+
+    def push(rt: Any) -> dict[str, Any]:
+        order.append("push")
+        clock.sleep(12.0)  # building takes a while
+        return {"pinned": pushed, "digest": "sha256:" + "cd" * 32}
+
+    monkeypatch.setattr(tasks.image, "check_platform", check)
+    monkeypatch.setattr(tasks.image, "push_image", push)
+    fake.scripts = [_script(30), _script(10)]
+    h = Harness(clock)
+    h.rt.extras.pop("pinned")
+    h.rt.extras["ask"] = lambda question: None  # no terminal: --yes is what lets it through
+    result = runs.release(h.rt, seed=True, yes=True)
+    assert order == ["check", "push"]
+    assert [s["name"] for s in result["steps"]] == [
+        "guard",
+        "image.check",
+        "image.push",
+        "db.migrate",
+        "db.seed",
+    ]
+    assert result["steps"][2]["duration"] == pytest.approx(12.0)
+    images = [
+        {v["name"]: v["value"] for v in r["environmentVariablesOverride"]}["IMAGE_URI"]
+        for r in fake.requests
+    ]
+    assert images == [pushed, pushed] and result["pinned"] == pushed
+    assert result["results"]["db.seed"]["seed_script"] == "organizations"
+    with pytest.raises(Exception) as info:  # the production guard, before anything runs
+        runs.release(Harness(clock).rt, yes=False)
+    assert getattr(info.value, "code", None) == ExitCode.CONFIRM

@@ -22,15 +22,15 @@ pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")
-def pushed(registry, docker_config, tmp_path_factory) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def pushed(registry, docker_config) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """amd64 and arm64 single images, an arm64-only list and a multi-arch list in the registry."""
-    work = tmp_path_factory.mktemp("images")
     host = registry.host
     images.login(host, "AWS", MOTO_TOKEN_PASSWORD)
-    amd = images.push(images.build(work / "amd", "amd64", f"{host}/app:amd64"))
-    arm = images.push(images.build(work / "arm", "arm64", f"{host}/app:arm64"))
-    arm_list = images.manifest_list(f"{host}/app:arm-only", [arm])
-    multi = images.manifest_list(f"{host}/app:multi", [amd, arm])
+    amd = images.push(images.busybox_image("amd64", f"{host}/app:amd64"))
+    arm = images.push(images.busybox_image("arm64", f"{host}/app:arm64"))
+    arm_list, multi = f"{host}/app:arm-only", f"{host}/app:multi"
+    images.push_manifest_list(arm_list, [arm])
+    images.push_manifest_list(multi, [amd, arm])
     subprocess.run(["docker", "logout", host], capture_output=True, check=False)
     return {"amd": amd, "arm": arm, "arm_list": arm_list, "multi": multi, "host": host}
 
@@ -256,7 +256,7 @@ def test_dirty_tree_tag(pushed, suite_env, tmp_path) -> None:  # type: ignore[no
 
 
 def test_build_refuses_to_push_a_local_arm64_image(pushed, suite_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    base = images.build(tmp_path / "armbase", "arm64", "release-suite-test/arm-base:1")
+    base = images.busybox_image("arm64", "release-suite-test/arm-base:1")
     ctx = _git_context(tmp_path / "armapp", "amd64", f"FROM {base}\nENV APP=1\n")
     env = {
         **suite_env,

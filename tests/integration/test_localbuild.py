@@ -332,3 +332,43 @@ def test_release_with_an_invalid_buildspec_is_one_line_before_any_build(
     result = json.loads(proc.stdout)
     assert result["ok"] is False and expected in result["error"]["message"]
     assert not (tmp_path / "local" / "builds").exists()
+
+
+def test_release_before_local_up_says_to_run_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RELEASE_LOCAL_DIR": str(tmp_path / "never-set-up"), "NO_COLOR": "1"}
+    env.pop("RELEASE_REGISTRY_PASSWORD", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "release", "--env", "local"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 22, proc.stdout + proc.stderr
+    errors = [
+        line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("error:")
+    ]
+    assert len(errors) == 1
+    assert "the local environment is not set up" in errors[0]
+    assert errors[0].endswith("Fix: run invoke local.up")
+
+
+def test_old_finished_builds_are_pruned(local: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.localbuild as localbuild
+
+    monkeypatch.setattr(localbuild, "KEEP_BUILDS", 2)
+    b = backend(local, "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n")
+    ids = []
+    for index in range(4):
+        build = wait(b, b.start(request(f"token-{index}")))
+        ids.append(build.id)
+        time.sleep(0.01)
+    kept = [x.id for x in b.recent("proj", 10)]
+    assert kept == [ids[3], ids[2]], (kept, ids)  # pruned at each start to KEEP_BUILDS
+    tokens = json.loads((local / "builds" / "tokens.json").read_text())
+    assert set(tokens.values()) == set(kept)

@@ -32,9 +32,9 @@ def test_up_is_idempotent_keeps_passwords_private_and_down_stops(
     said: list[str] = []
     try:
         facts = localenv.up(settings, environ, said.append)
-        assert facts["started"] is True
+        assert facts["registry_started"] is True and facts["postgres_started"] is True
         again = localenv.up(settings, environ, said.append)
-        assert again["started"] is False
+        assert again["registry_started"] is False and again["postgres_started"] is False
         assert any("already running" in line and "registry" in line for line in said)
         assert any("PostgreSQL" in line and "already running" in line for line in said)
         creds_path = root / "credentials.json"

@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from tasks import setup
+from tasks.buildspec import project_buildspec
 from tasks.doctor import CHECK_IDS
 from tasks.doctor_facts import doctor
 from tasks.errors import ExitCode, SuiteError, UsageError
@@ -102,7 +103,9 @@ def test_apply_then_second_apply_changes_nothing_and_doctor_passes(
     env = project["environment"]
     assert env["type"] == "LINUX_CONTAINER" and env["privilegedMode"] is True
     assert project["concurrentBuildLimit"] == 1
-    assert project["source"]["buildspec"] == BUILDSPEC
+    stored = project["source"]["buildspec"]
+    assert stored == project_buildspec(Path(buildspec), s.secret)
+    assert "echo migrate" in stored
     by_name = {v["name"]: v for v in env["environmentVariables"]}
     assert by_name["DATABASE_URL"] == {
         "name": "DATABASE_URL",

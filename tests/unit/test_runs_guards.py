@@ -86,3 +86,32 @@ def test_no_project_configured() -> None:
     with pytest.raises(UsageError) as info:
         runs.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
     assert "project" in info.value.remedy
+
+
+def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
+    from tasks.builds import BuildUnsuccessful
+
+    failed = build("FAILED", "COMPLETED", 11)
+    rt, _ = _rt()
+    rt.extras["backend"] = FakeBackend(snapshots=[failed])
+    rt.sleep = lambda s: None
+    seen: list[Any] = []
+
+    def diagnose(b: Any, tail: list[str]) -> str:
+        seen.append(b.id)
+        return "the security group does not allow 5432 from the build: add an ingress rule"
+
+    rt.extras["on_failure"] = diagnose
+    with pytest.raises(BuildUnsuccessful) as info:
+        runs.follow_build(rt, failed, timeout=1)
+    assert info.value.remedy.startswith("the security group") and seen == [failed.id]
+
+    def broken(b: Any, tail: list[str]) -> str:
+        raise RuntimeError("catalogue missing")
+
+    rt.extras["on_failure"] = broken
+    with pytest.raises(BuildUnsuccessful) as again:
+        runs.follow_build(rt, failed, timeout=1)
+    assert again.value.code == ExitCode.BUILD_FAILED
+    assert "invoke diagnose" in again.value.remedy
+    assert "diagnosis unavailable" in rt.console.err.getvalue()  # type: ignore[attr-defined]

@@ -164,3 +164,30 @@ def test_finish_passes_success_through() -> None:
 def test_progress_text_shows_each_phase_elapsed() -> None:
     text = progress_text(build(start=0.0), 75.0)
     assert text.startswith("proj:uuid-1: BUILD 1m15s (total 1m15s) | SUBMITTED 1s")
+
+
+def test_a_final_status_before_build_complete_keeps_following() -> None:
+    clock = VirtualClock(0.0)
+    wrapping_up = build("SUCCEEDED", "COMPLETED", 11, complete=False)
+    done = build("SUCCEEDED", "COMPLETED", 11, complete=True)
+    backend = FakeBackend(snapshots=[build(), wrapping_up, wrapping_up, done], events=lines(2))
+
+    def more_lines(n: object) -> None:
+        if n == 3:  # CodeBuild flushes the last lines while it wraps up
+            backend.events.extend(lines(2, start=2))
+
+    backend.on_get.append(more_lines)
+    waiter, out = _waiter(backend, clock)
+    final = waiter.wait(build())
+    assert final.complete
+    assert [x for x in out.getvalue().splitlines() if x.startswith("line")] == [
+        f"line {i}" for i in range(4)
+    ]
+
+
+def test_build_complete_never_coming_does_not_hang() -> None:
+    clock = VirtualClock(0.0)
+    backend = FakeBackend(snapshots=[build("FAILED", "COMPLETED", 11, complete=False)])
+    waiter, _ = _waiter(backend, clock, follow=False)
+    assert waiter.wait(build()).status == "FAILED"
+    assert clock.t <= 32.0

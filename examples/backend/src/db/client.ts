@@ -24,8 +24,10 @@ export function connect(): SQL {
   return new SQL(databaseUrl(), { max: 1, idleTimeout: 5, connectionTimeout: 10 });
 }
 
-/** An error's message with anything URL-like stripped of credentials. */
+/** An error's message (and code) with anything URL-like stripped of credentials. */
 export function safeMessage(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]+@/g, "$1***@");
+  const code = (err as { code?: unknown })?.code;
+  const withCode = typeof code === "string" && !text.includes(code) ? `${text} (${code})` : text;
+  return withCode.replace(/(\w+:\/\/[^:/@\s]*:)[^@\s]+@/g, "$1***@");
 }

@@ -21,10 +21,13 @@ console.log(`migrate: database ${describe(databaseUrl())}, migrations from ${MIG
 let applied = 0;
 let current = "";
 try {
-  await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    text PRIMARY KEY,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`;
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    text PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`;
+  });
   const files = pending(MIGRATIONS_DIR);
   for (const file of files) {
     current = file;
@@ -45,7 +48,7 @@ try {
   current = "";
   console.log(`migrate: ${applied} applied, ${files.length - applied} already up to date`);
 } catch (err) {
-  const where = current ? `migration ${current} failed` : "migrate failed";
+  const where = current ? `migration ${current} failed` : `failed on ${describe(databaseUrl())}`;
   console.error(`migrate: ${where}: ${safeMessage(err)}`);
   if (current) console.error(`migrate: ${current} was rolled back; the database is as it was before it`);
   process.exitCode = 1;

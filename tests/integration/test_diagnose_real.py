@@ -1,0 +1,307 @@
+"""Real failures on the real components, diagnosed from their actual output.
+
+Docker Engine + Registry v2 (htpasswd) + PostgreSQL are started by the conftest fixtures; Bun is
+the genuine binary from npm (tests/helpers/bun.py); the arm64 image is a real arm64 busybox
+(tests/helpers/images.py). Nothing here replays a canned string: each test provokes the
+failure, captures what the tool printed, and asserts the diagnosis.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tasks import services
+from tasks.config import load_settings
+from tasks.console import Console
+from tasks.diagnose.catalogue import load_catalogue
+from tasks.diagnose.followups import image_platforms
+from tasks.diagnose.matcher import scan_lines
+from tasks.diagnose.ranking import Diagnosis, diagnose
+from tasks.redact import Redactor
+from tasks.runtime import make_runtime
+from tests.conftest import MOTO_TOKEN_PASSWORD
+from tests.helpers.bun import bun_env, ensure_bun
+from tests.helpers.images import busybox_image, docker_env, push_manifest_list
+
+ROOT = Path(__file__).resolve().parents[2]
+BACKEND = ROOT / "examples" / "backend"
+PASSWORD = "Diag-pw-7f3e1c"  # the test role's password: must never show in a report
+
+
+def run(argv: list[str], env: Mapping[str, str] | None = None, **kw: object) -> str:
+    """stdout+stderr of a command that is expected to fail (as a log would hold them)."""
+    proc = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(env) if env is not None else None,
+        timeout=120,
+        check=False,
+        **kw,  # type: ignore[arg-type]
+    )
+    assert proc.returncode != 0, f"{argv} unexpectedly succeeded: {proc.stdout[-300:]}"
+    return proc.stdout
+
+
+def diagnosed(output: str) -> Diagnosis:
+    catalogue = load_catalogue()
+    return diagnose(catalogue, scan_lines(output.splitlines(), catalogue))
+
+
+def top(output: str) -> str:
+    findings = diagnosed(output).findings
+    assert findings, f"nothing matched:\n{output}"
+    return findings[0].id
+
+
+# -- Docker and the registry ------------------------------------------------------------------
+
+
+@pytest.mark.docker
+def test_arm64_image_on_amd64_engine_is_one_architecture_finding(
+    docker_host: str, docker_config: Path
+) -> None:
+    image = busybox_image("arm64", "diagnose-test/busybox:arm64")
+    output = run(["docker", "run", "--rm", image], env=docker_env())
+    assert "exec format error" in output
+    result = diagnosed(output)
+    assert [f.id for f in result.findings] == ["docker_exec_format_error"]
+    texts = " ".join(e.text for e in result.findings[0].evidence)
+    assert "does not match the detected host platform" in texts  # the warning, absorbed
+    # control: the amd64 build of the same image runs, and its output diagnoses to nothing
+    native = busybox_image("amd64", "diagnose-test/busybox:amd64")
+    ok = subprocess.run(
+        ["docker", "run", "--rm", native, "echo", "migrations applied"],
+        capture_output=True,
+        text=True,
+        env=docker_env(),
+        timeout=120,
+        check=True,
+    )
+    assert diagnosed(ok.stdout + ok.stderr).findings == ()
+
+
+@contextmanager
+def logged_in(registry: services.Registry, config: Path) -> Iterator[dict[str, str]]:
+    env = docker_env({"DOCKER_CONFIG": str(config)})
+    subprocess.run(
+        ["docker", "login", "-u", "AWS", "--password-stdin", registry.host],
+        input=MOTO_TOKEN_PASSWORD,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    yield env
+
+
+@pytest.mark.docker
+def test_arm64_only_manifest_list_and_the_registry_follow_up(
+    docker_host: str,
+    registry: services.Registry,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    arm = f"{registry.host}/diagnose-multi:arm64"
+    busybox_image("arm64", arm)
+    with logged_in(registry, tmp_path / "cfg") as env:
+        subprocess.run(["docker", "push", arm], env=env, capture_output=True, check=True)
+        monkeypatch.setenv("DOCKER_CONFIG", env["DOCKER_CONFIG"])
+        push_manifest_list(f"{registry.host}/diagnose-multi:release", [arm])
+        output = run(["docker", "pull", f"{registry.host}/diagnose-multi:release"], env=env)
+    result = diagnosed(output)
+    assert result.findings[0].id == "docker_no_matching_manifest"
+    assert result.findings[0].values["platform"] == "linux/amd64"
+
+    # the follow-up reads the tag's platforms from the real registry (the image stage's verifier)
+    monkeypatch.setenv("RELEASE_REGISTRY_PASSWORD", MOTO_TOKEN_PASSWORD)
+    raw = {
+        "environments": {
+            "t": {
+                "registry": registry.host,
+                "registry_auth": "basic",
+                "registry_username": "AWS",
+                "registry_insecure": True,
+                "repository": "diagnose-multi",
+                "tag": "release",
+                "account": "123456789012",
+            }
+        }
+    }
+    settings = load_settings(raw, env="t", environ=dict(os.environ))
+    rt = make_runtime(settings, Console(io.StringIO(), io.StringIO()))
+    checks = image_platforms(rt)(result.findings[0])
+    assert [c.status for c in checks] == ["fail"]
+    assert "linux/arm64" in checks[0].message and "linux/amd64" in checks[0].message
+    assert "--platform linux/amd64" in checks[0].fix
+    # a build's own image (IMAGE_URI, pinned by release) is the one inspected when known
+    ran = replace(result.findings[0], values={"build_image": arm})
+    checks = image_platforms(rt)(ran)
+    assert [c.status for c in checks] == ["fail"]
+    assert checks[0].message.startswith(f"{arm} holds linux/arm64")
+
+
+@pytest.mark.docker
+def test_push_without_login_to_the_htpasswd_registry(
+    docker_host: str, registry: services.Registry, tmp_path: Path
+) -> None:
+    tag = f"{registry.host}/diagnose-push:nologin"
+    busybox_image("amd64", tag)
+    env = docker_env({"DOCKER_CONFIG": str(tmp_path / "empty-config")})
+    output = run(["docker", "push", tag], env=env)
+    assert top(output) == "ecr_no_basic_auth"
+
+
+@pytest.mark.docker
+def test_wrong_registry_password(registry: services.Registry, tmp_path: Path) -> None:
+    env = docker_env({"DOCKER_CONFIG": str(tmp_path / "cfg")})
+    output = run(
+        ["docker", "login", "-u", "AWS", "--password-stdin", registry.host],
+        env=env,
+        input="not-the-token",
+    )
+    assert top(output) == "registry_login_failed"
+
+
+def test_docker_cli_without_a_daemon() -> None:
+    if shutil.which("docker") is None:
+        pytest.fail("the docker CLI is required (apt-get install docker.io)")
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"}
+    output = run(["docker", "ps"], env=env)
+    result = diagnosed(output)
+    assert result.findings[0].id == "cb_docker_daemon_unavailable"
+    assert result.findings[0].values["socket"] == "unix:///nonexistent.sock"
+
+
+# -- Bun and PostgreSQL --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bun() -> Path:
+    return ensure_bun()
+
+
+@pytest.fixture(scope="module")
+def database(postgres: services.Postgres) -> services.Postgres:
+    services.ensure_database(postgres, "diagnose_db", "diagnose_user", PASSWORD)
+    return postgres
+
+
+def migrate(bun: Path, url: str, home: Path) -> str:
+    """The sample backend's migration, DATABASE_URL passed by environment (never argv)."""
+    env = {**bun_env(home), "DATABASE_URL": url}
+    return run([str(bun), "src/db/migrate.ts"], env=env, cwd=BACKEND)
+
+
+def url(port: int, password: str = PASSWORD, database: str = "diagnose_db") -> str:
+    return f"postgres://diagnose_user:{password}@127.0.0.1:{port}/{database}"
+
+
+@pytest.mark.postgres
+def test_bun_sql_wrong_password(bun: Path, database: services.Postgres, tmp_path: Path) -> None:
+    output = migrate(bun, url(database.port, password="wrong-pw"), tmp_path)
+    result = diagnosed(output)
+    assert result.findings[0].id == "pg_auth_failed"
+    assert result.findings[0].values["user"] == "diagnose_user"
+
+
+@pytest.mark.postgres
+def test_bun_sql_missing_database(bun: Path, database: services.Postgres, tmp_path: Path) -> None:
+    output = migrate(bun, url(database.port, database="no_such_db"), tmp_path)
+    result = diagnosed(output)
+    assert result.findings[0].id == "pg_database_missing"
+    assert '"no_such_db"' in result.findings[0].cause
+
+
+@pytest.mark.postgres
+def test_bun_sql_refused_port(bun: Path, tmp_path: Path) -> None:
+    output = migrate(bun, url(services.free_port()), tmp_path)
+    assert top(output) == "pg_connection_refused"
+    # Bun's own (uncaught) error form carries the code line
+    script = tmp_path / "probe.ts"
+    script.write_text(
+        'import { SQL } from "bun";\nawait new SQL(process.env.DATABASE_URL!)`select 1`;\n'
+    )
+    env = {**bun_env(tmp_path), "DATABASE_URL": url(services.free_port())}
+    raw = run([str(bun), str(script)], env=env)
+    assert "ERR_POSTGRES_CONNECTION_REFUSED" in raw
+    assert top(raw) == "pg_connection_refused"
+
+
+@contextmanager
+def dropped_port() -> Iterator[tuple[int, str]]:
+    """A loopback port whose SYNs vanish (iptables DROP), or else a socket that never answers."""
+    port = services.free_port()
+    rule = ["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(port), "-j", "DROP"]
+    iptables = shutil.which("iptables")
+    if iptables and subprocess.run([iptables, "-A", *rule], capture_output=True).returncode == 0:
+        try:
+            yield port, "drop"
+        finally:
+            subprocess.run([iptables, "-D", *rule], capture_output=True, check=False)
+        return
+    with socket.socket() as silent:  # accepts in the kernel, never answers the startup message
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        yield silent.getsockname()[1], "silent"
+
+
+@pytest.mark.postgres
+def test_sample_backend_against_a_port_that_drops_packets(bun: Path, tmp_path: Path) -> None:
+    with dropped_port() as (port, how):
+        output = migrate(bun, url(port), tmp_path)
+    result = diagnosed(output)
+    assert result.findings[0].id == "pg_connect_timeout", (how, output)
+    assert result.findings[0].followup == "network_path"
+
+
+def test_bun_run_wrong_path_and_missing_package(bun: Path, tmp_path: Path) -> None:
+    env = bun_env(tmp_path)
+    wrong = run([str(bun), "run", "src/db/no-such-migrate.ts"], env=env, cwd=BACKEND)
+    result = diagnosed(wrong)
+    assert result.findings[0].id == "bun_module_not_found"
+    assert result.findings[0].values["path"] == "src/db/no-such-migrate.ts"
+
+    app = tmp_path / "app"
+    (app / "node_modules").mkdir(parents=True)  # an installed tree: no auto-install
+    (app / "migrate.ts").write_text('import postgres from "postgres";\nconsole.log(postgres);\n')
+    missing = run([str(bun), "migrate.ts"], env=env, cwd=app)
+    result = diagnosed(missing)
+    assert result.findings[0].id == "bun_cannot_find_package"
+    assert result.findings[0].values["pkg"] == "postgres"
+
+    script = run([str(bun), "run", "db:nope"], env=env, cwd=BACKEND)
+    assert top(script) == "bun_script_not_found"
+
+
+def test_missing_database_url_in_the_sample_backend(bun: Path, tmp_path: Path) -> None:
+    output = run([str(bun), "src/db/migrate.ts"], env=bun_env(tmp_path), cwd=BACKEND)
+    assert top(output) == "app_database_url_missing"
+
+
+@pytest.mark.postgres
+def test_report_never_shows_the_database_password(
+    bun: Path, database: services.Postgres, tmp_path: Path
+) -> None:
+    from tasks.diagnose.report import Report, render
+
+    secret_url = url(database.port, password="wrong-pw")
+    output = migrate(bun, secret_url, tmp_path)
+    # a client that echoes its URL in the error (many do) puts the password in the evidence
+    output += f'\nerror: password authentication failed for user "diagnose_user" ({secret_url})\n'
+    report = Report(diagnosed(output), "test")
+    text = "\n".join(line for _, line in render(report, Redactor()))
+    assert "pg_auth_failed" in text and "diagnose_user:***@127.0.0.1" in text
+    assert "wrong-pw" not in text and "wrong-pw" not in str(report.as_dict())
