@@ -9,7 +9,7 @@ guards, the buildspec runner, CodeBuild-format logging and the waiting/log follo
 
     python3 bench/bench_local_release.py [--runs 5]
 
-Prints a Markdown table (figures go to bench/local.md). Aim: overhead <= 5 % or <= 2 s.
+Prints a Markdown table (figures go to bench/README.md). Aim: overhead <= 5 % or <= 2 s.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ Where to look next:
   $INV build.list --env local            the builds that just ran (id, status, duration)
   $INV build.logs -b <ID> --env local    a build's full CodeBuild-format log
   $INV release --env local --seed        run again: no migration is re-applied; seeds once
-  docs/local.md                          how the local runner maps to CodeBuild
+  README.md ("The local environment")    how the local runner maps to CodeBuild
   buildspec/migrations.yml               the buildspec your CodeBuild project will run
   $INV local.down [--purge]              stop (and forget) the local environment
 NEXT

@@ -46,7 +46,7 @@ PHASE_ORDER = (
 ACTIONS = ("migrate", "seed")
 PLAINTEXT = "PLAINTEXT"
 
-# The exit code of each final build status (documented in docs/codebuild.md; never renumber).
+# The exit code of each final build status (documented in README.md, 'Exit codes'; never renumber).
 STATUS_EXIT: Mapping[str, ExitCode] = {
     SUCCEEDED: ExitCode.OK,
     FAILED: ExitCode.BUILD_FAILED,

@@ -5,19 +5,22 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from tasks.cli.common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
 from tasks.cli.db import minutes
 
 ID_HELP = {**HELP, **AWS_HELP, "build_id": "the build id, project:uuid (see `invoke build.list`)"}
 
 
-@task(help={**ID_HELP, "timeout": "minutes to wait before giving up (default: config)"})
+@task(
+    help={**ID_HELP, **NO_DIAGNOSE, "timeout": "minutes to wait before giving up (default: config)"}
+)
 def wait(
     c: Context,
     build_id: str,
     env: str | None = None,
     json_: bool = False,
     timeout: str | None = None,
+    no_diagnose: bool = False,
     profile: str | None = None,
     region: str | None = None,
 ) -> None:
@@ -30,6 +33,7 @@ def wait(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
+        extras=no_diagnose_extras(no_diagnose),
     )
 
 

@@ -27,6 +27,7 @@ HELP = {
     "env": "environment from invoke.yaml (release.environments); default: release.env / RELEASE_ENV",
     "json_": "print exactly one JSON object on stdout (human lines go to stderr)",
 }
+NO_DIAGNOSE = {"no_diagnose": "do not run `invoke diagnose` automatically when the build fails"}
 AWS_HELP = {
     "profile": "AWS profile (default: the standard credential chain)",
     "region": "AWS region (default: the environment's region)",
@@ -42,6 +43,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def no_diagnose_extras(no_diagnose: bool) -> dict[str, Any]:
+    """Runtime extras for --no-diagnose: no failure hook, so no automatic diagnosis."""
+    return {"on_failure": None} if no_diagnose else {}
 
 
 def raw_config(c: Context) -> dict[str, Any]:
@@ -61,12 +67,17 @@ def execute(
     json_: bool = False,
     flags: Mapping[str, Any] | None = None,
     console: Console | None = None,
+    extras: Mapping[str, Any] | None = None,
 ) -> None:
-    """Run one action with the suite's error handling and output rules."""
+    """Run one action with the suite's error handling and output rules.
+
+    ``extras`` seeds ``Runtime.extras`` (e.g. ``{"on_failure": None}`` for --no-diagnose).
+    """
     console = console or Console(json_mode=json_, redactor=Redactor())
     try:
         settings = settings_for(c, env, {k: v for k, v in (flags or {}).items() if v is not None})
         runtime = make_runtime(settings, console)
+        runtime.extras.update(extras or {})
         result = action(runtime) or {}
         if not console.emitted:
             console.emit({"ok": True, **result})

@@ -7,7 +7,7 @@ from typing import Any
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from tasks.cli.common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
 
 START_HELP = {
     **HELP,
@@ -17,6 +17,7 @@ START_HELP = {
     "detach": "return right after the start; follow later with `invoke build.wait ID`",
     "timeout": "minutes to wait before giving up (the build keeps running; default: config)",
     "image": "pinned image registry/repo@sha256:... (default: the configured tag's digest)",
+    **NO_DIAGNOSE,
 }
 
 
@@ -47,6 +48,7 @@ def migrate(
     detach: bool = False,
     timeout: str | None = None,
     image: str | None = None,
+    no_diagnose: bool = False,
     profile: str | None = None,
     region: str | None = None,
 ) -> None:
@@ -67,6 +69,7 @@ def migrate(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
+        extras=no_diagnose_extras(no_diagnose),
     )
 
 
@@ -81,6 +84,7 @@ def seed(
     detach: bool = False,
     timeout: str | None = None,
     image: str | None = None,
+    no_diagnose: bool = False,
     profile: str | None = None,
     region: str | None = None,
 ) -> None:
@@ -102,4 +106,5 @@ def seed(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
+        extras=no_diagnose_extras(no_diagnose),
     )

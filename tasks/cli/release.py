@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from tasks.cli.common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
 from tasks.cli.db import minutes
 
 
@@ -21,6 +21,7 @@ from tasks.cli.db import minutes
         "yes": "confirm for environments marked confirm: true (required without a terminal)",
         "detach": "start the migration build and return (not with --seed)",
         "timeout": "minutes each build wait may take (default: config)",
+        **NO_DIAGNOSE,
     }
 )
 def release(
@@ -35,6 +36,7 @@ def release(
     yes: bool = False,
     detach: bool = False,
     timeout: str | None = None,
+    no_diagnose: bool = False,
     profile: str | None = None,
     region: str | None = None,
 ) -> None:
@@ -57,4 +59,5 @@ def release(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
+        extras=no_diagnose_extras(no_diagnose),
     )

@@ -246,8 +246,12 @@ _COMPILED: dict[int, Compiled] = {}
 
 
 def compile_catalogue(catalogue: Catalogue) -> Compiled:
+    """The streaming form of ``catalogue``, made once per catalogue object (a small cache;
+    each entry holds its catalogue, so an id is never reused while cached)."""
     key = id(catalogue)
     if key not in _COMPILED:
+        while len(_COMPILED) >= 8:
+            _COMPILED.pop(next(iter(_COMPILED)))
         table: dict[str, list[tuple[str, int]]] = {}
         needs: list[Sequence[str]] = [(g,) for g in GRAMMAR]
         for entry in catalogue.entries:
@@ -276,59 +280,77 @@ class Scanner:
         self._line = 0  # lines fully processed so far
         self._pending_context: tuple[str, str, str, int] | None = None
         self._failure_seen = False
+        self._region = (0, 0)  # bounds of the region being processed in its buffer
 
     # the public streaming interface
     def feed(self, chunk: bytes) -> None:
-        data = self._carry + chunk if self._carry else chunk
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            self._carry = data
-            if len(self._carry) > 8 * CHUNK:  # a pathological line without newlines
-                self._process(self._carry + b"\n")
-                self._carry = b""
+        # the chunk is processed in place (bounds, not slices): no copy of the megabyte
+        begin = 0
+        if self._carry:
+            first = chunk.find(b"\n")
+            if first == -1:
+                self._carry += chunk
+                self._guard_long_line()
+                return
+            head, self._carry = self._carry + chunk[: first + 1], b""
+            self._process(head, 0, len(head))
+            begin = first + 1
+        cut = chunk.rfind(b"\n") + 1
+        if cut <= begin:
+            self._carry = chunk[begin:]
+            self._guard_long_line()
             return
-        self._carry = data[cut:]
-        self._process(data[:cut])
+        self._process(chunk, begin, cut)
+        self._carry = chunk[cut:]
+
+    def _guard_long_line(self) -> None:
+        if len(self._carry) > 8 * CHUNK:  # a pathological line without newlines
+            data, self._carry = self._carry + b"\n", b""
+            self._process(data, 0, len(data))
 
     def finish(self) -> Scan:
         if self._carry:
-            self._process(self._carry + b"\n")
-            self._carry = b""
+            data, self._carry = self._carry + b"\n", b""
+            self._process(data, 0, len(data))
         self._flush_context(None)
         self.result.lines = self._line
         self.result.tail = self._last_lines(self._history, self._line, TAIL_LINES)
         return self.result
 
     # internals
-    def _candidates(self, buf: bytes) -> list[int]:
+    def _candidates(self, buf: bytes, begin: int, end: int) -> list[int]:
         """Start offsets of the lines holding a trigger, in order."""
         starts: list[int] = []
         line_end = -1
         rfind = buf.rfind
-        for found in self.compiled.search.finditer(buf):
+        for found in self.compiled.search.finditer(buf, begin, end):
             pos = found.start()
             if pos <= line_end:
                 continue  # another trigger on a line already taken
-            starts.append(rfind(b"\n", 0, pos) + 1)
-            line_end = buf.find(b"\n", pos)
+            starts.append(max(rfind(b"\n", begin, pos) + 1, begin))
+            line_end = buf.find(b"\n", pos, end)
         return starts
 
-    def _process(self, buf: bytes) -> None:
-        """Handle complete lines (``buf`` ends with a newline)."""
-        if b"\x1b[" in buf:
-            buf = _ANSI.sub(b"", buf)
-        if self._pending_context is not None:  # its continuation is this buffer's first line
-            self._flush_context(buf[: buf.find(b"\n")].decode("utf-8", "replace"))
-        counted_to = 0
+    def _process(self, buf: bytes, begin: int, end: int) -> None:
+        """Handle the complete lines of ``buf[begin:end]`` (it ends with a newline)."""
+        if buf.find(b"\x1b[", begin, end) != -1:
+            buf = _ANSI.sub(b"", buf[begin:end])
+            begin, end = 0, len(buf)
+        if self._pending_context is not None:  # its continuation is this region's first line
+            self._flush_context(buf[begin : buf.find(b"\n", begin)].decode("utf-8", "replace"))
+        self._region = (begin, end)
+        counted_to = begin
         line_no = self._line
-        for start in self._candidates(buf):
+        for start in self._candidates(buf, begin, end):
             line_no += buf.count(b"\n", counted_to, start)
             counted_to = start
-            end = buf.find(b"\n", start)
-            text = clean(buf[start:end].decode("utf-8", "replace"))
+            stop = buf.find(b"\n", start, end)
+            text = clean(buf[start:stop].decode("utf-8", "replace"))
             self._line_hit(text, line_no + 1, buf, start)
-        self._line += buf.count(b"\n")
-        self._history = (self._history + buf)[-HISTORY_BYTES:]
+        self._line += buf.count(b"\n", begin, end)
+        self._history = (self._history + buf[max(begin, end - HISTORY_BYTES) : end])[
+            -HISTORY_BYTES:
+        ]
 
     def _line_hit(self, text: str, number: int, buf: bytes, start: int) -> None:
         phase = self.phase
@@ -368,16 +390,18 @@ class Scanner:
             self.phase = _next_phase(done)
             if state != SUCCEEDED and not self._failure_seen:
                 self._failure_seen = True
+                before = buf[max(self._region[0], start - HISTORY_BYTES) : start]
                 self.result.before_failure = self._last_lines(
-                    self._history + buf[:start], number - 1, TAIL_LINES
+                    self._history + before, number - 1, TAIL_LINES
                 )
             return done
         if m := _CONTEXT.search(message):
             phase = self._context_phase()
             self._pending_context = (phase, m["code"], m["message"], number)
-            end = buf.find(b"\n", start)
-            following = buf.find(b"\n", end + 1)
-            if following != -1:  # else: continued at the start of the next buffer
+            region_end = self._region[1]
+            end = buf.find(b"\n", start, region_end)
+            following = buf.find(b"\n", end + 1, region_end)
+            if following != -1:  # else: continued at the start of the next region
                 self._flush_context(buf[end + 1 : following].decode("utf-8", "replace"))
             return phase
         if m := _RUNNING.search(message):

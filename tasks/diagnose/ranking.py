@@ -252,8 +252,8 @@ def _status_hits(catalogue: Catalogue, facts: BuildFacts, scan: Scan) -> list[Hi
     for entry in catalogue.entries:
         for status, phase, line, structured in statuses:
             if status in entry.build_status:
-                text = f"build {facts.id or ''} {status} in phase {phase}".replace("  ", " ")
-                if line and scan.last_command:
+                text = f"build {facts.id or '(id unknown)'} ended {status} in phase {phase}"
+                if line:
                     text = f"Phase complete: {phase} State: {status}"
                 hits.append(
                     Hit(entry.id, line, phase, text, (("phase", phase),), False, structured)

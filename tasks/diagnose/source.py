@@ -8,6 +8,7 @@ does; nothing here creates a boto3 client itself.
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from collections.abc import Iterator
@@ -68,12 +69,21 @@ def log_lines(rt: Runtime, build: Build) -> Iterator[str]:
         token = page.next_token
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def open_log(path: str) -> IO[bytes]:
-    """A saved log file, or stdin for ``-``."""
+    """A saved log file, or stdin for ``-``; gzip (CloudWatch exports) is read transparently."""
     if path == "-":
-        return sys.stdin.buffer
+        stdin: IO[bytes] = sys.stdin.buffer
+        peek = getattr(stdin, "peek", None)  # buffered streams look ahead without consuming
+        if peek is not None and peek(2)[:2] == GZIP_MAGIC:
+            return gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[return-value]
+        return stdin
     try:
-        return Path(path).open("rb")
+        with Path(path).open("rb") as probe:
+            gzipped = probe.read(2) == GZIP_MAGIC
+        return gzip.open(path, "rb") if gzipped else Path(path).open("rb")  # type: ignore[return-value]
     except OSError as exc:
         raise UsageError(
             f"cannot read log file {path}: {exc.strerror}",

@@ -294,3 +294,28 @@ def test_production_guard_asks_on_a_terminal(
     assert proc.returncode == code
     assert one_json(out)["ok"] is (code == ExitCode.OK)
     assert len(live.builds) == (1 if answer == "y" else 0)
+
+
+def _exec_format_failure() -> Script:
+    s = script(5, final="FAILED")
+    s.lines = codebuild_lines(
+        s, ["docker run --rm -e DATABASE_URL img bun src/db/migrate.ts", "exec /usr/local/bin/bun: exec format error"]
+    )
+    return s
+
+
+def test_failure_is_diagnosed_automatically_unless_no_diagnose(live: ScriptedCodeBuild) -> None:
+    live.scripts = [_exec_format_failure()]
+    done = invoke("db.migrate", "--env", "staging", "--image", PINNED)
+    assert done.returncode == ExitCode.BUILD_FAILED
+    assert "exec format error" in done.stdout + done.stderr
+    diagnosed = done.stdout + done.stderr
+    assert "linux/amd64" in diagnosed.split("exec format error", 1)[1]
+
+    live.scripts = [_exec_format_failure()]
+    quiet = invoke("db.migrate", "--env", "staging", "--image", PINNED, "--no-diagnose")
+    assert quiet.returncode == ExitCode.BUILD_FAILED
+    after_log = (quiet.stdout + quiet.stderr).split("exec format error", 1)[1]
+    assert "linux/amd64" not in after_log
+    errors = [x for x in quiet.stderr.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and "COMMAND_EXECUTION_ERROR" in errors[0]

@@ -72,3 +72,23 @@ def test_secrets_never_reach_the_output() -> None:
         assert proc.returncode == 0
         assert secret not in proc.stdout + proc.stderr
         assert "app:***@db.internal" in proc.stdout + proc.stderr
+
+
+def test_gzipped_logs_file_and_stdin(tmp_path: Path) -> None:
+    import gzip
+
+    packed = gzip.compress((SAMPLES / "ecr_token_expired.log").read_bytes())
+    (tmp_path / "build.log.gz").write_bytes(packed)
+    proc = invoke("--log", str(tmp_path / "build.log.gz"), "--json")
+    assert (
+        proc.returncode == 0 and json.loads(proc.stdout)["findings"][0]["id"] == "ecr_token_expired"
+    )
+    piped = subprocess.run(
+        ["invoke", "diagnose", "--no-checks", "--log", "-", "--json"],
+        cwd=ROOT,
+        input=packed,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(piped.stdout)["findings"][0]["id"] == "ecr_token_expired"

@@ -240,6 +240,38 @@ def test_bun_sql_refused_port(bun: Path, tmp_path: Path) -> None:
     assert top(raw) == "pg_connection_refused"
 
 
+PROBE = """import { SQL } from "bun";
+const sql = new SQL(process.env.DATABASE_URL!, { connectionTimeout: 2 });
+await sql`select 1`;
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("case", "expected", "code"),
+    [
+        ("wrong password", "pg_auth_failed", 'errno: "28P01"'),
+        ("missing database", "pg_database_missing", 'errno: "3D000"'),
+        ("dropped packets", "pg_connect_timeout", "ERR_POSTGRES_CONNECTION_TIMEOUT"),
+    ],
+)
+def test_bun_sql_client_uncaught_errors(
+    bun: Path, database: services.Postgres, tmp_path: Path, case: str, expected: str, code: str
+) -> None:
+    """Bun's own error print (no try/catch): message, then errno/code lines."""
+    script = tmp_path / "probe.ts"
+    script.write_text(PROBE)
+    with dropped_port() as (port, _how):
+        target = {
+            "wrong password": url(database.port, password="wrong-pw"),
+            "missing database": url(database.port, database="no_such_db"),
+            "dropped packets": url(port),
+        }[case]
+        output = run([str(bun), str(script)], env={**bun_env(tmp_path), "DATABASE_URL": target})
+    assert code in output
+    assert top(output) == expected
+
+
 @contextmanager
 def dropped_port() -> Iterator[tuple[int, str]]:
     """A loopback port whose SYNs vanish (iptables DROP), or else a socket that never answers."""

@@ -125,3 +125,23 @@ def test_colours_and_very_long_lines() -> None:
     long_line = "{" + '"k": 1, ' * 5000 + '"err": "no basic auth credentials"}'
     hit = scan_lines([long_line], CAT).hits["ecr_no_basic_auth"][0]
     assert len(hit.text) == 4096  # shown cut, matched whole
+
+
+def test_random_chunking_of_all_samples_gives_the_same_scan() -> None:
+    import random
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[1] / "samples" / "diagnose"
+    data = b"".join(p.read_bytes() for p in sorted(samples.glob("*.log")))
+    whole = scan_chunks([data], CAT)
+    rnd = random.Random(5)
+    for _ in range(5):
+        chunks, i = [], 0
+        while i < len(data):
+            size = rnd.choice((1, 2, 17, 300, 4096, 70_000))
+            chunks.append(data[i : i + size])
+            i += size
+        again = scan_chunks(chunks, CAT)
+        assert again.hits == whole.hits and again.counts == whole.counts
+        assert again.marks == whole.marks and again.contexts == whole.contexts
+        assert again.lines == whole.lines and again.before_failure == whole.before_failure
