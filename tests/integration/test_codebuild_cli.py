@@ -299,7 +299,11 @@ def test_production_guard_asks_on_a_terminal(
 def _exec_format_failure() -> Script:
     s = script(5, final="FAILED")
     s.lines = codebuild_lines(
-        s, ["docker run --rm -e DATABASE_URL img bun src/db/migrate.ts", "exec /usr/local/bin/bun: exec format error"]
+        s,
+        [
+            "docker run --rm -e DATABASE_URL img bun src/db/migrate.ts",
+            "exec /usr/local/bin/bun: exec format error",
+        ],
     )
     return s
 
