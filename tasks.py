@@ -11,4 +11,4 @@ __path__ = [str(Path(__file__).with_name("tasks"))]
 
 from tasks.cli import build_root
 
-ns = build_root()
+ns = build_root(Path(__file__).parent)

@@ -11,19 +11,13 @@ from typing import Any
 
 from tasks.config import Settings
 from tasks.errors import AwsAuthError, AwsError, SuiteError
-from tasks.retrying import THROTTLING_CODES, error_code, is_expired
+from tasks.retrying import INVALID_CREDENTIAL_CODES, THROTTLING_CODES, error_code, is_expired
 
-_AUTH_CODES = {
+_AUTH_CODES = INVALID_CREDENTIAL_CODES | {
     "AccessDenied",
     "AccessDeniedException",
     "UnauthorizedOperation",
     "UnauthorizedException",
-    "InvalidClientTokenId",
-    "UnrecognizedClientException",
-    "SignatureDoesNotMatch",
-    "AuthFailure",
-    "IncompleteSignature",
-    "MissingAuthenticationToken",
 }
 
 

@@ -13,7 +13,18 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from tasks.errors import CommandFailed, DockerUnavailable, SuiteError
 from tasks.redact import Redactor
+
+
+def missing_program(name: str) -> SuiteError:
+    """The one-line error for a program that is not installed."""
+    if name == "docker":
+        return DockerUnavailable(
+            "the docker CLI is not installed",
+            "install Docker (apt-get install docker.io) and retry",
+        )
+    return CommandFailed(f"{name} is not installed", f"install {name} and retry")
 
 
 @dataclass(frozen=True)
@@ -56,8 +67,22 @@ class CommandRunner:
     ) -> Completed:
         """Run argv; with ``on_line`` stdout and stderr lines are streamed as they come.
 
-        Raises FileNotFoundError when the program does not exist (callers translate it).
+        A program that is not installed raises its SuiteError (see :func:`missing_program`).
         """
+        try:
+            return self._run(argv, input, env, cwd, on_line, timeout)
+        except FileNotFoundError:
+            raise missing_program(argv[0]) from None
+
+    def _run(
+        self,
+        argv: Sequence[str],
+        input: str | None,
+        env: Mapping[str, str] | None,
+        cwd: str | None,
+        on_line: Callable[[str], None] | None,
+        timeout: float | None,
+    ) -> Completed:
         full_env = {**self.env, **(env or {})}
         if on_line is None:
             proc = subprocess.run(

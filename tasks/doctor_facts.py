@@ -48,21 +48,10 @@ from tasks.doctor import (
 )
 from tasks.policy import Decision, NamedDocument, Outcome
 from tasks.prereqs import needs, role_name
-from tasks.retrying import error_code, is_expired
+from tasks.retrying import INVALID_CREDENTIAL_CODES, error_code, is_expired
 from tasks.runtime import Runtime
 
 T = TypeVar("T")
-# Codes that mean "these credentials are no good", not "this one resource is off limits".
-_FATAL_CODES = frozenset(
-    {
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "AuthFailure",
-        "IncompleteSignature",
-        "MissingAuthenticationToken",
-    }
-)
 MANIFEST_TYPES = [
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -83,7 +72,7 @@ def _call(action: str, fn: Callable[[], T]) -> T:
         return fn()
     except Exception as exc:
         code = error_code(exc)
-        if not code or code in _FATAL_CODES or is_expired(exc):
+        if not code or code in INVALID_CREDENTIAL_CODES or is_expired(exc):
             raise translate(exc, action) from None
         message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", ""))
         raise SoftError(f"{code}: {message}" if message else code) from None
@@ -95,7 +84,7 @@ def _code_of(fn: Callable[[], T]) -> tuple[T | None, str]:
         return fn(), ""
     except Exception as exc:
         code = error_code(exc)
-        if not code or code in _FATAL_CODES or is_expired(exc):
+        if not code or code in INVALID_CREDENTIAL_CODES or is_expired(exc):
             raise translate(exc, "reading AWS") from None
         return None, code
 
@@ -588,7 +577,7 @@ def simulate(
                 ContextEntries=entries,
             )
         except Exception as exc:
-            if error_code(exc) in _FATAL_CODES or is_expired(exc):
+            if error_code(exc) in INVALID_CREDENTIAL_CODES or is_expired(exc):
                 raise translate(exc, "simulating the role's policies") from None
             return None  # moto answers 500; a caller may lack iam:SimulatePrincipalPolicy
         by_name = {a.lower(): a for a in actions}

@@ -96,12 +96,7 @@ def buildx_facts(rt: Runtime) -> imageplan.BuildxFacts:
     cached = rt.extras.get("buildx")
     if isinstance(cached, imageplan.BuildxFacts):
         return cached
-    try:
-        version = rt.commands.run(["docker", "buildx", "version"], timeout=30)
-    except FileNotFoundError:
-        raise DockerUnavailable(
-            "the docker CLI is not installed", "install Docker and retry"
-        ) from None
+    version = rt.commands.run(["docker", "buildx", "version"], timeout=30)
     facts = imageplan.BuildxFacts(present=False)
     if version.ok:
         inspect = rt.commands.run(["docker", "buildx", "inspect"], timeout=60)
@@ -167,12 +162,7 @@ def _run_streamed(rt: Runtime, argv: list[str], what: str) -> None:
         del tail[:-20]
         rt.console.log(f"  {line}")
 
-    try:
-        result = rt.commands.run(argv, on_line=on_line)
-    except FileNotFoundError:
-        raise DockerUnavailable(
-            "the docker CLI is not installed", "install Docker and retry"
-        ) from None
+    result = rt.commands.run(argv, on_line=on_line)
     if result.ok:
         return
     text = "\n".join(tail).lower()

@@ -58,7 +58,7 @@ from tasks.builds import (
     Phase,
     StartRequest,
 )
-from tasks.buildspec import Buildspec, PhaseSpec, for_codebuild, parse, secret_id
+from tasks.buildspec import Buildspec, PhaseSpec, parse, project_buildspec, secret_id
 from tasks.errors import LocalEnvError, UsageError
 from tasks.redact import Redactor
 
@@ -294,15 +294,7 @@ class LocalBackend:
     def load_buildspec(self) -> str:
         """Exactly what a CodeBuild project would embed: validated (errors name the line),
         the secret rendered, the probe program inside (see ``tasks.buildspec.for_codebuild``)."""
-        try:
-            raw = self.buildspec_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UsageError(
-                f"buildspec {self.buildspec_path} does not exist",
-                "set buildspec in invoke.yaml to the repo-relative path of the buildspec file",
-            ) from None
-        probe = (PROJECT_ROOT / "scripts" / "db_probe.py").read_text(encoding="utf-8")
-        return for_codebuild(raw, self.secret, probe, _display(self.buildspec_path))
+        return project_buildspec(self.buildspec_path, self.secret)
 
     def _create(self, build_id: str, number: int, request: StartRequest, text: str) -> Path:
         uid = build_id.split(":", 1)[1]

@@ -46,6 +46,17 @@ TRANSIENT_CODES = frozenset(
 EXPIRED_CODES = frozenset(
     {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
 )
+# Codes that mean "these credentials are no good", not "this one resource is off limits".
+INVALID_CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "AuthFailure",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+    }
+)
 _TRANSIENT_CLASSES = frozenset(
     {
         "EndpointConnectionError",

@@ -14,18 +14,21 @@ from invoke.collection import Collection
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _check_project_config() -> None:
+def _check_project_config(project_dir: Path) -> None:
     """invoke itself dies with a traceback on a broken invoke.yaml; say it in one line first."""
-    path = PROJECT_ROOT / "invoke.yaml"
+    path = project_dir / "invoke.yaml"
     if not path.exists():
         return
     from tasks.config import load_yaml_file
-    from tasks.errors import SuiteError
+    from tasks.errors import SuiteError, UsageError
 
     try:
         data = load_yaml_file(path)
         if data is not None and not isinstance(data, dict):
-            raise SuiteError(f"{path} must hold a mapping at the top", "fix invoke.yaml")
+            raise UsageError(
+                f"{path} must hold a mapping at the top (release: ...)",
+                "start invoke.yaml with `release:` and its keys (see the README)",
+            )
     except SuiteError as err:
         sys.stderr.write(f"error: {err.line()}\n")
         raise SystemExit(int(err.code)) from None
@@ -46,10 +49,11 @@ NAMESPACES: list[tuple[str, str | None]] = [
 ]
 
 
-def build_root() -> Collection:
+def build_root(project_dir: Path | None = None) -> Collection:
+    """The root collection; ``project_dir`` is where invoke found tasks.py (and reads invoke.yaml)."""
     import importlib
 
-    _check_project_config()
+    _check_project_config(project_dir or PROJECT_ROOT)
     ns = Collection()
     for module_name, collection_name in NAMESPACES:
         module = importlib.import_module(f"tasks.cli.{module_name}")

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from tasks.builds import PHASE_ORDER
 from tasks.diagnose.catalogue import Catalogue
 
 CHUNK = 1 << 20
@@ -51,19 +52,7 @@ GRAMMAR = (
 SUCCEEDED = "SUCCEEDED"
 
 
-PHASES = (
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-)
+PHASES = PHASE_ORDER
 
 
 def _next_phase(phase: str) -> str:
