@@ -39,13 +39,16 @@ from tasks.doctor import (
     SecretFacts,
     SecurityGroup,
     Subnet,
+    failed,
     network_checks,
     parse_database_url,
     platform_of_config,
     platforms_of_manifest,
     run_checks,
     split_secret_reference,
+    summary,
 )
+from tasks.errors import ExitCode, SuiteError
 from tasks.policy import Decision, NamedDocument, Outcome
 from tasks.prereqs import needs, role_name
 from tasks.retrying import INVALID_CREDENTIAL_CODES, error_code, is_expired
@@ -705,3 +708,38 @@ def network_path_checks(rt: Runtime, port: int | None = None) -> list[Check]:
         settings=rt.settings, project=project, network=network, database=database, secret=secret
     )
     return network_checks(facts, port)
+
+
+def render_checks(console: Any, checks: Any, *, verbose: bool = False) -> None:
+    """One line per check; the fix under each warn/fail; evidence with --verbose."""
+    kinds = {"pass": "ok", "warn": "warn", "fail": "error"}
+    for check in checks:
+        label = check.status.upper()
+        console.line(f"{label:<5} {check.id:<22} {check.message}", kinds[check.status])
+        if check.status != "pass" and check.fix:
+            console.line(f"{'':<5} {'':<22} fix: {check.fix}")
+        if verbose:
+            for item in check.evidence:
+                console.line(f"{'':<5} {'':<22} - {item}")
+
+
+def run_doctor(rt: Runtime, *, verbose: bool = False) -> dict[str, Any]:
+    """``invoke doctor``: every check, printed; DOCTOR_FAILED when any fails."""
+    s = rt.settings
+    rt.console.step(f"doctor: {s.env} ({s.region}), project {s.project or '-'}")
+    checks = doctor(rt)
+    render_checks(rt.console, checks, verbose=verbose)
+    counts = summary(checks)
+    rt.console.line(
+        f"{len(checks)} checks: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail"
+    )
+    bad = failed(checks)
+    result = {"ok": not bad, "checks": [ch.as_dict() for ch in checks], "summary": counts}
+    if bad:
+        raise SuiteError(
+            f"doctor: {len(bad)} check(s) failed ({', '.join(ch.id for ch in bad)})",
+            "apply the fix shown under each failed check, then rerun `invoke doctor`",
+            code=ExitCode.DOCTOR_FAILED,
+            details=result,
+        )
+    return result

@@ -620,3 +620,54 @@ def apply(rt: Runtime, changes: Sequence[Change]) -> list[Change]:
         rt.console.ok(f"{change.action}d {change.kind} {change.name}")
         done.append(change)
     return done
+
+
+_SIGNS = {"create": "+", "update": "~", "none": "=", "missing": "!"}
+_KINDS = {"create": "ok", "update": "warn", "none": "", "missing": "error"}
+
+
+def render_plan(console: Any, changes: Sequence[Change]) -> None:
+    """The plan for humans: one line per change, its details below."""
+    for change in changes:
+        what = "no change" if change.action == "none" else change.action
+        if change.action == "missing":
+            what = "missing: setup never creates it" if change.blocking else "missing (advisory)"
+        line = f"  {_SIGNS[change.action]} {change.kind:<16} {change.name} ({what})"
+        console.line(line, _KINDS[change.action])
+        if change.action != "none":
+            for detail in change.details:
+                console.line(f"      {detail}")
+
+
+def run_setup(rt: Runtime, *, carry_out: bool) -> dict[str, Any]:
+    """``invoke setup``: read, plan, print; with ``carry_out`` apply the plan (unless blocked)."""
+    s = rt.settings
+    rt.console.step(f"setup: {s.env} ({s.region}), project {s.project or '-'}")
+    changes = plan(s, read_state(rt))
+    render_plan(rt.console, changes)
+    counts = summary(changes)
+    blocked = blockers(changes)
+    result: dict[str, Any] = {
+        "applied": False,
+        "changes": [ch.as_dict() for ch in changes],
+        "summary": counts,
+        "blocked": [f"{ch.kind} {ch.name}" for ch in blocked],
+    }
+    pending = counts["create"] + counts["update"]
+    if not carry_out:
+        tail = "run `invoke setup --apply` to apply" if pending else "nothing to do"
+        rt.console.line(
+            f"Plan: {counts['create']} to create, {counts['update']} to update, "
+            f"{counts['none']} unchanged, {counts['missing']} missing; {tail}"
+        )
+        if blocked:
+            rt.console.warn(blocked_error(blocked).line())
+        return result
+    if blocked:
+        err = blocked_error(blocked)
+        err.details.update(result)
+        raise err
+    done = apply(rt, changes)
+    rt.console.line(f"Applied {len(done)} change(s)" if done else "No changes: up to date")
+    rt.console.line("Next: `invoke doctor` proves the whole path (network, database, image)")
+    return {**result, "applied": True, "done": [f"{c.action} {c.kind} {c.name}" for c in done]}
