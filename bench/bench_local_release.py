@@ -47,7 +47,7 @@ docker pull -q "$image" >/dev/null
 test "$(docker image inspect --format '{{.Os}}/{{.Architecture}}' "$image")" = linux/amd64
 python3 scripts/db_probe.py --timeout 5 >/dev/null
 docker image inspect --format '{{.Config.WorkingDir}}' "$image" >/dev/null
-docker run --rm --network host -e DATABASE_URL --entrypoint bun "$image" src/db/migrate.ts
+docker run --rm --init --network host -e DATABASE_URL --entrypoint bun "$image" src/db/migrate.ts
 """
 
 

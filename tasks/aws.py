@@ -108,9 +108,30 @@ def translate(exc: BaseException, action: str) -> SuiteError:
             f"{action}: cannot reach the AWS endpoint ({name})",
             "check the network, the region, and AWS_ENDPOINT_URL if you set one",
         )
-    message = ""
+    message, status = "", 0
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
-        message = str(response.get("Error", {}).get("Message", ""))
-    detail = f"{code}: {message}" if code else str(exc)
-    return AwsError(f"{action}: {detail}", "see the AWS error above; retry once it is fixed")
+        message = " ".join(str(response.get("Error", {}).get("Message", "")).split())
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if message.startswith("<") or (code.isdigit() and not message):
+        # not an AWS answer at all: an HTML page from a proxy, a load balancer or whatever
+        # listens at a wrong endpoint (botocore then uses the HTTP status as the code)
+        return AwsError(
+            f"{action}: HTTP {status or code} with a non-AWS answer "
+            f"({_html_title(message) or 'no AWS error in the body'})",
+            "check endpoint_url / AWS_ENDPOINT_URL, the region and any HTTP proxy on the way "
+            "to AWS, then retry",
+            details={"aws_code": code},
+        )
+    detail = f"{code}: {message}" if code else " ".join(str(exc).split())
+    return AwsError(f"{action}: {detail}", "fix what AWS reports, then retry")
+
+
+def _html_title(page: str) -> str:
+    """``502 Bad Gateway`` from ``<title>502 Bad Gateway</title>`` (else the text, shortened)."""
+    import re
+
+    found = re.search(r"<title>(.*?)</title>", page, re.IGNORECASE | re.DOTALL)
+    text = found.group(1) if found else re.sub(r"<[^>]*>", " ", page)
+    text = " ".join(text.split())
+    return text if len(text) <= 80 else text[:77] + "..."

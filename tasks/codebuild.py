@@ -183,13 +183,19 @@ def parse_build(raw: dict[str, Any], *, region: str, default_group: str = "") ->
     )
 
 
-def conflict(running: Build, region: str = "") -> BuildConflict:
-    """The one refusal for 'a build of this project is already running' (guard or AWS)."""
+def conflict(running: Build, env: str = "") -> BuildConflict:
+    """The one refusal for 'a build of this project is already running' (guard or AWS).
+
+    ``env`` (the run's ``--env``) makes each suggested command copy-pasteable; ``--force``
+    exists on ``db.migrate``/``db.seed`` only (``release`` has none), so that is where it points.
+    """
     where = f" ({running.console_url})" if running.console_url else ""
+    flag = f" --env {env}" if env else ""
     return BuildConflict(
         f"build {running.id} of project {running.project} is already {running.status}{where}",
-        f"wait for it with `invoke build.wait {running.id}`, stop it with "
-        f"`invoke build.stop {running.id}`, or pass --force to start another anyway",
+        f"wait for it with `invoke build.wait {running.id}{flag}`, stop it with "
+        f"`invoke build.stop {running.id}{flag}`, or start another anyway with "
+        f"`invoke db.migrate --force{flag}` (or db.seed)",
         details={"running": running.id},
     )
 
@@ -204,11 +210,14 @@ class CodeBuildBackend:
         *,
         region: str,
         log_group: str = "",
+        env: str = "",
     ) -> None:
         self._client = client
         self.call = caller
         self.region = region
         self.log_group = log_group
+        self.env = env  # the run's --env, for the commands suggested in errors
+        self._flag = f" --env {env}" if env else ""
 
     def _cb(self) -> Any:
         return self._client("codebuild")
@@ -237,20 +246,24 @@ class CodeBuildBackend:
         if code in _CONCURRENCY_CODES:
             running = self.running(request.project)
             if running:
-                return conflict(running[0])
+                return conflict(running[0], self.env)
             return BuildConflict(
                 f"CodeBuild refused to start project {request.project}: its concurrent build "
                 "limit is reached",
-                "wait for the running build (`invoke build.list`) and retry",
+                f"wait for the running build (`invoke build.list{self._flag}`) and retry",
             )
         if code in _NOT_FOUND:
             return UsageError(
                 f"CodeBuild project {request.project!r} does not exist in {self.region}",
-                "create it with `invoke setup`, or fix `project` in invoke.yaml",
+                f"create it with `invoke setup --apply{self._flag}`, or fix `project` in invoke.yaml",
             )
         return err
 
     def get(self, build_id: str) -> Build:
+        if not build_id.strip():  # botocore would refuse it as a parameter error (exit 10)
+            raise BuildNotFound(
+                "no build id given", "pass one: `invoke build.list` shows the recent builds"
+            )
         found = self.get_many([build_id])
         if not found:
             raise BuildNotFound(
@@ -286,7 +299,7 @@ class CodeBuildBackend:
             if aws_code(err) in _NOT_FOUND:
                 raise UsageError(
                     f"CodeBuild project {project!r} does not exist in {self.region}",
-                    "create it with `invoke setup`, or fix `project` in invoke.yaml",
+                    f"create it with `invoke setup --apply{self._flag}`, or fix `project` in invoke.yaml",
                 ) from None
             raise
         return [str(i) for i in raw.get("ids") or ()][:limit]
@@ -330,9 +343,19 @@ class CodeBuildBackend:
 
 
 def resolve_image(
-    client: Callable[[str], Any], caller: Caller, *, repository: str, tag: str, image_name: str
+    client: Callable[[str], Any],
+    caller: Caller,
+    *,
+    repository: str,
+    tag: str,
+    image_name: str,
+    env: str = "",
 ) -> dict[str, str]:
-    """The pinned ``registry/repo@sha256:...`` of the configured tag, read from ECR."""
+    """The pinned ``registry/repo@sha256:...`` of the configured tag, read from ECR.
+
+    Used by ``release --skip-build`` and by ``db.migrate``/``db.seed`` without ``--image``, so
+    the refusal names what works in both (``env``: the run's ``--env``, for the commands)."""
+    flag = f" --env {env}" if env else ""
     try:
         raw = caller(
             "ECR DescribeImages",
@@ -341,10 +364,18 @@ def resolve_image(
             ),
         )
     except AwsError as err:
-        if aws_code(err) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+        if aws_code(err) == "RepositoryNotFoundException":
             raise RegistryError(
-                f"{image_name}:{tag} is not in ECR, so --skip-build has nothing to run",
-                "push it first (`invoke image.push`) or run without --skip-build",
+                f"the ECR repository {repository!r} does not exist, so there is no image "
+                f"{image_name}:{tag} to run",
+                f"create it (`aws ecr create-repository --repository-name {repository}`), then "
+                f"build and push the image: `invoke release{flag}`",
+            ) from None
+        if aws_code(err) == "ImageNotFoundException":
+            raise RegistryError(
+                f"{image_name}:{tag} is not in ECR, so there is no image to run",
+                f"build and push it first (`invoke release{flag}`, or `invoke image.push{flag}`), "
+                "or pass a pinned --image registry/repo@sha256:… to db.migrate/db.seed",
             ) from None
         raise
     details = raw.get("imageDetails") or []

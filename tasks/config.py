@@ -22,6 +22,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 _SEED = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # Docker's tag grammar
 TAG_POLICIES = ("git-sha", "moving")
 REGISTRY_AUTH = ("ecr", "basic", "none")
 RUNNERS = ("codebuild", "local")
@@ -189,6 +190,8 @@ def validate(s: Settings) -> None:
         problems.append((f"account {s.account!r} is not a 12-digit AWS account id", "account"))
     if s.region and not _REGION.match(s.region):
         problems.append((f"region {s.region!r} is not an AWS region name", "region"))
+    if not _TAG.match(s.tag):
+        problems.append((f"tag {s.tag!r} is not a Docker tag ([A-Za-z0-9_.-], at most 128)", "tag"))
     if s.tag_policy not in TAG_POLICIES:
         problems.append((f"tag_policy must be one of {', '.join(TAG_POLICIES)}", "tag_policy"))
     if s.registry_auth not in REGISTRY_AUTH:

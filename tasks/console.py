@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -51,6 +52,7 @@ class Console:
         self.now = now
         self._emitted = False
         self._progress_open = False
+        self._closed: set[int] = set()  # streams whose reader went away (`| head`)
         self._styles: dict[str, str] = {}
         if self.color:
             import colorama  # imported lazily: start-up time matters for `invoke --list`
@@ -64,10 +66,21 @@ class Console:
             return text
         return f"{self._styles[kind]}{text}{self._styles['reset']}"
 
+    def _put(self, stream: TextIO, text: str) -> None:
+        """Write and flush; a reader that went away (``invoke build.logs ID | head``) is not a
+        failure of the task: that stream is muted and the task goes on to its own exit code."""
+        if id(stream) in self._closed:
+            return
+        try:
+            stream.write(text)
+            stream.flush()
+        except BrokenPipeError:
+            self._closed.add(id(stream))
+            _mute(stream)
+
     def _write(self, stream: TextIO, text: str) -> None:
         self._close_progress()
-        stream.write(self.redactor.redact(text) + "\n")
-        stream.flush()
+        self._put(stream, self.redactor.redact(text) + "\n")
 
     def line(self, text: str, kind: str = "") -> None:
         """A line for humans (stdout, or stderr under --json)."""
@@ -88,8 +101,7 @@ class Console:
     def prompt(self, question: str) -> None:
         """A question for the person at the terminal (stderr, no newline, no prefix)."""
         self._close_progress()
-        self.err.write(self._style("warn", self.redactor.redact(question)) + " ")
-        self.err.flush()
+        self._put(self.err, self._style("warn", self.redactor.redact(question)) + " ")
 
     def detail(self, key: str, value: object) -> None:
         self.line(f"     {key:<14} {value}")
@@ -109,16 +121,20 @@ class Console:
         """A status line that rewrites itself on a terminal and prints as lines elsewhere."""
         text = self.redactor.redact(text)
         if wants_color(self.human) and not self.json_mode:
-            self.human.write("\r\033[2K" + text)
+            # "\r + erase line" only rewrites one terminal row: a longer text would wrap and
+            # leave its first rows behind on every rewrite, so it is cut to the width
+            width = shutil.get_terminal_size((120, 24)).columns - 1
+            if len(text) > width:
+                text = text[: max(1, width - 1)] + "…"
+            self._put(self.human, "\r\033[2K" + text)
             self._progress_open = True
         else:
-            self.human.write(text + "\n")
-        self.human.flush()
+            self._put(self.human, text + "\n")
 
     def _close_progress(self) -> None:
         if self._progress_open:
-            self.human.write("\r\033[2K")
             self._progress_open = False
+            self._put(self.human, "\r\033[2K")
 
     # -- machine result ----------------------------------------------------------------
     def emit(self, result: Mapping[str, Any]) -> None:
@@ -129,10 +145,23 @@ class Console:
             raise RuntimeError("a task printed two JSON results")
         self._close_progress()
         payload = self.redactor.redact_obj(dict(result))
-        self.out.write(json.dumps(payload, default=str, sort_keys=False) + "\n")
-        self.out.flush()
         self._emitted = True
+        self._put(self.out, json.dumps(payload, default=str, sort_keys=False) + "\n")
 
     @property
     def emitted(self) -> bool:
         return self._emitted
+
+
+def _mute(stream: TextIO) -> None:
+    """Point a broken stream's descriptor at /dev/null, so the bytes still buffered in it
+    cannot fail again at interpreter exit ("Exception ignored ... BrokenPipeError")."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)

@@ -56,7 +56,13 @@ STANDARD_IMAGE_PREFIXES = (
     "aws/codebuild/amazonlinux2-x86_64-standard:",
     "aws/codebuild/amazonlinux-x86_64-standard:",
 )
-SETUP_FIX = "run `invoke setup --apply`"
+
+
+def setup_fix(s: Settings) -> str:
+    """The remedy most checks share, with the environment so it can be pasted as is."""
+    return f"run `invoke setup --apply --env {s.env}`"
+
+
 TIMEOUT_HEADROOM = 0.8
 
 
@@ -367,7 +373,7 @@ def check_project(f: Facts) -> Check:
             "codebuild_project",
             FAIL,
             f"CodeBuild project {s.project!r} does not exist in {s.region}",
-            f"{SETUP_FIX} to create it (or fix project / region in invoke.yaml)",
+            f"{setup_fix(f.settings)} to create it (or fix project / region in invoke.yaml)",
         )
     return Check(
         "codebuild_project",
@@ -385,7 +391,7 @@ def check_environment(f: Facts) -> Check:
     evidence = (f"type={kind}", f"image={image}", f"computeType={compute}")
     fix = (
         "use environment type LINUX_CONTAINER with image aws/codebuild/standard:7.0 "
-        f"and a BUILD_GENERAL1_* compute type ({SETUP_FIX})"
+        f"and a BUILD_GENERAL1_* compute type ({setup_fix(f.settings)})"
     )
     if kind != ENVIRONMENT_TYPE:
         why = "an ARM environment" if "ARM" in str(kind) else f"type {kind or 'unset'}"
@@ -428,7 +434,7 @@ def check_privileged(f: Facts) -> Check:
         FAIL,
         "privileged mode is off: docker inside the build cannot reach a daemon "
         '("Cannot connect to the Docker daemon")',
-        f"turn on privileged mode: {SETUP_FIX} (or in the console: project "
+        f"turn on privileged mode: {setup_fix(f.settings)} (or in the console: project "
         f"{f.settings.project} > Edit > Environment > Privileged)",
     )
 
@@ -455,18 +461,22 @@ def check_variables(f: Facts) -> Check:
     url = found.get("DATABASE_URL")
     if url is not None and url["type"] == "PARAMETER_STORE":
         problems.append("DATABASE_URL comes from Parameter Store, not Secrets Manager")
-        fixes.append(f"set DATABASE_URL type SECRETS_MANAGER value {s.secret} ({SETUP_FIX})")
+        fixes.append(
+            f"set DATABASE_URL type SECRETS_MANAGER value {s.secret} ({setup_fix(f.settings)})"
+        )
     elif url is not None and url["type"] == "SECRETS_MANAGER":
         reference, _ = split_secret_reference(url["value"])
         if s.secret and not secret_matches(reference, f.secret, s.secret):
             problems.append(
                 f"DATABASE_URL reads secret {reference!r}, not the configured {s.secret!r}"
             )
-            fixes.append(f"point DATABASE_URL at {s.secret} ({SETUP_FIX})")
+            fixes.append(f"point DATABASE_URL at {s.secret} ({setup_fix(f.settings)})")
     missing = [n for n in REQUIRED_VARIABLES if n not in found]
     if missing:
         problems.append(f"missing {', '.join(missing)}")
-        fixes.append(f"add {', '.join(missing)} to the project's environment ({SETUP_FIX})")
+        fixes.append(
+            f"add {', '.join(missing)} to the project's environment ({setup_fix(f.settings)})"
+        )
     evidence = tuple(f"{n}: {v['type']}" for n, v in sorted(found.items()))
     if problems:
         return Check("environment_variables", FAIL, "; ".join(problems), "; ".join(fixes), evidence)
@@ -516,7 +526,7 @@ def check_role(f: Facts) -> Check:
             "service_role",
             FAIL,
             "no service role is set on the project or in the config",
-            f"set service_role in invoke.yaml and {SETUP_FIX}",
+            f"set service_role in invoke.yaml and {setup_fix(f.settings)}",
         )
     if role.error:
         return Check(
@@ -527,14 +537,19 @@ def check_role(f: Facts) -> Check:
             "iam:ListRolePolicies, iam:GetRolePolicy for the identity running doctor",
         )
     if not role.exists:
-        return Check("service_role", FAIL, f"service role {role.name!r} does not exist", SETUP_FIX)
+        return Check(
+            "service_role",
+            FAIL,
+            f"service role {role.name!r} does not exist",
+            setup_fix(f.settings),
+        )
     if not trusts_service(role.trust, "codebuild.amazonaws.com"):
         return Check(
             "service_role",
             FAIL,
             f"role {role.name!r} cannot be assumed by CodeBuild (trust policy)",
             "allow sts:AssumeRole for principal service codebuild.amazonaws.com in the "
-            f"role's trust policy ({SETUP_FIX})",
+            f"role's trust policy ({setup_fix(f.settings)})",
         )
     wanted, notes = _role_needs(f)
     denied: list[str] = []
@@ -563,7 +578,7 @@ def check_role(f: Facts) -> Check:
             parts.append(f"does not allow {'; '.join(_unique(missing))}")
         if denied:
             parts.append(f"denies {'; '.join(_unique(denied))}")
-        fix = f"{SETUP_FIX} to write the least-privilege policy"
+        fix = f"{setup_fix(f.settings)} to write the least-privilege policy"
         if denied:
             fix = "remove or narrow the explicit Deny statement(s) named above, then " + fix
         return Check(
@@ -575,7 +590,7 @@ def check_role(f: Facts) -> Check:
             "service_role",
             WARN,
             f"role {role.name!r} allows the build's actions only under conditions: {what}",
-            f"check that those conditions hold for CodeBuild, or rely on {SETUP_FIX}'s policy",
+            f"check that those conditions hold for CodeBuild, or rely on {setup_fix(f.settings)}'s policy",
             evidence,
         )
     return Check(
@@ -598,7 +613,7 @@ def check_vpc(f: Facts) -> Check:
         return _project_missing("vpc_config")
     fix = (
         f"attach the project to the VPC with private subnets and the build security group "
-        f"(set vpc_id, subnets, security_groups in invoke.yaml and {SETUP_FIX})"
+        f"(set vpc_id, subnets, security_groups in invoke.yaml and {setup_fix(f.settings)})"
     )
     if not (net.vpc_id and net.subnet_ids and net.group_ids):
         lacking = [
@@ -650,7 +665,7 @@ def check_vpc(f: Facts) -> Check:
             "vpc_config",
             WARN,
             "the project's VPC settings differ from invoke.yaml: " + "; ".join(drift),
-            f"{SETUP_FIX} to bring the project in line, or fix invoke.yaml",
+            f"{setup_fix(f.settings)} to bring the project in line, or fix invoke.yaml",
             evidence,
         )
     return Check(
@@ -954,14 +969,14 @@ def check_image(f: Facts) -> Check:
             FAIL,
             f"ECR repository {s.repository!r} does not exist in {s.region}",
             f"aws ecr create-repository --repository-name {s.repository}, then push the image "
-            "(invoke release)",
+            f"(`invoke release --env {s.env}`)",
         )
     if not img.tag_exists:
         return Check(
             "ecr_image",
             FAIL,
             f"{ref} does not exist (no image tagged {s.tag!r})",
-            f"build and push it for {s.platform} (invoke release)",
+            f"build and push it for {s.platform} (`invoke release --env {s.env}`)",
         )
     if img.platforms is None:
         return Check(
@@ -985,7 +1000,7 @@ def check_image(f: Facts) -> Check:
         FAIL,
         f"{ref} holds {describe(img.platforms)}, not {s.platform} (CodeBuild runs x86_64: "
         "exec format error)",
-        f"rebuild and push for {s.platform}: invoke release (or docker buildx build "
+        f"rebuild and push for {s.platform}: `invoke release --env {s.env}` (or docker buildx build "
         f"--platform {s.platform} --push)",
         (img.digest,),
     )
@@ -996,7 +1011,7 @@ def check_concurrency(f: Facts) -> Check:
         return _project_missing("concurrency_limit")
     limit = f.project.get("concurrentBuildLimit")
     fix = (
-        f"set concurrentBuildLimit to 1 ({SETUP_FIX}, or aws codebuild update-project --name "
+        f"set concurrentBuildLimit to 1 ({setup_fix(f.settings)}, or aws codebuild update-project --name "
         f"{f.settings.project} --concurrent-build-limit 1)"
     )
     if limit == 1:

@@ -738,7 +738,7 @@ def run_doctor(rt: Runtime, *, verbose: bool = False) -> dict[str, Any]:
     if bad:
         raise SuiteError(
             f"doctor: {len(bad)} check(s) failed ({', '.join(ch.id for ch in bad)})",
-            "apply the fix shown under each failed check, then rerun `invoke doctor`",
+            f"apply the fix shown under each failed check, then rerun `invoke doctor --env {s.env}`",
             code=ExitCode.DOCTOR_FAILED,
             details=result,
         )

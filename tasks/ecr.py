@@ -95,17 +95,25 @@ def docker_login(rt: Runtime, registry: str, creds: Credentials) -> None:
         from tasks.errors import DockerUnavailable
 
         raise DockerUnavailable(f"docker login: {text}", "start the Docker daemon and retry")
+    local = rt.settings.runner == "local"
     if "401" in text or "unauthorized" in lowered or "denied" in lowered:
         remedy = (
             "the ECR token was refused: check the account/region of the registry and that the "
             "identity may call ecr:GetAuthorizationToken, then run invoke ecr.login again"
             if rt.settings.is_ecr
             else f"check the user and the password in ${rt.settings.registry_password_env}"
+            + (
+                f" (on --env {rt.settings.env}, unset it to use the one invoke local.up made)"
+                if local
+                else ""
+            )
         )
         raise RegistryError(f"docker login to {registry} refused the credentials ({text})", remedy)
     raise RegistryError(
         f"docker login to {registry} failed ({text})",
-        "check that the registry is reachable from this machine and retry",
+        "start the local environment: invoke local.up"
+        if local
+        else "check that the registry is reachable from this machine and retry",
     )
 
 

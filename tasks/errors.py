@@ -7,6 +7,7 @@ text); only the invoke layer turns them into process exit codes. Pure module.
 
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 from typing import Any
 
@@ -59,9 +60,11 @@ class SuiteError(Exception):
         self.retryable = False  # set by adapters for failures a later try may not meet
 
     def line(self) -> str:
-        """The one line shown to the user."""
-        text = self.message.rstrip(".")
-        return f"{text}. Fix: {self.remedy}" if self.remedy else text
+        """The one line shown to the user (line breaks inside a message or remedy, e.g. from
+        an error body we quote, are folded: a failure is always one line)."""
+        text = _one_line(self.message).rstrip(".")
+        remedy = _one_line(self.remedy)
+        return f"{text}. Fix: {remedy}" if remedy else text
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,10 @@ class SuiteError(Exception):
             "message": self.message,
             "remedy": self.remedy,
         }
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s*\n\s*", " ", text).strip()
 
 
 class UsageError(SuiteError):

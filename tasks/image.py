@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks import ecr, imageplan, registry
-from tasks.errors import CommandFailed, DockerUnavailable, PlatformMismatch
+from tasks.errors import CommandFailed, DockerUnavailable, PlatformMismatch, UsageError
 from tasks.platforms import Platform, from_fields
 from tasks.references import ImageRef, parse_image
 from tasks.retrying import retrying
@@ -66,7 +66,7 @@ def docker_client(rt: Runtime) -> Any:
 
 def _unavailable(host: str, context: str, exc: BaseException) -> DockerUnavailable:
     where = f"DOCKER_HOST={host}" if context == "DOCKER_HOST" else f"context {context!r} ({host})"
-    reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+    reason = imageplan.engine_error_reason(str(exc)) or type(exc).__name__
     return DockerUnavailable(
         f"cannot reach the Docker daemon at {where}: {reason}",
         "start Docker (systemctl start docker, or Docker Desktop), or point DOCKER_HOST / "
@@ -187,13 +187,15 @@ def build_image(rt: Runtime, *, push: bool = False) -> dict[str, Any]:
     )
     context = str(Path(s.context))
     if not Path(context).is_dir():
-        raise CommandFailed(
-            f"build context {context!r} is not a directory", "fix `context` in invoke.yaml"
+        raise UsageError(
+            f"build context {context!r} is not a directory",
+            f"fix release.environments.{s.env}.context in invoke.yaml (or RELEASE_CONTEXT)",
         )
     dockerfile = s.dockerfile
     if not Path(dockerfile).is_file():
-        raise CommandFailed(
-            f"Dockerfile {dockerfile!r} does not exist", "fix `dockerfile` in invoke.yaml"
+        raise UsageError(
+            f"Dockerfile {dockerfile!r} does not exist",
+            f"fix release.environments.{s.env}.dockerfile in invoke.yaml (or RELEASE_DOCKERFILE)",
         )
     commit = git_commit(rt, context)
     tags = imageplan.plan_tags(s.tag_policy, s.tag, commit)

@@ -209,3 +209,21 @@ def build_argv(
             context,
         ]
     return ["docker", "build", "--platform", str(platform), "-f", dockerfile, *tag_args, context]
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()\]]+)")
+_OSERROR = re.compile(r"(\w+Error)\(-?\d+, '([^']+)'\)")
+
+
+def engine_error_reason(text: str, limit: int = 160) -> str:
+    """The cause inside a docker SDK / urllib3 error, e.g. ``Connection refused`` rather than
+    the first 160 characters of ``Error while fetching server API version: HTTPConnectionPool(
+    host=..., port=1): Max retries exceeded ... (Caused by NewConnectionError("HT``."""
+    if found := _ERRNO.search(text):
+        return found[1].strip()
+    if found := _OSERROR.search(text):
+        return f"{found[2]} ({found[1]})"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0] + " ..."

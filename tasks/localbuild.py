@@ -129,6 +129,29 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _answers(host: str, port: str | int, timeout: float = 1.0) -> bool:
+    import socket
+
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _loopback_database(url: str) -> tuple[str, int]:
+    """``(host, port)`` of a database URL on this machine, else ``("", 0)`` (the probe in the
+    buildspec judges remote databases)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or 5432
+    except ValueError:
+        return "", 0
+    return (host, port) if host in ("127.0.0.1", "localhost", "::1") else ("", 0)
+
+
 def phase_from_dict(raw: Mapping[str, Any]) -> Phase:
     return Phase(
         name=str(raw["name"]),
@@ -204,7 +227,8 @@ class LocalBackend:
         return backend
 
     def check_ready(self, registry: str) -> None:
-        """The local environment is up: credentials written, the registry answering."""
+        """The local environment is up: credentials written, the registry and the database
+        (when the secret points at this machine) answering."""
         path = local_dir(self.environ) / "credentials.json"
         creds = _read_json(path) if path.exists() else {}
         if self.secret not in (creds.get("secrets") or {}):
@@ -213,16 +237,17 @@ class LocalBackend:
                 "run invoke local.up",
             )
         host, _, port = registry.rpartition(":")
-        if host in ("127.0.0.1", "localhost") and port.isdigit():
-            import socket
-
-            try:
-                socket.create_connection((host, int(port)), timeout=1).close()
-            except OSError:
-                raise LocalEnvError(
-                    f"the local registry {registry} does not answer",
-                    "start the local environment: invoke local.up",
-                ) from None
+        if host in ("127.0.0.1", "localhost") and port.isdigit() and not _answers(host, port):
+            raise LocalEnvError(
+                f"the local registry {registry} does not answer",
+                "start the local environment: invoke local.up",
+            )
+        db_host, db_port = _loopback_database(str(creds["secrets"][self.secret]))
+        if db_host and not _answers(db_host, db_port):
+            raise LocalEnvError(
+                f"the local PostgreSQL {db_host}:{db_port} does not answer",
+                "start the local environment: invoke local.up",
+            )
 
     # Protocol ----------------------------------------------------------------------------
     def start(self, request: StartRequest) -> Build:
@@ -446,7 +471,33 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _kill_orphans(directory: Path, pgid: int) -> None:
+    """A dead worker's phase shell lives on in its own session (and, through it, the migration
+    container): end them as CodeBuild's dead container would. Only a group whose leader is
+    still this build's shell (its driver script lies under ``directory``) is signalled."""
+    if pgid <= 0:
+        return
+    try:
+        cmdline = Path(f"/proc/{pgid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return
+    if str(directory) not in cmdline:
+        return
+    try:
+        os.killpg(pgid, signal.SIGTERM)  # docker run passes it on; the transaction rolls back
+        deadline = time.monotonic() + _STOP_GRACE
+        while time.monotonic() < deadline:  # gone before its private directory is removed
+            os.killpg(pgid, 0)
+            time.sleep(0.05)
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return
+
+
 def _mark_dead(directory: Path, state: dict[str, Any]) -> dict[str, Any]:
+    _kill_orphans(directory, int(state.get("pgid") or 0))
+    for private in directory.glob("run-*"):  # the build's docker login lives there
+        _remove_tree(private)
     now = time.time()
     message = (
         f"the local build worker (pid {state.get('pid')}) died; see {directory / 'worker.log'}"
@@ -716,6 +767,8 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self.state["pgid"] = self.current.pid  # for a reader that finds this worker dead
+        self.save()
         last = -1
         end_rc: int | None = None
         assert self.current.stdout is not None

@@ -237,6 +237,13 @@ def up(settings: Settings, environ: Mapping[str, str], say: Say) -> dict[str, An
     os.chmod(root, 0o711)
     docker_host = environ.get("DOCKER_HOST") or services.DEFAULT_DOCKER_HOST
     docker_was_up = services.docker_answers(docker_host)
+    if not docker_was_up and not docker_host.startswith("unix://"):
+        # never start a daemon listening on TCP (unauthenticated root access) or elsewhere
+        raise LocalEnvError(
+            f"no Docker Engine answers at DOCKER_HOST={docker_host}",
+            "start that engine, or unset DOCKER_HOST so that invoke local.up starts one on "
+            f"{services.DEFAULT_DOCKER_HOST}",
+        )
     services.ensure_dockerd(root / "dockerd", docker_host)
     say(f"Docker Engine {docker_host} {'already running' if docker_was_up else 'started'}")
     creds = load_credentials(environ)
@@ -276,6 +283,31 @@ def _stop_pid(pid_file: Path, what: str, say: Say, timeout: float = 20) -> bool:
     return True
 
 
+def mounts_under(proc_mounts: str, directory: Path) -> list[str]:
+    """Mount points at or below ``directory`` in /proc/mounts text, deepest first."""
+    base = str(directory).rstrip("/")
+    points = []
+    for line in proc_mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        point = fields[1].replace("\\040", " ")
+        if point == base or point.startswith(base + "/"):
+            points.append(point)
+    return sorted(set(points), key=lambda p: (-p.count("/"), p))
+
+
+def _unmount_leftovers(directory: Path) -> None:
+    """dockerd leaves its exec root's ``netns/default`` mounted when it stops; a purge (or the
+    next start) would trip over it."""
+    try:
+        text = Path("/proc/mounts").read_text()
+    except OSError:
+        return
+    for point in mounts_under(text, directory.resolve()):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False, timeout=30)
+
+
 def down(
     settings: Settings, environ: Mapping[str, str], say: Say, purge: bool = False
 ) -> dict[str, Any]:
@@ -290,11 +322,18 @@ def down(
         say("PostgreSQL stopped")
     if _stop_pid(root / "dockerd" / "dockerd.pid", "Docker Engine (started by local.up)", say):
         stopped.append("dockerd")
+    if (root / "dockerd").exists() and not pid_alive(_pid_from(root / "dockerd" / "dockerd.pid")):
+        _unmount_leftovers(root / "dockerd")
     if not stopped:
         say("nothing of the local environment was running")
     if purge and root.exists():
         if pg_root.parent != root:
             shutil.rmtree(pg_root.parent, ignore_errors=True)
         shutil.rmtree(root, ignore_errors=True)
+        if root.exists():
+            raise LocalEnvError(
+                f"could not remove all of {root} (something still uses it)",
+                f"check `grep {root} /proc/mounts` and `fuser -vm {root}`, then delete it",
+            )
         say(f"removed {root}")
     return {"stopped": stopped, "purged": bool(purge), "state_dir": str(root)}

@@ -130,17 +130,28 @@ def _cmd(argv: Sequence[str]) -> str:
     return "$ " + shlex.join(argv)
 
 
+def _manifest_url(s: Settings, reference: str) -> str:
+    """What the verifier GETs: plain HTTP for an insecure or loopback registry (as it does)."""
+    from tasks.registry import is_loopback
+
+    scheme = "http" if s.registry_insecure or is_loopback(s.registry) else "https"
+    return f"{scheme}://{s.registry}/v2/{s.repository}/manifests/{reference}"
+
+
 def _image_plan(s: Settings) -> tuple[str, ...]:
     from tasks.imageplan import build_argv, plan_tags
 
     tags = plan_tags(s.tag_policy, s.tag, "<git-sha>")
-    argv = build_argv(
-        builder="buildx",
-        platform=s.platform,
-        dockerfile=s.dockerfile,
-        context=s.context,
-        image_name=s.image_name,
-        tags=tags,
+    argv, classic = (
+        build_argv(
+            builder=builder,
+            platform=s.platform,
+            dockerfile=s.dockerfile,
+            context=s.context,
+            image_name=s.image_name,
+            tags=tags,
+        )
+        for builder in ("buildx", "classic")
     )
     login = (
         (
@@ -167,11 +178,21 @@ def _image_plan(s: Settings) -> tuple[str, ...]:
     return (
         *login,
         _cmd(argv),
+        _cmd(classic) + "  # instead, when buildx is missing",
         _cmd(["docker", "image", "inspect", f"{s.image_name}:{tags[0]}"]),
         *pushes,
-        f"http GET https://{s.registry}/v2/{s.repository}/manifests/{tags[0]} "
+        f"http GET {_manifest_url(s, tags[0])} "
         f"(verify {s.platform} is in the pushed manifest; pin its digest)",
     )
+
+
+def _guard_plan(s: Settings, suffix: str = "") -> str:
+    if s.runner == "local":
+        return (
+            f"local  validate {s.buildspec}; the registry {s.registry} and the local database "
+            f"answer; no local build of {s.project} is running"
+        )
+    return f"api  CodeBuild ListBuildsForProject+BatchGetBuilds {s.project}{suffix}"
 
 
 def _start_plan(s: Settings, action: str, script: str) -> tuple[str, ...]:
@@ -180,8 +201,15 @@ def _start_plan(s: Settings, action: str, script: str) -> tuple[str, ...]:
         if action == "migrate"
         else f"RUN_MIGRATIONS=false RUN_SEED=true SEED_SCRIPT={script}"
     )
+    if s.runner == "local":
+        return (
+            _guard_plan(s, " (refuse if one runs)"),
+            f"local  run {s.buildspec} on this machine with CodeBuild's semantics, overrides "
+            f"[{env} IMAGE_URI=<pinned image>], in a detached worker",
+            "local  follow .release-local/builds/<uuid>/build.log until the build ends",
+        )
     return (
-        f"api  CodeBuild ListBuildsForProject+BatchGetBuilds {s.project} (refuse if one runs)",
+        _guard_plan(s, " (refuse if one runs)"),
         f"api  CodeBuild StartBuild projectName={s.project} environmentVariablesOverride="
         f"[{env} IMAGE_URI=<pinned image>] (PLAINTEXT) idempotencyToken=<sha256(project, "
         f"{action}, digest, invocation)>",
@@ -205,7 +233,7 @@ def release_steps(s: Settings, opts: ReleaseOptions, fns: StepFunctions) -> list
                 "guard",
                 f"no build of {s.project} is running",
                 fns.guard,
-                (f"api  CodeBuild ListBuildsForProject+BatchGetBuilds {s.project}",),
+                (_guard_plan(s),),
             )
         )
     if opts.skip_build:
@@ -217,7 +245,7 @@ def release_steps(s: Settings, opts: ReleaseOptions, fns: StepFunctions) -> list
                 (
                     f"api  ECR DescribeImages repositoryName={s.repository} imageTag={s.tag}"
                     if s.is_ecr
-                    else f"http GET https://{s.registry}/v2/{s.repository}/manifests/{s.tag}",
+                    else f"http GET {_manifest_url(s, s.tag)}",
                 ),
             )
         )

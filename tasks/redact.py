@@ -21,11 +21,20 @@ _URL_PASSWORD = re.compile(
 _AUTH_HEADER = re.compile(
     r"(?i)(?P<pre>authorization\s*[:=]\s*(?:basic|bearer)\s+)(?P<pw>[A-Za-z0-9+/=._~-]+)"
 )
+# ``password=x``, and the usual variable names ending in the word: DB_PASSWORD=,
+# POSTGRES_PASSWORD=, API_TOKEN:, GITHUB_TOKEN=, SECRET_KEY= (the word may follow ``_``/``-``;
+# camelCase names such as idempotencyToken are not secrets and stay)
 _ASSIGNMENT = re.compile(
-    r"(?i)(?P<pre>(?<![:/])\b(?:password|passwd|secret|token|api[_-]?key|aws_secret_access_key|"
-    r"aws_session_token|pgpassword)\b[\"']?\s*[:=]\s*[\"']?)(?P<pw>[^\s\"'&,;}]+)"
+    r"(?i)(?P<pre>(?<![:/a-z0-9])(?:password|passwd|secret|token|api[_-]?key|secret[_-]?key|"
+    r"private[_-]?key|aws_secret_access_key|aws_session_token|pgpassword)\b"
+    r"[\"']?\s*[:=]\s*[\"']?)(?P<pw>[^\s\"'&,;}]+)"
 )
-_PATTERNS = (_URL_PASSWORD, _AUTH_HEADER, _ASSIGNMENT)
+# ``--password hunter2`` / ``--db-token=x`` on a command line (never ``--password-stdin``)
+_FLAG = re.compile(
+    r"(?i)(?P<pre>(?<![\w-])--(?:[a-z0-9]+-)*(?:password|passwd|token|secret)(?:=|\s+))"
+    r"(?P<pw>[^\s\"'-][^\s\"']*)"
+)
+_PATTERNS = (_URL_PASSWORD, _AUTH_HEADER, _ASSIGNMENT, _FLAG)
 
 
 class Redactor:

@@ -12,6 +12,7 @@ already made one): CodeBuild, or the local runner when ``runner: local``.
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from tasks.runtime import Runtime
 from tasks.wait import FailureHook, Waiter, finish, fmt_seconds
 
 ACTION_NAMES = {"migrate": "migrations", "seed": "seed"}
+_PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")  # registry/repo@sha256:<64 hex>
 
 
 # -- wiring ----------------------------------------------------------------------------------
@@ -68,6 +70,7 @@ def backend_for(rt: Runtime) -> BuildBackend:
             caller_for(rt),
             region=rt.settings.region,
             log_group=rt.settings.log_group,
+            env=rt.settings.env,
         )
     return backend_for(rt)
 
@@ -84,6 +87,7 @@ def waiter_for(rt: Runtime, *, timeout: float | None, follow: bool = True) -> Wa
         pressure=(lambda: caller.pressure) if isinstance(caller, Caller) else (lambda: 0.0),
         follow=follow,
         timeout=timeout,
+        env=rt.settings.env,
     )
 
 
@@ -118,7 +122,7 @@ def seed_script(rt: Runtime, name: str | None) -> str:
 def pinned_image(rt: Runtime, image: str | None = None) -> str:
     """``registry/repo@sha256:...``: --image, the image stage's result, or the configured tag."""
     if image:
-        if not digest_of(image).startswith("sha256:"):
+        if not _PINNED.match(image):  # "repo@sha256:" alone would start a build on no image
             raise UsageError(
                 f"--image {image!r} is not pinned to a digest",
                 "pass registry/repo@sha256:<digest> (see `invoke image.verify`)",
@@ -134,6 +138,7 @@ def pinned_image(rt: Runtime, image: str | None = None) -> str:
             repository=s.repository,
             tag=s.tag,
             image_name=s.image_name,
+            env=s.env,
         )
     else:
         from tasks.image import verify_image
@@ -148,7 +153,7 @@ def refuse_if_running(rt: Runtime, project: str) -> None:
     """The concurrency guard: one migration at a time per project (unless --force)."""
     running = backend_for(rt).running(project)
     if running:
-        raise conflict(running[0])
+        raise conflict(running[0], rt.settings.env)
 
 
 def _ask_terminal(rt: Runtime, question: str) -> bool | None:
@@ -244,12 +249,19 @@ def follow_build(rt: Runtime, build: Build, *, timeout: float | None) -> dict[st
     """Wait for a build, print every log line, raise its status's error unless it SUCCEEDED."""
     waiter = waiter_for(rt, timeout=_timeout_seconds(rt, timeout))
     final = waiter.wait(build)
-    finish(final, list(waiter.follower.tail), failure_hook(rt))
+    hook = stopped_here if waiter.interrupted else failure_hook(rt)
+    finish(final, list(waiter.follower.tail), hook, env=rt.settings.env)
     took = final.duration(rt.now())
     rt.console.ok(f"build {final.id} SUCCEEDED" + (f" in {fmt_seconds(took)}" if took else ""))
     caller = rt.extras.get("caller")
     calls = caller.calls if isinstance(caller, Caller) else None
     return {**final.as_dict(rt.now()), "log_lines": waiter.follower.lines, "api_calls": calls}
+
+
+def stopped_here(build: Build, tail: list[str]) -> str:
+    """The remedy when this very run stopped the build (Ctrl-C, or SIGTERM from a cancelled CI
+    job): no diagnosis to run (it would re-read the whole log while CI waits to kill us)."""
+    return "this run stopped it (Ctrl-C or SIGTERM: StopBuild); start it again when ready"
 
 
 def failure_hook(rt: Runtime) -> FailureHook | None:
@@ -301,6 +313,18 @@ def show_logs(rt: Runtime, build_id: str, *, follow: bool = False) -> dict[str, 
         build = waiter.wait(build)
     else:
         waiter.follower.round(build.logs)
+    if not waiter.follower.lines:  # say so, rather than print nothing and exit 0
+        later = (
+            ""
+            if build.final
+            else (
+                f"; `invoke build.logs {build.id} --follow --env {rt.settings.env}` waits for them"
+            )
+        )
+        rt.console.warn(
+            f"no log lines yet for {build.id} ({build.status}, {build.current_phase or '-'}): "
+            f"CodeBuild creates the stream when the build container starts{later}"
+        )
     return {
         "id": build.id,
         "status": build.status,
@@ -391,6 +415,7 @@ def release(
         release_steps,
     )
 
+    seed = seed or bool(script)  # `--script NAME` alone means "and seed with NAME"
     chosen = seed_script(rt, script) if seed else ""
     opts = ReleaseOptions(
         seed=seed, migrate=migrate, skip_build=skip_build, seed_script=chosen, detach=detach

@@ -72,8 +72,31 @@ class Change:
             "details": list(self.details),
         }
         if self.request and self.action in (CREATE, UPDATE):
-            out["request"] = dict(self.request)
+            out["request"] = _values_hidden(self.request)
         return out
+
+
+# PLAINTEXT variables whose values the suite itself sets and may show (never secrets)
+_SHOWN_VARIABLES = frozenset({"IMAGE_URI", "RUN_MIGRATIONS", "RUN_SEED", "SEED_SCRIPT"})
+
+
+def _values_hidden(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request as --json shows it: the user's own PLAINTEXT variables (kept on update, and
+    maybe a password doctor would flag) are masked; SECRETS_MANAGER values are only names."""
+    out = dict(request)
+    env = out.get("environment")
+    if isinstance(env, Mapping) and env.get("environmentVariables"):
+        out["environment"] = {
+            **env,
+            "environmentVariables": [
+                {**v, "value": "***"}
+                if v.get("type", "PLAINTEXT") == "PLAINTEXT"
+                and v.get("name") not in _SHOWN_VARIABLES
+                else dict(v)
+                for v in env["environmentVariables"]
+            ],
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -428,12 +451,13 @@ class SetupBlocked(SuiteError):
     code = ExitCode.SETUP_BLOCKED
 
 
-def blocked_error(missing: Sequence[Change]) -> SetupBlocked:
+def blocked_error(missing: Sequence[Change], env: str = "") -> SetupBlocked:
     names = ", ".join(f"{c.kind} {c.name}" for c in missing)
+    flag = f" --env {env}" if env else ""
     return SetupBlocked(
         f"setup cannot create the project: missing {names}",
         "create them (see the plan's lines for the commands; setup never creates network, "
-        "database or secret values), then rerun `invoke setup --apply`",
+        f"database or secret values), then rerun `invoke setup --apply{flag}`",
     )
 
 
@@ -572,7 +596,7 @@ def _database_found(rt: Runtime) -> bool | None:
 def apply(rt: Runtime, changes: Sequence[Change]) -> list[Change]:
     """Carry out the plan's create/update changes in order; returns those applied."""
     if blockers(changes):
-        raise blocked_error(blockers(changes))
+        raise blocked_error(blockers(changes), rt.settings.env)
     iam = rt.aws.client("iam")
     done: list[Change] = []
     role_created = False
@@ -655,19 +679,21 @@ def run_setup(rt: Runtime, *, carry_out: bool) -> dict[str, Any]:
     }
     pending = counts["create"] + counts["update"]
     if not carry_out:
-        tail = "run `invoke setup --apply` to apply" if pending else "nothing to do"
+        tail = f"run `invoke setup --apply --env {s.env}` to apply" if pending else "nothing to do"
         rt.console.line(
             f"Plan: {counts['create']} to create, {counts['update']} to update, "
             f"{counts['none']} unchanged, {counts['missing']} missing; {tail}"
         )
         if blocked:
-            rt.console.warn(blocked_error(blocked).line())
+            rt.console.warn(blocked_error(blocked, s.env).line())
         return result
     if blocked:
-        err = blocked_error(blocked)
+        err = blocked_error(blocked, s.env)
         err.details.update(result)
         raise err
     done = apply(rt, changes)
     rt.console.line(f"Applied {len(done)} change(s)" if done else "No changes: up to date")
-    rt.console.line("Next: `invoke doctor` proves the whole path (network, database, image)")
+    rt.console.line(
+        f"Next: `invoke doctor --env {s.env}` proves the whole path (network, database, image)"
+    )
     return {**result, "applied": True, "done": [f"{c.action} {c.kind} {c.name}" for c in done]}

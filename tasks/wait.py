@@ -87,17 +87,21 @@ def progress_text(build: Build, now: float) -> str:
 
 
 _REMEDIES = {
-    FAILED: "read the log above (`invoke build.logs {id}`); `invoke diagnose {id}` names the cause",
+    FAILED: "read the log above (`invoke build.logs {id}{env}`); "
+    "`invoke diagnose -b {id}{env}` names the cause",
     FAULT: "CodeBuild itself failed; retry, and if it repeats check the AWS Health Dashboard "
-    "(`invoke diagnose {id}` for details)",
+    "(`invoke diagnose -b {id}{env}` for details)",
     TIMED_OUT: "the build ran past the project's timeout: find the slow step in the log, or "
     "raise timeoutInMinutes (`invoke setup`)",
-    STOPPED: "the build was stopped ({initiator}); start it again when ready",
+    # the initiator is who STARTED the build (CodeBuild does not say who stopped it)
+    STOPPED: "the build was stopped (StopBuild{initiator}); start it again when ready",
 }
 
 
-def outcome_error(build: Build, diagnosis: str | None = None) -> BuildUnsuccessful:
-    """The one-line failure for a final, unsuccessful build, naming the phase and its reason."""
+def outcome_error(build: Build, diagnosis: str | None = None, env: str = "") -> BuildUnsuccessful:
+    """The one-line failure for a final, unsuccessful build, naming the phase and its reason.
+
+    ``env`` (the ``--env`` of the run) makes the suggested commands copy-pasteable."""
     phase = build.failed_phase()
     where = f" in phase {phase.name}" if phase else ""
     reason = ""
@@ -105,7 +109,9 @@ def outcome_error(build: Build, diagnosis: str | None = None) -> BuildUnsuccessf
         ctx = phase.contexts[0]
         reason = ": " + ": ".join(x for x in (ctx.status_code, ctx.message) if x)
     remedy = diagnosis or _REMEDIES.get(build.status, _REMEDIES[FAILED]).format(
-        id=build.id, initiator=f"by {build.initiator}" if build.initiator else "by request"
+        id=build.id,
+        initiator=f" on a build started by {build.initiator}" if build.initiator else "",
+        env=f" --env {env}" if env else "",
     )
     return BuildUnsuccessful(
         build,
@@ -147,8 +153,10 @@ class Waiter:
         pressure: Callable[[], float] = lambda: 0.0,
         follow: bool = True,
         timeout: float | None = None,
+        env: str = "",
     ) -> None:
         self.backend = backend
+        self.env_flag = f" --env {env}" if env else ""  # copy-pasteable follow-up commands
         self.console = console
         self.sleep = sleep
         self.monotonic = monotonic
@@ -159,6 +167,7 @@ class Waiter:
         self.timeout = timeout
         self.follower = LogFollower(backend, console.log)
         self.polls = 0
+        self.interrupted = False
         self._final_seen: float | None = None
         self._live = not console.json_mode and wants_color(console.human)
 
@@ -170,6 +179,7 @@ class Waiter:
             try:
                 final = self._loop(build)
             except KeyboardInterrupt:
+                self.interrupted = True  # this run stopped the build: no cause to look for
                 final = self._interrupted(build)
             if self.follow:
                 self.follower.drain(final.logs, self.sleep, interval=self.policy.drain_interval)
@@ -251,8 +261,8 @@ class Waiter:
         return WaitTimedOut(
             f"build {build.id} is still {build.status} in {build.current_phase} after the "
             f"{minutes:g}-minute --timeout (the build keeps running)",
-            f"follow it with `invoke build.wait {build.id}`, or stop it with "
-            f"`invoke build.stop {build.id}`",
+            f"follow it with `invoke build.wait {build.id}{self.env_flag}`, or stop it with "
+            f"`invoke build.stop {build.id}{self.env_flag}`",
             details=build.as_dict(self.now()),
         )
 
@@ -268,14 +278,14 @@ class Waiter:
         except KeyboardInterrupt:
             raise SuiteError(
                 f"interrupted again while build {build.id} was stopping",
-                f"check it with `invoke build.wait {build.id}`",
+                f"check it with `invoke build.wait {build.id}{self.env_flag}`",
                 code=ExitCode.INTERRUPTED,
             ) from None
         if not current.final:
             raise SuiteError(
                 f"build {build.id} did not reach STOPPED within "
                 f"{fmt_seconds(self.policy.stop_timeout)} of StopBuild",
-                f"check it with `invoke build.wait {build.id}`",
+                f"check it with `invoke build.wait {build.id}{self.env_flag}`",
                 code=ExitCode.BUILD_STOPPED,
             )
         return current
@@ -285,12 +295,13 @@ def finish(
     build: Build,
     tail: list[str],
     on_failure: FailureHook | None = None,
+    env: str = "",
 ) -> Build:
     """Raise the status's ``BuildUnsuccessful`` unless the build SUCCEEDED."""
     if build.status == SUCCEEDED:
         return build
     diagnosis = on_failure(build, tail) if on_failure else None
-    raise outcome_error(build, diagnosis)
+    raise outcome_error(build, diagnosis, env)
 
 
 __all__ = [

@@ -80,12 +80,22 @@ def stop(
     )
 
 
+def count(value: object) -> int:
+    """``--limit`` as a positive whole number (invoke would die with a traceback on 'abc')."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        from tasks.errors import UsageError
+
+        raise UsageError(f"--limit {value!r} is not a positive whole number", "pass e.g. --limit 5")
+    return int(text)
+
+
 @task(name="list", help={**HELP, **AWS_HELP, "limit": "how many builds (default 10)"})
 def list_(
     c: Context,
     env: str | None = None,
     json_: bool = False,
-    limit: int = 10,
+    limit: str = "10",
     profile: str | None = None,
     region: str | None = None,
 ) -> None:
@@ -94,7 +104,7 @@ def list_(
 
     execute(
         c,
-        lambda rt: list_recent(rt, limit),
+        lambda rt: list_recent(rt, count(limit)),
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},

@@ -73,19 +73,30 @@ def execute(
 
     ``extras`` seeds ``Runtime.extras`` (e.g. ``{"on_failure": None}`` for --no-diagnose).
     """
+    from tasks.wait import sigterm_as_interrupt
+
     console = console or Console(json_mode=json_, redactor=Redactor())
     try:
         settings = settings_for(c, env, {k: v for k, v in (flags or {}).items() if v is not None})
         runtime = make_runtime(settings, console)
         runtime.extras.update(extras or {})
-        result = action(runtime) or {}
+        # SIGTERM (a cancelled CI job) is a Ctrl-C everywhere: one line and exit 130, never a
+        # silent death by signal (the wait loop turns it into StopBuild and exit 14)
+        with sigterm_as_interrupt():
+            result = action(runtime) or {}
         if not console.emitted:
             console.emit({"ok": True, **result})
     except SuiteError as err:
         console.error(err)
         raise Exit(code=int(err.code)) from None
     except KeyboardInterrupt:
-        console.error(SuiteError("interrupted", "", code=ExitCode.INTERRUPTED))
+        console.error(
+            SuiteError(
+                "interrupted",
+                "rerun when ready (`invoke build.list` shows any build this run had started)",
+                code=ExitCode.INTERRUPTED,
+            )
+        )
         raise Exit(code=int(ExitCode.INTERRUPTED)) from None
     except Exit:
         raise

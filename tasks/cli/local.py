@@ -7,8 +7,10 @@ from invoke.tasks import task
 
 from tasks.cli.common import HELP, execute
 
+LOCAL_HELP = {**HELP, "env": "environment from invoke.yaml with runner: local (default: local)"}
 
-@task(help={**HELP})
+
+@task(help=LOCAL_HELP)
 def up(c: Context, env: str | None = "local", json_: bool = False) -> None:
     """Start (idempotently) Docker Engine, the local registry, PostgreSQL and the bun base image."""
     from tasks import localenv
@@ -22,7 +24,9 @@ def up(c: Context, env: str | None = "local", json_: bool = False) -> None:
     execute(c, action, env=env, json_=json_)
 
 
-@task(help={**HELP, "purge": "also delete .release-local (database, registry data, passwords)"})
+@task(
+    help={**LOCAL_HELP, "purge": "also delete .release-local (database, registry data, passwords)"}
+)
 def down(c: Context, env: str | None = "local", json_: bool = False, purge: bool = False) -> None:
     """Stop what local.up started (a Docker Engine it found running is left alone)."""
     from tasks import localenv

@@ -14,7 +14,7 @@ from tasks.cli.db import minutes
         **HELP,
         **AWS_HELP,
         "seed": "also run a seed script after the migrations",
-        "script": "seed script from the allow-list (default: the first one)",
+        "script": "seed script from the allow-list (implies --seed; default: the first one)",
         "no_migrate": "skip the migrations (image only, or --seed only)",
         "skip_build": "do not build: pin the configured tag's current digest instead",
         "dry_run": "print every step's commands and API calls; change nothing",

@@ -344,7 +344,12 @@ class Scanner:
     def _line_hit(self, text: str, number: int, buf: bytes, start: int) -> None:
         phase = self.phase
         if "hase " in text or "Running command " in text:
-            phase = self._grammar(message_of(text), number, buf, start)
+            message = message_of(text)
+            phase = self._grammar(message, number, buf, start)
+            if message is not text and message.startswith("Running command "):
+                # the agent echoing a command is not output: a buildspec line that merely
+                # mentions "exec format error" (an echo, a grep) must not become a finding
+                return
         matched: set[str] = set()
         by_id = self.catalogue.by_id
         # every literal, not only the matched trigger's: triggers found by one regex pass do

@@ -319,7 +319,8 @@ def _attribute_wrappers(cands: dict[str, _Candidate], has_phases: bool) -> None:
 
 
 def _infer_from_timeout(catalogue: Catalogue, cands: dict[str, _Candidate], scan: Scan) -> None:
-    timed_out = [c for c in cands.values() if c.entry.build_status]
+    # only a TIMED_OUT build: a STOPPED one (Ctrl-C) or a FAULT says nothing about the command
+    timed_out = [c for c in cands.values() if "TIMED_OUT" in c.entry.build_status]
     if not timed_out or scan.last_command is None:
         return
     command = scan.last_command
@@ -474,7 +475,9 @@ def diagnose(
     last = scan.last_command
     extra = {
         "build_id": facts.id or "(id not in the log)",
-        "last_command": last.text if last else "(not known without the log)",
+        "last_command": last.text
+        if last
+        else ("(none in the log)" if scan.lines else "(not known without the log)"),
     }
     ranked = sorted(cands.values(), key=lambda c: _order(c, failed, scan.has_phases))
     findings = tuple(_finding(c, values, extra, failed, has_phases) for c in ranked)

@@ -21,7 +21,7 @@ from tasks.diagnose.followups import FollowUp, default_checks, run_followups
 from tasks.diagnose.matcher import Scan, read_chunks, scan_chunks, scan_lines
 from tasks.diagnose.ranking import BuildFacts, diagnose, facts_from_build, facts_from_json
 from tasks.diagnose.report import Report, render, summary_line
-from tasks.errors import ExitCode, SuiteError
+from tasks.errors import ExitCode, SuiteError, UsageError
 from tasks.runtime import Runtime
 
 ChecksFactory = Callable[[Runtime], Mapping[str, FollowUp]]
@@ -138,6 +138,12 @@ def _read_saved(
             if log != "-":
                 stream.close()
         label = "stdin" if log == "-" else log
+        if not scan.lines and facts is None:  # e.g. `cmd 2>&1 | invoke diagnose --log -`
+            raise UsageError(  # printed nothing: there is nothing to diagnose, not "no match"
+                f"the log {label} is empty: nothing to diagnose",
+                "pass the failing command's output (both streams: `cmd 2>&1 | invoke diagnose "
+                "--log -`) or a saved build log",
+            )
     if facts is not None and facts.id:
         label = f"build {facts.id} ({label})" if log else f"build {facts.id}"
     return scan, facts, label
@@ -148,6 +154,13 @@ def _read_build(
 ) -> tuple[Scan, BuildFacts, str, dict[str, str]]:
     """A build from AWS (or the local runner) and its whole log, streamed."""
     build = source.read_build(rt, build_id)
+    if not build.final:  # nothing has failed yet: "no match" (21) would be a false alarm
+        raise UsageError(
+            f"build {build.id} is still {build.status} (in {build.current_phase or '-'}): "
+            "nothing has failed yet",
+            f"follow it with `invoke build.wait {build.id} --env {rt.settings.env}`: if it "
+            "fails, the diagnosis runs by itself",
+        )
     rt.console.step(f"reading build {build.id} ({build.status})")
     scan = scan_lines(source.log_lines(rt, build), catalogue)
     return scan, facts_from_build(build), f"build {build.id}", build_values(build)
@@ -175,12 +188,12 @@ def run(
     show(rt, report)
     result = report.as_dict(rt.redactor)
     if not report.matched and not report.diagnosis.succeeded:  # the generic wrapper alone too
-        rt.console.emit({"ok": False, **result})
-        raise SuiteError(
+        raise SuiteError(  # its --json result carries the report and the error, as all do
             "no known failure matched this build's log and status",
             "read the failing phase and last lines above; add the failure to "
             "tasks/diagnose/catalogue.yaml if it recurs",
             code=ExitCode.DIAGNOSE_NO_MATCH,
+            details=result,
         )
     return result
 

@@ -75,6 +75,12 @@ GZIP_MAGIC = b"\x1f\x8b"
 def open_log(path: str) -> IO[bytes]:
     """A saved log file, or stdin for ``-``; gzip (CloudWatch exports) is read transparently."""
     if path == "-":
+        if sys.stdin.isatty():  # nothing piped in: reading would wait silently for typing
+            raise UsageError(
+                "--log - reads the log from stdin, but stdin is this terminal",
+                "pipe the log in (`docker push IMAGE 2>&1 | invoke diagnose --log -`) or pass "
+                "--log FILE",
+            )
         stdin: IO[bytes] = sys.stdin.buffer
         peek = getattr(stdin, "peek", None)  # buffered streams look ahead without consuming
         if peek is not None and peek(2)[:2] == GZIP_MAGIC:
@@ -108,7 +114,29 @@ def read_build_json(path: str) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path} does not hold a JSON object", "save batch-get-builds output")
+    _require_a_build(path, data)
     return data
+
+
+def _key(data: dict[str, Any], name: str) -> Any:
+    """camelCase (boto3, aws cli) or PascalCase, as ``ranking.facts_from_json`` reads them."""
+    return data.get(name, data.get(name[:1].upper() + name[1:]))
+
+
+def _require_a_build(path: str, data: dict[str, Any]) -> None:
+    """An empty answer (``batch-get-builds`` of a wrong id) is bad input, not 'no match'."""
+    builds = _key(data, "builds")
+    if isinstance(builds, list) and builds and isinstance(builds[0], dict):
+        return
+    if builds is None and (_key(data, "id") or _key(data, "buildStatus")):
+        return  # one build object
+    missing = _key(data, "buildsNotFound") or []
+    why = f": CodeBuild did not find {', '.join(map(str, missing))}" if missing else ""
+    raise UsageError(
+        f"{path} holds no build{why}",
+        "check the id (`invoke build.list`), then save it again with "
+        "`aws codebuild batch-get-builds --ids ID > build.json`",
+    )
 
 
 __all__ = ["latest_failed", "log_lines", "open_log", "read_build", "read_build_json"]

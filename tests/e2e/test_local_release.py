@@ -86,6 +86,9 @@ def test_broken_migration_fails_names_the_file_and_leaves_the_database(
         outcome.out,
     )
     assert (local_env.sql(tables), applied(local_env)) == before
+    # the automatic diagnosis names the file, and its fix becomes the error line's Fix:
+    assert "(app_migration_failed)" in outcome.out
+    assert "Fix the SQL in migrations/0003_add_audit.sql" in outcome.error.remedy
 
 
 def test_wrong_script_path_gives_bun_module_not_found(local_env: LocalEnv, tmp_path: Path) -> None:
@@ -226,3 +229,49 @@ def test_seed_script_outside_the_allow_list_is_refused_by_the_buildspec(
     assert "error: seed script '../../etc/passwd' is not in the allow-list (organizations)" in text
     assert "docker run" not in "\n".join(m for _, m in events if not m.startswith("[Container]"))
     assert "running seed" not in text
+
+
+def test_stopping_a_build_mid_migration_stops_the_migration(
+    local_env: LocalEnv, backend_image: str, tmp_path: Path
+) -> None:
+    """Ctrl-C / build.stop while a migration runs: the container must die with the build (the
+    buildspec runs it with --init, so SIGTERM reaches bun), its transaction is rolled back, and
+    nothing is applied after the build reported STOPPED."""
+    slow = variant(tmp_path, "slow")
+    (slow / "migrations" / "0003_slow.sql").write_text(
+        "CREATE TABLE slow_marker (id int);\nSELECT pg_sleep(4);\n"
+    )
+    image = f"{local_env.registry.host}/daadaar-backend:e2e-slow"
+    for argv in (
+        ["docker", "build", "--platform", "linux/amd64", "-t", image, str(slow)],
+        ["docker", "push", image],
+    ):
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    b = runner(local_env)
+    overrides = (EnvVar("RUN_MIGRATIONS", "true"), EnvVar("RUN_SEED", "false"))
+    build = b.start(
+        StartRequest(
+            "e2e", "migrate", (*overrides, EnvVar("IMAGE_URI", image)), image, os.urandom(8).hex()
+        )
+    )
+    log = local_env.root / "builds" / build.id.split(":", 1)[1] / "build.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log.exists() and "migrations from /app/migrations" in log.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the migration never started: {build}")
+    time.sleep(0.5)  # inside pg_sleep(4)
+    migrating_since = time.monotonic()
+    b.stop(build.id)
+    while not build.final and time.monotonic() < deadline:
+        time.sleep(0.1)
+        build = b.get(build.id)
+    assert build.status == "STOPPED", build
+    assert time.monotonic() - migrating_since < 4.0  # the stop did not wait for the migration
+    time.sleep(max(0.0, migrating_since + 5.0 - time.monotonic()))  # past pg_sleep's end
+    assert "0003_slow.sql" not in applied(local_env)
+    assert local_env.sql("SELECT to_regclass('public.slow_marker')") == ""
+    assert "migrate: applied 0003_slow.sql" not in log.read_text()

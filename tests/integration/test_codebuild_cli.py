@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -196,6 +197,16 @@ def test_concurrency_guard_through_invoke(live: ScriptedCodeBuild) -> None:
     assert first["id"] in data["error"]["message"]
     assert f"invoke build.wait {first['id']}" in data["error"]["remedy"]
     assert len(live.builds) == 1
+    # every command the remedy suggests can be pasted as is (the --env, a --force that exists)
+    suggested = re.findall(r"`invoke ([^`]+)`", data["error"]["remedy"])
+    assert suggested == [
+        f"build.wait {first['id']} --env staging",
+        f"build.stop {first['id']} --env staging",
+        "db.migrate --force --env staging",
+    ]
+    stopped = invoke(*suggested[1].split())
+    assert stopped.returncode == 0, stopped.stderr
+    assert live.stops == [first["id"]]
 
 
 def test_release_skip_build_through_invoke(live: ScriptedCodeBuild) -> None:
@@ -323,3 +334,44 @@ def test_failure_is_diagnosed_automatically_unless_no_diagnose(live: ScriptedCod
     assert "linux/amd64" not in after_log
     errors = [x for x in quiet.stderr.splitlines() if x.startswith("error:")]
     assert len(errors) == 1 and "COMMAND_EXECUTION_ERROR" in errors[0]
+
+
+def test_build_logs_before_the_stream_exists_says_so(live: ScriptedCodeBuild) -> None:
+    slow = tuple((name, 30.0 if name == "PROVISIONING" else d) for name, d in SHORT)
+    live.scripts = [Script(phases=slow)]
+    started = one_json(
+        invoke("db.migrate", "--env", "staging", "--json", "--detach", "--image", PINNED).stdout
+    )
+    shown = invoke("build.logs", started["id"], "--env", "staging")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == ""  # nothing that a `| grep` would take for a log line
+    assert f"no log lines yet for {started['id']} (IN_PROGRESS" in shown.stderr
+    assert f"`invoke build.logs {started['id']} --follow --env staging`" in shown.stderr
+
+
+def test_missing_project_points_at_setup_apply(
+    live: ScriptedCodeBuild, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RELEASE_PROJECT", "no-such-project")
+    listed = invoke("build.list", "--env", "staging")
+    assert listed.returncode == ExitCode.USAGE
+    assert listed.stderr.strip().splitlines() == [
+        "error: CodeBuild project 'no-such-project' does not exist in us-east-1. Fix: create it "
+        "with `invoke setup --apply --env staging`, or fix `project` in invoke.yaml"
+    ]
+
+
+def test_migrate_without_an_image_in_ecr_says_what_works(live: ScriptedCodeBuild) -> None:
+    import boto3
+
+    boto3.client("ecr", region_name="us-east-1").create_repository(repositoryName="daadaar-backend")
+    done = invoke("db.migrate", "--env", "staging")  # no --image: the tag's digest from ECR
+    assert done.returncode == ExitCode.REGISTRY
+    assert "--skip-build" not in done.stderr  # db.migrate has no such flag
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: 123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend:staging is not in "
+        "ECR, so there is no image to run. Fix: build and push it first (`invoke release --env "
+        "staging`, or `invoke image.push --env staging`), or pass a pinned --image "
+        "registry/repo@sha256:… to db.migrate/db.seed"
+    )
+    assert live.requests == []  # nothing was started

@@ -49,6 +49,7 @@ def test_no_match_exits_with_its_own_code() -> None:
     assert proc.returncode == 21
     data = json.loads(proc.stdout)
     assert data["ok"] is False and data["findings"] == [] and data["matched"] is False
+    assert data["error"]["code"] == 21 and data["error"]["kind"] == "SuiteError"
     assert data["last_lines"][-1]["text"] == "something nobody catalogued"
     assert proc.stderr.strip().splitlines()[-1].startswith("error: no known failure matched")
 

@@ -150,6 +150,26 @@ def test_wrong_credentials(pushed, suite_env) -> None:  # type: ignore[no-untype
     assert login.returncode == 5
     assert "refused the credentials" in login.stderr
     assert "wrong-pass-123" not in login.stderr + login.stdout
+    # on --env local, a stale exported password is the usual cause: say how to use local.up's
+    assert "unset it to use the one invoke local.up made" in login.stderr
+
+
+def test_local_login_to_a_registry_that_is_down_says_local_up(suite_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tasks.services import free_port
+
+    env = {
+        **suite_env,
+        "RELEASE_REGISTRY": f"127.0.0.1:{free_port()}",
+        "RELEASE_REGISTRY_AUTH": "basic",
+        "RELEASE_REGISTRY_PASSWORD": "pw-123456",
+        "RELEASE_LOCAL_DIR": str(tmp_path),
+    }
+    login = invoke(["ecr.login"], env)
+    assert login.returncode == 5
+    errors = [line for line in login.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].endswith(
+        "Fix: start the local environment: invoke local.up"
+    )
 
 
 def test_anonymous_access_to_auth_registry_is_refused(pushed, suite_env) -> None:  # type: ignore[no-untyped-def]
@@ -284,3 +304,20 @@ def test_ecr_login_against_registry(pushed, suite_env, argv_log) -> None:  # typ
         "username": "AWS",
     }
     assert MOTO_TOKEN_PASSWORD not in log.read_text() + result.stdout + result.stderr
+
+
+def test_a_missing_dockerfile_is_a_config_error_not_a_failed_command(suite_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {
+        **suite_env,
+        "RELEASE_DOCKERFILE": str(tmp_path / "nope"),
+        "RELEASE_CONTEXT": str(tmp_path),
+    }
+    result = invoke(["image.build", "--json"], env)
+    assert result.returncode == 2, result.stderr
+    data = one_json(result.stdout)
+    assert data["error"]["kind"] == "UsageError"  # type: ignore[index]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: Dockerfile '{tmp_path / 'nope'}' does not exist. Fix: fix "
+        "release.environments.local.dockerfile in invoke.yaml (or RELEASE_DOCKERFILE)"
+    ]

@@ -221,13 +221,33 @@ def test_build_timeout(local: Path) -> None:
 def test_a_dead_worker_is_reported_as_fault(local: Path) -> None:
     b = backend(local, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 60\n")
     build = b.start(request())
-    state = json.loads((local / "builds" / build.uuid / "state.json").read_text())
+    state_file = local / "builds" / build.uuid / "state.json"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # until the build phase's shell runs
+        state = json.loads(state_file.read_text())
+        if state.get("current_phase") == "BUILD" and state.get("pgid"):
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the build phase never started: {state}")
     os.kill(int(state["pid"]), signal.SIGKILL)
     build = wait(b, build, 10)
     assert build.status == FAULT
     failed = build.failed_phase()
     assert failed is not None
     assert failed.contexts[0].status_code == "SINGLE_BUILD_CONTAINER_DEAD"
+    # like CodeBuild's dead container, nothing of the build lives on: not the phase's shell
+    # (with a migration container behind it), nor its private directory (its docker login)
+    pgid = int(state["pgid"])
+    for _ in range(100):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"the dead build's shell (group {pgid}) still runs")
+    assert not list((local / "builds" / build.uuid).glob("run-*"))
 
 
 def test_idempotent_start_and_state_across_instances(local: Path) -> None:
@@ -372,3 +392,34 @@ def test_old_finished_builds_are_pruned(local: Path, monkeypatch: pytest.MonkeyP
     assert kept == [ids[3], ids[2]], (kept, ids)  # pruned at each start to KEEP_BUILDS
     tokens = json.loads((local / "builds" / "tokens.json").read_text())
     assert set(tokens.values()) == set(kept)
+
+
+def test_check_ready_names_a_stopped_local_database(tmp_path: Path) -> None:
+    """A release on --env local with PostgreSQL down stops in the guard (exit 22), not in a
+    build whose failure would then be diagnosed."""
+    import socket
+
+    from tasks.errors import ExitCode, LocalEnvError
+
+    with socket.socket() as registry, socket.socket() as db:
+        registry.bind(("127.0.0.1", 0))
+        registry.listen()
+        db.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        reg_port, db_port = registry.getsockname()[1], db.getsockname()[1]
+        url = f"postgres://app:Sup3r-Secret-pw@127.0.0.1:{db_port}/app"
+        (tmp_path / "credentials.json").write_text(json.dumps({"secrets": {"s": url}}))
+        b = backend(tmp_path, "version: 0.2\nphases:\n  build:\n    commands: [ls]\n", "s")
+        with pytest.raises(LocalEnvError) as info:
+            b.check_ready(f"127.0.0.1:{reg_port}")
+        assert info.value.code == ExitCode.LOCAL_ENV
+        assert info.value.line() == (
+            f"the local PostgreSQL 127.0.0.1:{db_port} does not answer. "
+            "Fix: start the local environment: invoke local.up"
+        )
+        assert "Sup3r" not in info.value.line()
+        db.listen()
+        b.check_ready(f"127.0.0.1:{reg_port}")  # both answer: ready
+        remote = url.replace("127.0.0.1", "db.internal")
+        (tmp_path / "credentials.json").write_text(json.dumps({"secrets": {"s": remote}}))
+        db.close()
+        b.check_ready(f"127.0.0.1:{reg_port}")  # a remote database is the probe's business

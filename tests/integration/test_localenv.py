@@ -97,3 +97,57 @@ def test_attach_credentials_only_for_local_basic(tmp_path: Path) -> None:
     assert localenv.attach_credentials(local, exported)["RELEASE_REGISTRY_PASSWORD"] == "mine"
     prod = load_settings(raw, env="prod", environ=environ)
     assert "RELEASE_REGISTRY_PASSWORD" not in localenv.attach_credentials(prod, dict(environ))
+
+
+def test_a_tcp_docker_host_that_does_not_answer_is_named_not_started(tmp_path: Path) -> None:
+    """A mistyped DOCKER_HOST=tcp://... must not make local.up start a root dockerd listening
+    on TCP without authentication: it names the address and what to do."""
+    port = services.free_port()
+    environ = {**os.environ, "RELEASE_LOCAL_DIR": str(tmp_path)}
+    environ["DOCKER_HOST"] = f"tcp://127.0.0.1:{port}"
+    settings = settings_for(services.free_port(), services.free_port(), environ)
+    with pytest.raises(LocalEnvError) as info:
+        localenv.up(settings, environ, lambda _: None)
+    assert info.value.line() == (
+        f"no Docker Engine answers at DOCKER_HOST=tcp://127.0.0.1:{port}. Fix: start that "
+        "engine, or unset DOCKER_HOST so that invoke local.up starts one on "
+        "unix:///var/run/docker.sock"
+    )
+    assert not (tmp_path / "dockerd").exists()
+    assert not services.port_open("127.0.0.1", port)
+
+
+def test_purge_removes_a_mount_dockerd_left_behind(tmp_path: Path) -> None:
+    """dockerd leaves <exec-root>/netns/default mounted after it stops; local.down --purge
+    used to say "removed" while the directory stayed. Now it unmounts, removes, and never
+    claims a removal that did not happen."""
+    import subprocess
+
+    root = tmp_path / "release-local"
+    netns = root / "dockerd" / "exec" / "netns"
+    netns.mkdir(parents=True)
+    (netns / "default").touch()
+    mounted = subprocess.run(
+        ["mount", "--bind", "/proc/self/ns/net", str(netns / "default")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert mounted.returncode == 0, mounted.stderr
+    try:
+        assert localenv.mounts_under(Path("/proc/mounts").read_text(), root) == [
+            str(netns / "default")
+        ]
+        environ = {**os.environ, "RELEASE_LOCAL_DIR": str(root)}
+        said: list[str] = []
+        result = localenv.down(
+            settings_for(services.free_port(), services.free_port(), environ),
+            environ,
+            said.append,
+            purge=True,
+        )
+        assert result["purged"] and not root.exists()
+        assert f"removed {root}" in said
+    finally:
+        subprocess.run(["umount", "-l", str(netns / "default")], capture_output=True, check=False)
+    assert str(root) not in Path("/proc/mounts").read_text()

@@ -62,6 +62,7 @@ def test_default_env_from_file(raw: dict[str, object]) -> None:
         ({"account": "12ab"}, "12-digit"),
         ({"region": "mars"}, "region"),
         ({"tag_policy": "random"}, "tag_policy"),
+        ({"tag": "bad tag"}, "is not a Docker tag"),
         ({"seed_scripts": "../../etc/passwd"}, "seed script"),
         ({"timeout": "-1"}, "timeout"),
         ({"confirm": "maybe"}, "confirm"),

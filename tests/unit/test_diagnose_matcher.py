@@ -145,3 +145,21 @@ def test_random_chunking_of_all_samples_gives_the_same_scan() -> None:
         assert again.hits == whole.hits and again.counts == whole.counts
         assert again.marks == whole.marks and again.contexts == whole.contexts
         assert again.lines == whole.lines and again.before_failure == whole.before_failure
+
+
+def test_a_command_that_mentions_an_error_is_not_the_error() -> None:
+    """The buildspec's platform check echoes "exec format error" in its command text; a build
+    that then fails on the database probe must not be diagnosed as an architecture problem."""
+    log = [
+        "[Container] 2026/11/24 11:05:32.756855 Entering phase PRE_BUILD",
+        '[Container] 2026/11/24 11:05:32.756900 Running command [ "$A" = "$B" ] || echo "error:'
+        " it would fail with 'exec format error'\"",
+        "db-probe: refused: 127.0.0.1:55439 answered but nothing listens on port 55439",
+        "[Container] 2026/11/24 11:05:32.791962 Phase complete: PRE_BUILD State: FAILED",
+    ]
+    scan = scan_lines(log, CAT)
+    assert "docker_exec_format_error" not in scan.hits
+    assert scan.last_command is not None and "exec format error" in scan.last_command.text
+    # the same words as output (the echo ran) are still found
+    printed = scan_lines([*log[:2], "error: it would fail with 'exec format error'"], CAT)
+    assert printed.hits["docker_exec_format_error"][0].line == 3

@@ -133,6 +133,19 @@ def test_timed_out_build_whose_last_command_migrates_infers_a_db_timeout() -> No
     assert "p:9" in result.findings[1].cause
 
 
+def test_a_stopped_build_whose_last_command_migrates_is_just_stopped() -> None:
+    """Ctrl-C during a slow migration: the build was stopped, not a database timeout."""
+    lines = [
+        C + "Entering phase BUILD",
+        C + "Running command docker run --rm -e DATABASE_URL img bun run src/db/migrate.ts",
+        "migrate: database 127.0.0.1:55439/daadaar",
+        C + "Phase complete: BUILD State: STOPPED",
+    ]
+    facts = BuildFacts(id="p:9", status="STOPPED")
+    assert ids(lines, facts) == ["cb_build_stopped"]
+    assert "pg_connect_timeout" not in ids(lines, BuildFacts(id="p:9", status="FAULT"))
+
+
 def test_variants_refine_the_text_from_evidence() -> None:
     local = diagnose(CAT, scan_lines(["Error: connect ECONNREFUSED 127.0.0.1:5432"], CAT))
     assert "localhost" in local.findings[0].title

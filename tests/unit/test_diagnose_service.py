@@ -124,8 +124,11 @@ def test_no_match_prints_json_once_and_exits_with_its_code() -> None:
     with pytest.raises(SuiteError) as caught:
         service.run(rt, checks_factory=no_checks)
     assert caught.value.code == ExitCode.DIAGNOSE_NO_MATCH
+    assert out.getvalue() == ""  # the one object is printed with the error, as for every task
+    rt.console.error(caught.value)  # what tasks.cli.common.execute does with it
     data = json.loads(out.getvalue())
     assert data["ok"] is False and data["matched"] is False
+    assert data["error"]["code"] == ExitCode.DIAGNOSE_NO_MATCH
     assert [f["id"] for f in data["findings"]] == ["cb_command_failed"]  # generic only: no match
     assert data["build"]["failed_phase"] == "BUILD"
     assert [line["text"] for line in data["last_lines"]] == ["hello", "odd failure"]
@@ -201,3 +204,21 @@ def test_network_path_hook_passes_the_port_to_doctor() -> None:
         results = network_path(rt, doctor)(finding("network_path", port="6432"))
     assert seen == [6432]
     assert results == [CheckResult("database_path", "fail", "no inbound 6432 rule", "add it")]
+
+
+def test_a_build_still_running_has_not_failed_yet() -> None:
+    running = replace(build("acme-migrations:b2", "IN_PROGRESS"), current_phase="BUILD")
+    rt, _, _ = runtime(FakeBackend([running], LOG))
+    with pytest.raises(SuiteError) as caught:
+        service.run(rt, build_id="acme-migrations:b2", checks_factory=no_checks)
+    assert caught.value.code == ExitCode.USAGE  # not DIAGNOSE_NO_MATCH: nothing failed
+    assert "is still IN_PROGRESS (in BUILD): nothing has failed yet" in caught.value.message
+    assert "`invoke build.wait acme-migrations:b2 --env t`" in caught.value.remedy
+
+
+def test_stopped_build_whose_log_ran_no_command_says_so() -> None:
+    log = ["[Container] 2024/07/12 01:21:53 Entering phase BUILD", "line 0"]
+    rt, _, _ = runtime(FakeBackend([build("acme-migrations:b3", "STOPPED")], log))
+    result = service.run(rt, build_id="acme-migrations:b3", checks_factory=no_checks)
+    cause = next(f["cause"] for f in result["findings"] if f["id"] == "cb_build_stopped")
+    assert "`(none in the log)`" in cause and "without the log" not in cause

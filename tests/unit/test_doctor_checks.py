@@ -331,3 +331,13 @@ def test_without_a_project_or_network_settings_only_the_cause_fails() -> None:
     fails = {i for i, c in checks.items() if c.status == FAIL}
     assert fails == {"codebuild_project"}
     assert checks["vpc_config"].message == "not checked: the CodeBuild project does not exist"
+
+
+def test_fixes_name_the_environment_so_they_can_be_pasted() -> None:
+    """`invoke setup --apply` alone targets release.env (prod), not the environment checked."""
+    f = facts()
+    env = f.settings.env
+    off = check_concurrency(facts(project={**project(), "concurrentBuildLimit": 3}))
+    assert f"`invoke setup --apply --env {env}`" in off.fix
+    missing = check_image(facts(image=replace(f.image, tag_exists=False)))
+    assert f"`invoke release --env {env}`" in missing.fix

@@ -141,3 +141,24 @@ def test_check_target_names_rebuild_command() -> None:
 )
 def test_loopback_registries_use_http(host: str, loop: bool) -> None:
     assert is_loopback(host) is loop
+
+
+def test_engine_error_reason_keeps_the_cause_not_a_cut_off_prefix() -> None:
+    from tasks.imageplan import engine_error_reason
+
+    tcp = (
+        "Error while fetching server API version: HTTPConnectionPool(host='127.0.0.1', port=1): "
+        'Max retries exceeded with url: /version (Caused by NewConnectionError("HTTPConnection('
+        "host='127.0.0.1', port=1): Failed to establish a new connection: [Errno 111] "
+        'Connection refused"))'
+    )
+    assert engine_error_reason(tcp) == "Connection refused"
+    unix = (
+        "Error while fetching server API version: ('Connection aborted.', "
+        "FileNotFoundError(2, 'No such file or directory'))"
+    )
+    assert engine_error_reason(unix) == "No such file or directory (FileNotFoundError)"
+    assert engine_error_reason("Install paramiko package") == "Install paramiko package"
+    long = "word " * 60
+    cut = engine_error_reason(long)
+    assert cut.endswith("word ...") and len(cut) <= 164

@@ -66,3 +66,21 @@ def test_state_round_trip_to_the_shared_build_model() -> None:
     assert build.as_dict()["exit_code"] == 11
     running = phase_from_dict({"name": "BUILD", "status": None, "start": 10.0})
     assert running.status is None and running.elapsed(12.5) == 2.5
+
+
+def test_mounts_under_lists_deepest_first_and_only_below_the_directory() -> None:
+    from pathlib import Path
+
+    from tasks.localenv import mounts_under
+
+    text = (
+        "nsfs /x/.release-local/dockerd/exec/netns/default nsfs rw 0 0\n"
+        "tmpfs /x/.release-local/dockerd tmpfs rw 0 0\n"
+        "tmpfs /x/.release-local-other tmpfs rw 0 0\n"
+        "tmpfs /x/with\\040space/a tmpfs rw 0 0\n"
+    )
+    assert mounts_under(text, Path("/x/.release-local/")) == [
+        "/x/.release-local/dockerd/exec/netns/default",
+        "/x/.release-local/dockerd",
+    ]
+    assert mounts_under(text, Path("/x/with space")) == ["/x/with space/a"]

@@ -135,3 +135,37 @@ def test_dry_run_prints_every_command_and_runs_nothing() -> None:
     assert "CodeBuild StartBuild projectName=daadaar-migrations" in text
     assert "SEED_SCRIPT=organizations" in text
     assert all(r.status == "planned" for r in results)
+
+
+def test_dry_run_of_a_local_release_shows_what_the_local_runner_does() -> None:
+    """--env local: no CodeBuild or CloudWatch call is planned, the loopback registry is read
+    over plain HTTP (as the verifier does), and the classic-builder fallback is shown."""
+    local = Settings(
+        env="local",
+        runner="local",
+        project="daadaar-migrations-local",
+        repository="daadaar-backend",
+        registry="127.0.0.1:5000",
+        registry_auth="basic",
+        registry_insecure=True,
+    )
+    rec = Recorder()
+    console, out = _console()
+    DryRunExecutor(console).run(
+        release_steps(
+            local, ReleaseOptions(seed=True, seed_script="organizations"), rec.functions()
+        ),
+        None,
+    )
+    text = out.getvalue()
+    assert rec.ran == []
+    assert "api  " not in text and "CloudWatch" not in text
+    assert "http GET http://127.0.0.1:5000/v2/daadaar-backend/manifests/" in text
+    assert "https://" not in text
+    assert "the registry 127.0.0.1:5000 and the local database answer" in text
+    assert "RUN_MIGRATIONS=false RUN_SEED=true SEED_SCRIPT=organizations" in text
+    assert "$ docker build --platform linux/amd64 -f Dockerfile" in text
+    # production keeps its API plan and HTTPS
+    console, out = _console()
+    DryRunExecutor(console).run(release_steps(SETTINGS, ReleaseOptions(), rec.functions()), None)
+    assert "http GET https://123456789012.dkr.ecr" in out.getvalue()

@@ -115,3 +115,23 @@ def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
     assert again.value.code == ExitCode.BUILD_FAILED
     assert "invoke diagnose" in again.value.remedy
     assert "diagnosis unavailable" in rt.console.err.getvalue()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "repo@sha256:",
+        "repo@sha256:abc",
+        "@sha256:" + "a" * 64,
+        "repo:latest",
+        "repo@sha256:" + "A" * 64,
+    ],
+)
+def test_image_must_be_pinned_to_a_whole_digest(image: str) -> None:
+    """`--image repo@sha256:` once passed and started a build on no image at all."""
+    rt, _ = _rt()
+    with pytest.raises(UsageError) as info:
+        runs.pinned_image(rt, image)
+    assert info.value.code == ExitCode.USAGE and "is not pinned to a digest" in info.value.message
+    good = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "0f" * 32
+    assert runs.pinned_image(rt, good) == good

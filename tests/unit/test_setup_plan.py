@@ -108,6 +108,19 @@ def test_update_lines_never_show_a_secret_value() -> None:
     assert "concurrentBuildLimit: None -> 1" in lines
     names = [v["name"] for v in change.request["environment"]["environmentVariables"]]
     assert names == ["DATABASE_URL", "EXTRA", "IMAGE_URI", "RUN_MIGRATIONS", "RUN_SEED"]
+    assert change.request["environment"]["environmentVariables"][1]["value"] == "kept"  # sent
+    # --json shows the request, but never a value of the user's own PLAINTEXT variables
+    shown = {
+        v["name"]: v["value"]
+        for v in change.as_dict()["request"]["environment"]["environmentVariables"]
+    }
+    assert shown == {
+        "DATABASE_URL": "app/db",
+        "EXTRA": "***",
+        "IMAGE_URI": change.request["environment"]["environmentVariables"][2]["value"],
+        "RUN_MIGRATIONS": "true",
+        "RUN_SEED": "false",
+    }
 
 
 def test_missing_network_and_secret_block_but_database_and_repository_do_not() -> None:
@@ -165,3 +178,10 @@ def test_role_given_as_an_arn_keeps_its_path() -> None:
     assert changes["role"].request["RoleName"] == "mig-runner"
     assert changes["role"].request["Path"] == "/service-role/"
     assert changes["project"].request["serviceRole"] == arn
+
+
+def test_blocked_names_the_environment_to_rerun() -> None:
+    state = replace(READY, vpc_exists=False)
+    blocked = setup.blockers(setup.plan(SETTINGS, state))
+    err = setup.blocked_error(blocked, "staging")
+    assert err.remedy.endswith("then rerun `invoke setup --apply --env staging`")

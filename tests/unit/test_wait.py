@@ -85,11 +85,11 @@ def test_throttling_pressure_stretches_the_cadence() -> None:
 def test_timeout_bounds_the_wait_and_names_the_resume_command() -> None:
     clock = VirtualClock(0.0)
     backend = FakeBackend(snapshots=[build()])
-    waiter, _ = _waiter(backend, clock, timeout=60.0, follow=False)
+    waiter, _ = _waiter(backend, clock, timeout=60.0, follow=False, env="staging")
     with pytest.raises(WaitTimedOut) as info:
         waiter.wait(build())
     assert info.value.code == ExitCode.WAIT_TIMEOUT
-    assert "invoke build.wait proj:uuid-1" in info.value.remedy
+    assert "`invoke build.wait proj:uuid-1 --env staging`" in info.value.remedy
     assert 60.0 <= clock.t <= 61.0
     assert "stop" not in backend.calls
 
@@ -129,8 +129,12 @@ def test_outcome_error_names_phase_and_reason() -> None:
     err = outcome_error(failed)
     assert err.code == ExitCode.BUILD_FAILED
     assert "in phase BUILD: COMMAND_EXECUTION_ERROR: bun run migrate: exit status 1" in err.message
-    assert "invoke diagnose proj:uuid-1" in err.remedy
+    assert "`invoke diagnose -b proj:uuid-1`" in err.remedy  # diagnose takes no positional id
     assert err.details["id"] == "proj:uuid-1" and err.details["status"] == "FAILED"
+    # with the run's environment, every suggested command can be pasted as is
+    local = outcome_error(failed, env="local").remedy
+    assert "`invoke build.logs proj:uuid-1 --env local`" in local
+    assert "`invoke diagnose -b proj:uuid-1 --env local`" in local
 
 
 @pytest.mark.parametrize(
