@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tasks.builds import Build, LogEvent, LogLocation, LogPage, Phase, StartRequest
+from tasks.builds import PHASE_ORDER, Build, LogEvent, LogLocation, LogPage, Phase, StartRequest
 
 LOC = LogLocation("/aws/codebuild/proj", "uuid-1", "https://logs")
 
@@ -73,19 +73,7 @@ class FakeBackend:
 def build(
     status: str = "IN_PROGRESS", phase: str = "BUILD", n_phases: int = 7, **kw: object
 ) -> Build:
-    names = (
-        "SUBMITTED",
-        "QUEUED",
-        "PROVISIONING",
-        "DOWNLOAD_SOURCE",
-        "INSTALL",
-        "PRE_BUILD",
-        "BUILD",
-        "POST_BUILD",
-        "UPLOAD_ARTIFACTS",
-        "FINALIZING",
-        "COMPLETED",
-    )
+    names = PHASE_ORDER
     phases = tuple(Phase(n, "SUCCEEDED", 0.0, 1.0, 1.0) for n in names[: n_phases - 1])
     phases += (Phase(names[n_phases - 1], None if status == "IN_PROGRESS" else status, 0.0),)
     base = Build(

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tasks.builds import PHASE_ORDER
 from tasks.errors import ExitCode
 from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, codebuild_lines
 
@@ -27,21 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "daadaar-migrations"
 STAGING = "daadaar-migrations-staging"
 PINNED = "123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend@sha256:" + "ab" * 32
-SHORT = tuple(
-    (name, 0.3)
-    for name in (
-        "SUBMITTED",
-        "QUEUED",
-        "PROVISIONING",
-        "DOWNLOAD_SOURCE",
-        "INSTALL",
-        "PRE_BUILD",
-        "BUILD",
-        "POST_BUILD",
-        "UPLOAD_ARTIFACTS",
-        "FINALIZING",
-    )
-)
+SHORT = tuple((name, 0.3) for name in PHASE_ORDER[:-1])  # every phase but COMPLETED
 
 
 @pytest.fixture
