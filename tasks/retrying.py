@@ -113,6 +113,22 @@ def is_retryable(exc: BaseException) -> bool:
     return is_throttled(exc) or is_transient(exc)
 
 
+# Nothing answered at all (refused, no route, connect timeout): a wrong endpoint or region
+# looks exactly like this, so such errors get few tries; a lost *response* is not in here.
+_UNREACHABLE_CLASSES = frozenset(
+    {
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ConnectionRefusedError",
+        "NewConnectionError",
+    }
+)
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    return bool(_class_names(exc) & _UNREACHABLE_CLASSES)
+
+
 @dataclass(frozen=True)
 class Policy:
     """A named retry policy: how many tries, for how long, how far apart."""
@@ -123,6 +139,7 @@ class Policy:
     initial: float
     cap: float
     predicate: Callable[[BaseException], bool]
+    unreachable_attempts: int = 3  # tries while nothing answers at all (see is_unreachable)
 
 
 POLICIES: dict[str, Policy] = {
@@ -138,6 +155,17 @@ POLICIES: dict[str, Policy] = {
         "iam_propagation", 8, 60.0, 1.0, 10.0, lambda e: error_code(e) == "InvalidInputException"
     ),
 }
+
+
+class _StopWhenUnreachable(tenacity.stop.stop_base):
+    """Stop after ``attempts`` tries that met nobody at the other end."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        return exc is not None and is_unreachable(exc) and state.attempt_number >= self.attempts
 
 
 def retrying(
@@ -157,16 +185,18 @@ def retrying(
         why = error_code(exc) if exc else ""
         why = why or (type(exc).__name__ if exc else "error")
         delay = state.next_action.sleep if state.next_action else 0.0
-        on_retry(
-            f"{policy.name}: {why}; retry {state.attempt_number}/{policy.attempts - 1} in {delay:.1f}s"
-        )
+        limit = policy.unreachable_attempts if exc and is_unreachable(exc) else policy.attempts
+        on_retry(f"{policy.name}: {why}; retry {state.attempt_number}/{limit - 1} in {delay:.1f}s")
 
     kwargs: dict[str, Any] = {}
     if sleep is not None:
         kwargs["sleep"] = sleep
     return tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(policy.attempts)
-        | tenacity.stop_after_delay(policy.max_seconds),
+        stop=tenacity.stop_any(
+            tenacity.stop_after_attempt(policy.attempts),
+            tenacity.stop_after_delay(policy.max_seconds),
+            _StopWhenUnreachable(policy.unreachable_attempts),
+        ),
         wait=wait
         if wait is not None
         else tenacity.wait_random_exponential(multiplier=policy.initial, max=policy.cap),

@@ -87,3 +87,30 @@ def test_factory_honours_endpoint_and_profile_errors() -> None:
     with pytest.raises(AwsAuthError) as err:
         bad.client("sts")
     assert "no-such-profile-xyz" in err.value.message
+
+
+def test_unreachable_endpoint_fails_fast_but_lost_responses_keep_retrying() -> None:
+    from botocore.exceptions import ConnectionClosedError
+
+    notes: list[str] = []
+    calls = {"n": 0}
+
+    def refused() -> None:
+        calls["n"] += 1
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
+
+    r = retrying("aws_call", on_retry=notes.append, wait=tenacity.wait_none(), sleep=lambda s: None)
+    with pytest.raises(EndpointConnectionError):
+        r(refused)
+    assert calls["n"] == 3 and notes[-1].startswith("aws_call: EndpointConnectionError; retry 2/2")
+
+    lost = {"n": 0}
+
+    def lost_then_ok() -> str:
+        lost["n"] += 1
+        if lost["n"] < 6:
+            raise ConnectionClosedError(endpoint_url="http://x")
+        return "ok"
+
+    r2 = retrying("aws_call", wait=tenacity.wait_none(), sleep=lambda s: None)
+    assert r2(lost_then_ok) == "ok" and lost["n"] == 6
