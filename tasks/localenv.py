@@ -190,6 +190,8 @@ def ensure_db(
 def ensure_base_image(root: Path, environ: Mapping[str, str], say: Say) -> dict[str, Any]:
     """The bun binary from npm and the locally made base image the sample Dockerfile uses."""
     env = {**environ, "RELEASE_LOCAL_DIR": str(root)}
+    if not any((root / "bun").glob("*/bun")):
+        say("fetching bun from the npm registry (@oven/bun-linux-x64, ~40 MB, first run only)")
     fetch = subprocess.run(
         [str(PROJECT_ROOT / "scripts" / "fetch_bun.sh"), str(root / "bun")],
         capture_output=True,

@@ -20,6 +20,12 @@ _ARCH_ALIASES = {
 }
 _DEFAULT_VARIANT = {"arm64": "v8"}
 _TOKEN = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# What Docker/OCI images are built for (GOOS/GOARCH names); a typo here would otherwise only
+# show up as a build that "succeeds" for a platform no engine runs.
+KNOWN_OS = frozenset({"linux", "windows", "darwin", "freebsd"})
+KNOWN_ARCH = frozenset(
+    {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "mips64", "loong64"}
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -57,6 +63,12 @@ def parse_platform(text: str) -> Platform:
         )
     variant = parts[2] if len(parts) == 3 else ""
     arch = normalize_arch(parts[1])
+    if parts[0] not in KNOWN_OS or arch not in KNOWN_ARCH:
+        raise UsageError(
+            f"unknown platform {text!r} (os one of {', '.join(sorted(KNOWN_OS))}; "
+            f"arch one of {', '.join(sorted(KNOWN_ARCH))})",
+            "write it as os/arch[/variant], for example linux/amd64 (what CodeBuild runs)",
+        )
     if arch == "arm64" and variant == "v8":
         variant = ""
     return Platform(parts[0], arch, variant)

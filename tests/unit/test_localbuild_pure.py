@@ -84,3 +84,24 @@ def test_mounts_under_lists_deepest_first_and_only_below_the_directory() -> None
         "/x/.release-local/dockerd",
     ]
     assert mounts_under(text, Path("/x/with space")) == ["/x/with space/a"]
+
+
+def test_first_local_up_says_it_is_downloading_bun(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A fresh machine downloads ~40 MB: local.up says so first; a cached bun stays quiet."""
+    import subprocess
+
+    from tasks import localenv
+
+    def fake_run(argv, **kwargs):  # type: ignore[no-untyped-def]
+        out = str(tmp_path / "bun" / "1.4.5" / "bun") if "fetch_bun" in argv[0] else "base:1"
+        return subprocess.CompletedProcess(argv, 0, out + "\n", "")
+
+    monkeypatch.setattr(localenv.subprocess, "run", fake_run)
+    said: list[str] = []
+    localenv.ensure_base_image(tmp_path, {}, said.append)
+    assert said[0].startswith("fetching bun from the npm registry")
+    (tmp_path / "bun" / "1.4.5").mkdir(parents=True)
+    (tmp_path / "bun" / "1.4.5" / "bun").write_text("")
+    said.clear()
+    localenv.ensure_base_image(tmp_path, {}, said.append)
+    assert not any("fetching" in line for line in said) and "ready" in said[-1]

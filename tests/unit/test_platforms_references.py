@@ -78,3 +78,10 @@ def test_default_registry_and_hub() -> None:
     assert parse_image("app:1", default_registry="127.0.0.1:5000").name == "127.0.0.1:5000/app"
     assert parse_image("busybox").name == "registry-1.docker.io/library/busybox"
     assert ecr_registry("123456789012", "cn-north-1").endswith(".amazonaws.com.cn")
+
+
+@pytest.mark.parametrize("text", ["linux/sparc", "linx/amd64", "linux/amd46"])
+def test_unknown_platform_is_refused(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_platform(text)
+    assert "unknown platform" in info.value.message and info.value.code == ExitCode.USAGE
