@@ -38,44 +38,6 @@ def minutes(value: Any) -> float | None:
     return number
 
 
-def _start(
-    c: Context,
-    action: str,
-    *,
-    script: str | None,
-    image: str | None,
-    force: bool,
-    yes: bool,
-    detach: bool,
-    timeout: str | None,
-    env: str | None,
-    json_: bool,
-    no_diagnose: bool,
-    profile: str | None,
-    region: str | None,
-) -> None:
-    """The shared body of db.migrate and db.seed: start the action, follow it."""
-    from tasks.runs import run_action
-
-    execute(
-        c,
-        lambda rt: run_action(
-            rt,
-            action,
-            script=script,
-            image=image,
-            force=force,
-            yes=yes,
-            detach=detach,
-            timeout=minutes(timeout),
-        ),
-        env=env,
-        json_=json_,
-        flags={"profile": profile, "region": region},
-        extras=no_diagnose_extras(no_diagnose),
-    )
-
-
 @task(help=START_HELP)
 def migrate(
     c: Context,
@@ -91,20 +53,23 @@ def migrate(
     region: str | None = None,
 ) -> None:
     """Run the database migrations on CodeBuild (RUN_MIGRATIONS=true) and follow every log line."""
-    _start(
+    from tasks.runs import run_action
+
+    execute(
         c,
-        "migrate",
-        script=None,
-        image=image,
-        force=force,
-        yes=yes,
-        detach=detach,
-        timeout=timeout,
+        lambda rt: run_action(
+            rt,
+            "migrate",
+            image=image,
+            force=force,
+            yes=yes,
+            detach=detach,
+            timeout=minutes(timeout),
+        ),
         env=env,
         json_=json_,
-        no_diagnose=no_diagnose,
-        profile=profile,
-        region=region,
+        flags={"profile": profile, "region": region},
+        extras=no_diagnose_extras(no_diagnose),
     )
 
 
@@ -124,18 +89,22 @@ def seed(
     region: str | None = None,
 ) -> None:
     """Run an allow-listed seed script on CodeBuild (RUN_SEED=true) and follow every log line."""
-    _start(
+    from tasks.runs import run_action
+
+    execute(
         c,
-        "seed",
-        script=script,
-        image=image,
-        force=force,
-        yes=yes,
-        detach=detach,
-        timeout=timeout,
+        lambda rt: run_action(
+            rt,
+            "seed",
+            script=script,
+            image=image,
+            force=force,
+            yes=yes,
+            detach=detach,
+            timeout=minutes(timeout),
+        ),
         env=env,
         json_=json_,
-        no_diagnose=no_diagnose,
-        profile=profile,
-        region=region,
+        flags={"profile": profile, "region": region},
+        extras=no_diagnose_extras(no_diagnose),
     )
