@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from tasks.platforms import Platform, parse_platform
 from tasks.references import ecr_registry
 
 ENV_PREFIX = "RELEASE_"
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 _SEED = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -172,15 +171,9 @@ def load_settings(
             merged["region"] = region
     settings = Settings(env=name, extra=extra, **merged)
     if not settings.registry and settings.account:
-        settings = _replace(settings, registry=ecr_registry(settings.account, settings.region))
+        settings = replace(settings, registry=ecr_registry(settings.account, settings.region))
     validate(settings)
     return settings
-
-
-def _replace(settings: Settings, **changes: Any) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, **changes)
 
 
 def validate(s: Settings) -> None:

@@ -48,6 +48,8 @@ class Console:
         self.json_mode = json_mode
         self.human = self.err if json_mode else self.out
         self.color = wants_color(self.human) if color is None else color
+        # progress rewrites its line only on a real terminal (decided once, like colour)
+        self._live_progress = wants_color(self.human) and not json_mode
         self.redactor = redactor or Redactor()
         self.now = now
         self._emitted = False
@@ -120,7 +122,7 @@ class Console:
     def progress(self, text: str) -> None:
         """A status line that rewrites itself on a terminal and prints as lines elsewhere."""
         text = self.redactor.redact(text)
-        if wants_color(self.human) and not self.json_mode:
+        if self._live_progress:
             # "\r + erase line" only rewrites one terminal row: a longer text would wrap and
             # leave its first rows behind on every rewrite, so it is cut to the width
             width = shutil.get_terminal_size((120, 24)).columns - 1

@@ -241,15 +241,18 @@ def build_image(rt: Runtime, *, push: bool = False) -> dict[str, Any]:
 def registry_client(rt: Runtime, ref: ImageRef) -> registry.RegistryClient:
     s = rt.settings
     own = ref.registry == s.registry
-    creds = ecr.registry_credentials(rt) if own or ref.is_ecr else None
-    if ref.is_ecr and not own:
+    if own:
+        creds = ecr.registry_credentials(rt)
+    elif ref.is_ecr:  # another ECR registry: its token, whatever this environment's auth is
         creds = ecr.get_token(rt).credentials
+    else:
+        creds = None
     hint = (
         "check that the identity may call ecr:BatchGetImage and ecr:GetDownloadUrlForLayer"
         if ref.is_ecr or s.registry_auth == "ecr"
         else f"set {s.registry_password_env} (and registry_username) for {ref.registry}"
     )
-    insecure = s.registry_insecure if own and s.registry_insecure else None
+    insecure = True if own and s.registry_insecure else None
     return registry.RegistryClient(
         ref.registry, credentials=creds, insecure=insecure, auth_hint=hint
     )

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +37,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(predicate: object, seconds: float, what: str, log: Path | None = None) -> None:
+def _wait(
+    predicate: Callable[[], bool], seconds: float, what: str, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return
         time.sleep(0.2)
     tail = ""
