@@ -7,44 +7,27 @@ store). Decisions live in ``imageplan`` (pure); this module gathers facts and ac
 
 from __future__ import annotations
 
-import json
 import platform as host_platform
 from pathlib import Path
 from typing import Any
 
-from tasks import ecr, imageplan, registry
+from tasks import dockerhost, ecr, imageplan, registry
 from tasks.errors import CommandFailed, DockerUnavailable, PlatformMismatch, UsageError
 from tasks.platforms import Platform, from_fields
 from tasks.references import ImageRef, parse_image
 from tasks.retrying import retrying
 from tasks.runtime import Runtime
 
-DEFAULT_HOST = "unix:///var/run/docker.sock"
-
 
 # -- facts ----------------------------------------------------------------------------------
-def docker_endpoint(rt: Runtime) -> tuple[str, str]:
-    """(host, context) the way the docker CLI resolves them: DOCKER_HOST, then the context."""
-    env = rt.environ
-    if env.get("DOCKER_HOST"):
-        return env["DOCKER_HOST"], "DOCKER_HOST"
-    context = env.get("DOCKER_CONTEXT") or _current_context(env)
-    if context and context != "default":
-        result = rt.commands.run(
-            ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}", context],
-            timeout=20,
-        )
-        if result.ok and result.stdout.strip():
-            return result.stdout.strip(), context
-    return DEFAULT_HOST, "default"
-
-
-def _current_context(env: Any) -> str:
-    config_dir = Path(env.get("DOCKER_CONFIG") or Path.home() / ".docker")
-    try:
-        return str(json.loads((config_dir / "config.json").read_text()).get("currentContext", ""))
-    except (OSError, ValueError):
-        return ""
+def docker_endpoint(rt: Runtime) -> dockerhost.Endpoint:
+    """The engine the docker CLI would use here (DOCKER_HOST with TLS, the context...)."""
+    cached = rt.extras.get("docker_endpoint")
+    if isinstance(cached, dockerhost.Endpoint):
+        return cached
+    endpoint = dockerhost.resolve(rt.environ)
+    rt.extras["docker_endpoint"] = endpoint
+    return endpoint
 
 
 def docker_client(rt: Runtime) -> Any:
@@ -52,39 +35,50 @@ def docker_client(rt: Runtime) -> Any:
     cached = rt.extras.get("docker_client")
     if cached is not None:
         return cached
-    host, context = docker_endpoint(rt)
-    import docker
-
+    endpoint = docker_endpoint(rt)
     try:
-        client = docker.DockerClient(base_url=host, timeout=30)
+        client = dockerhost.sdk_client(endpoint, timeout=30)
         client.ping()
     except Exception as exc:
-        raise _unavailable(host, context, exc) from None
+        raise _unavailable(endpoint, exc) from None
     rt.extras["docker_client"] = client
     return client
 
 
-def _unavailable(host: str, context: str, exc: BaseException) -> DockerUnavailable:
-    where = f"DOCKER_HOST={host}" if context == "DOCKER_HOST" else f"context {context!r} ({host})"
-    reason = imageplan.engine_error_reason(str(exc)) or type(exc).__name__
+def _unavailable(endpoint: dockerhost.Endpoint, exc: BaseException) -> DockerUnavailable:
+    where = endpoint.describe()
+    detail = imageplan.engine_error_reason(str(exc)) or type(exc).__name__
+    tls = dockerhost.tls_reason(str(exc))
+    if tls:
+        files = endpoint.tls
+        used = (
+            f"CA {files.ca or 'none'}, client certificate {files.cert or 'none'}"
+            if files is not None
+            else "no TLS files"
+        )
+        return DockerUnavailable(
+            f"TLS to the Docker daemon at {where} failed: {tls} ({used})",
+            "use the CA and client certificate issued for this engine (DOCKER_CERT_PATH with "
+            "ca.pem, cert.pem, key.pem, or the context's TLS files); check with `docker version`",
+        )
     return DockerUnavailable(
-        f"cannot reach the Docker daemon at {where}: {reason}",
+        f"cannot reach the Docker daemon at {where}: {detail}",
         "start Docker (systemctl start docker, or Docker Desktop), or point DOCKER_HOST / "
         "`docker context use` at a running engine",
     )
 
 
 def engine_facts(rt: Runtime) -> imageplan.EngineFacts:
-    host, context = docker_endpoint(rt)
+    endpoint = docker_endpoint(rt)
     try:
         version = docker_client(rt).version()
     except DockerUnavailable:
         raise
     except Exception as exc:
-        raise _unavailable(host, context, exc) from None
+        raise _unavailable(endpoint, exc) from None
     return imageplan.EngineFacts(
-        host=host,
-        context=context,
+        host=endpoint.host,
+        context=endpoint.context,
         os=str(version.get("Os", "")),
         arch=str(version.get("Arch", "")),
         version=str(version.get("Version", "")),
@@ -167,8 +161,7 @@ def _run_streamed(rt: Runtime, argv: list[str], what: str) -> None:
         return
     text = "\n".join(tail).lower()
     if "cannot connect to the docker daemon" in text or "is the docker daemon running" in text:
-        host, context = docker_endpoint(rt)
-        raise _unavailable(host, context, RuntimeError("the daemon stopped answering"))
+        raise _unavailable(docker_endpoint(rt), RuntimeError("the daemon stopped answering"))
     last = next((line for line in reversed(tail) if line.strip()), "no output")
     raise CommandFailed(
         f"{what} failed (exit {result.returncode}): {last.strip()}",

@@ -20,6 +20,7 @@ PURE = [
     "tasks.errors",
     "tasks.redact",
     "tasks.imageplan",
+    "tasks.dockerhost",
     "tasks.registry",
     "tasks.builds",
     "tasks.policy",
