@@ -19,11 +19,19 @@ A build runs in a detached worker process (``python -m tasks.localbuild DIR``), 
 ``--detach`` and the invoking process. State lives under ``.release-local/builds/<uuid>/``:
 ``request.json`` (what was asked), ``state.json`` (rewritten atomically at each transition),
 ``build.log`` (``<epoch-ms> <line>``, append-only; log tokens are byte offsets).
+
+CodeBuild's guarantees kept here: ``concurrentBuildLimit: 1`` (a start refuses while a build of
+the project runs, decided under the same lock as the start itself, so two starts at the same
+instant cannot both run); a start that fails (a full disk, a worker that cannot be spawned)
+leaves no build behind; a start whose process died before its worker ran, or a worker that
+died, is a FAULT, never an endless IN_PROGRESS; a stop that lands before the worker could
+handle it still ends STOPPED.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -68,6 +76,7 @@ PAGE_EVENTS = 10_000  # at most this many events per log page (CloudWatch's own 
 PAGE_BYTES = 1_048_576
 KEEP_BUILDS = 200  # builds kept under .release-local/builds (older finished ones are pruned)
 _STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL of a stopped phase's processes
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
 def local_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -93,7 +102,11 @@ def one_line(command: str) -> str:
 # -- state files -----------------------------------------------------------------------------
 def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    try:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: leave no half-written file behind
+        raise
     os.replace(tmp, path)
 
 
@@ -208,6 +221,7 @@ class LocalBackend:
         self.initiator = initiator or f"local/{_user()}"
         self.spawn = spawn or self._spawn
         self.spec_error: UsageError | LocalEnvError | None = None
+        self.env = ""  # the run's --env, for copy-pasteable commands in refusals
 
     @classmethod
     def from_runtime(cls, rt: Any) -> LocalBackend:
@@ -216,6 +230,7 @@ class LocalBackend:
         if not path.is_absolute():
             path = PROJECT_ROOT / path
         backend = cls(buildspec_path=path, secret=s.secret, region=s.region, environ=rt.environ)
+        backend.env = s.env
         try:
             backend.load_buildspec()
             backend.check_ready(s.registry)
@@ -259,19 +274,56 @@ class LocalBackend:
             known = tokens.get(request.idempotency_token)
             if known and (self.root / known.split(":", 1)[1] / "state.json").exists():
                 return self.get(known)
+            builds = self._all(request.project)
+            running = [b for b in builds if b.status == IN_PROGRESS]
+            if running:
+                # concurrentBuildLimit: 1 (CodeBuild refuses with AccountLimitExceededException);
+                # decided under this lock, so of two starts at the same instant one is refused
+                from tasks.codebuild import conflict
+
+                raise conflict(running[0], self.env)
             build_id = f"{request.project}:{uuid.uuid4()}"
-            number = 1 + max((b.number or 0 for b in self._all(request.project)), default=0)
-            directory = self._create(build_id, number, request, spec_text)
-            tokens[request.idempotency_token] = build_id
-            self._prune(tokens)
-            _write_json(tokens_path, tokens)
-        pid = self.spawn(directory)
+            number = 1 + max((b.number or 0 for b in builds), default=0)
+            directory = self.root / build_id.split(":", 1)[1]
+            pid = 0
+            # SIGINT/SIGTERM wait until the build is whole (in this process they are delivered
+            # when this returns); the worker inherits them blocked and unblocks them once its
+            # handlers are in place (``main``), so a stop in its first milliseconds is a stop
+            blocked = _block_stop_signals()
+            try:
+                self._create(build_id, number, request, spec_text)
+                pid = self.spawn(directory)
+                self._record_pid(directory, pid)
+                tokens[request.idempotency_token] = build_id
+                self._prune(tokens)
+                _write_json(tokens_path, tokens)
+            except OSError as err:
+                raise self._start_failed(directory, pid, err) from None
+            finally:
+                _restore_signals(blocked)
+        return self.get(build_id)
+
+    @staticmethod
+    def _record_pid(directory: Path, pid: int) -> None:
         with _locked(directory / ".lock"):
             state = _read_json(directory / "state.json")
             if not state.get("pid"):
                 state["pid"] = pid
                 _write_json(directory / "state.json", state)
-        return self.get(build_id)
+
+    def _start_failed(self, directory: Path, pid: int, err: OSError) -> LocalEnvError:
+        """Nothing of a start that failed half-way stays behind: no worker, no IN_PROGRESS."""
+        if pid and pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        _remove_tree(directory)
+        reason = err.strerror or str(err)
+        return LocalEnvError(
+            f"could not start a local build: {reason} ({err.filename or self.root})",
+            f"free space on the disk that holds {self.root} (df -h {self.root}) and retry"
+            if err.errno == errno.ENOSPC
+            else f"check {self.root} (permissions, disk) and retry",
+        )
 
     def get(self, build_id: str) -> Build:
         directory = self._dir(build_id)
@@ -325,6 +377,7 @@ class LocalBackend:
         uid = build_id.split(":", 1)[1]
         directory = self.root / uid
         directory.mkdir(mode=0o700)
+        (directory / ".lock").touch()  # later locks need no new space (a full disk)
         now = time.time()
         (directory / "buildspec.yml").write_text(text)
         (directory / "build.log").touch()
@@ -358,6 +411,7 @@ class LocalBackend:
             "log_stream": uid,
             "log_path": str(directory / "build.log"),
             "pid": 0,
+            "starter": os.getpid(),  # until the worker's pid is known, this process vouches
             "action": request.action,
         }
         _write_json(directory / "state.json", state)
@@ -412,15 +466,15 @@ class LocalBackend:
         state: dict[str, Any] = _read_json(directory / "state.json")
         if state["status"] != IN_PROGRESS:
             return state
-        pid = int(state.get("pid") or 0)
-        if pid and not pid_alive(pid):
+        if _worker_gone(state):
             with _locked(directory / ".lock"):
                 state = _read_json(directory / "state.json")
-                if state["status"] == IN_PROGRESS:
+                if state["status"] == IN_PROGRESS and _worker_gone(state):
                     state = _mark_dead(directory, state)
         return state
 
-    def _all(self, project: str) -> list[Build]:
+    def _all(self, project: str | None) -> list[Build]:
+        """The builds of ``project`` (None: of every project), newest first."""
         if not self.root.exists():
             return []
         found: list[tuple[float, Build]] = []
@@ -429,10 +483,16 @@ class LocalBackend:
                 continue
             with contextlib.suppress(ValueError, KeyError, OSError):
                 state = self._state(directory)
-                if state["project"] == project:
+                if project is None or state["project"] == project:
                     found.append((float(state.get("start") or 0), build_from_state(state)))
         found.sort(key=lambda pair: pair[0], reverse=True)
         return [b for _, b in found]
+
+
+def running_builds(root: Path) -> list[Build]:
+    """The builds under ``root`` (``.release-local/builds``) still IN_PROGRESS, any project."""
+    listing = LocalBackend(buildspec_path=root, secret="", root=root)
+    return [b for b in listing._all(None) if b.status == IN_PROGRESS]
 
 
 # Reading a local state file costs nothing, unlike an API call: poll briskly so a local
@@ -471,6 +531,27 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _worker_gone(state: Mapping[str, Any]) -> bool:
+    """The worker died, or never started and the process that was starting it died (a start
+    killed between writing the build and spawning its worker)."""
+    pid = int(state.get("pid") or 0)
+    if pid:
+        return not pid_alive(pid)
+    starter = int(state.get("starter") or 0)
+    return not starter or not pid_alive(starter)
+
+
+def _block_stop_signals() -> set[int | signal.Signals] | None:
+    if threading.current_thread() is not threading.main_thread():
+        return None  # the mask is per thread; only the main thread gets Python's signals
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _restore_signals(previous: set[int | signal.Signals] | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _kill_orphans(directory: Path, pgid: int) -> None:
     """A dead worker's phase shell lives on in its own session (and, through it, the migration
     container): end them as CodeBuild's dead container would. Only a group whose leader is
@@ -495,24 +576,43 @@ def _kill_orphans(directory: Path, pgid: int) -> None:
 
 
 def _mark_dead(directory: Path, state: dict[str, Any]) -> dict[str, Any]:
+    """The final state of a build whose worker is gone: FAULT, or STOPPED when a stop had been
+    asked for (it killed a worker too young to handle it). Written when the disk allows."""
     _kill_orphans(directory, int(state.get("pgid") or 0))
     for private in directory.glob("run-*"):  # the build's docker login lives there
         _remove_tree(private)
     now = time.time()
-    message = (
-        f"the local build worker (pid {state.get('pid')}) died; see {directory / 'worker.log'}"
-    )
+    if (directory / "stop-requested").exists():
+        status, context = STOPPED, ["BUILD_STOPPED", "Build was stopped by request"]
+    elif state.get("pid"):
+        status, context = (
+            FAULT,
+            [
+                "SINGLE_BUILD_CONTAINER_DEAD",
+                f"the local build worker (pid {state['pid']}) died; see {directory / 'worker.log'}",
+            ],
+        )
+    else:
+        status, context = (
+            FAULT,
+            [
+                "CLIENT_ERROR",
+                f"the process starting this build (pid {state.get('starter')}) died before its "
+                "worker ran; nothing of the build ran",
+            ],
+        )
     phases = state["phases"]
     if phases and phases[-1].get("status") is None:
         phases[-1].update(
-            status=FAULT,
+            status=status,
             end=now,
             duration=round(now - phases[-1]["start"]),
-            contexts=[["SINGLE_BUILD_CONTAINER_DEAD", message]],
+            contexts=[context],
         )
     phases.append({"name": "COMPLETED", "status": None, "start": now})
-    state.update(status=FAULT, current_phase="COMPLETED", end=now, complete=True)
-    _write_json(directory / "state.json", state)
+    state.update(status=status, current_phase="COMPLETED", end=now, complete=True)
+    with contextlib.suppress(OSError):  # a full disk: report it dead all the same
+        _write_json(directory / "state.json", state)
     return state
 
 
@@ -588,6 +688,9 @@ class Worker:
 
     # the build ---------------------------------------------------------------------------
     def run(self) -> None:
+        with _locked(self.directory / ".lock"):
+            if _read_json(self.directory / "state.json").get("complete"):
+                return  # judged dead before it ran (its starter died): run nothing
         self.state["pid"] = os.getpid()
         self.save()
         started = float(self.state["start"])
@@ -907,6 +1010,8 @@ def main(argv: list[str]) -> int:
     worker = Worker(Path(argv[0]))
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())
     signal.signal(signal.SIGINT, lambda *_: worker.request_stop())
+    # blocked by the starter until now (``_spawn_into``): a stop that came early lands here
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def watchdog() -> None:
         while not worker.stop_requested:

@@ -32,7 +32,7 @@ from typing import Any
 from tasks import services
 from tasks.config import Settings
 from tasks.errors import LocalEnvError
-from tasks.localbuild import PROJECT_ROOT, local_dir, pid_alive
+from tasks.localbuild import PROJECT_ROOT, local_dir, pid_alive, running_builds
 
 DATABASE = "daadaar"
 DB_USER = "daadaar"
@@ -315,6 +315,15 @@ def down(
 ) -> dict[str, Any]:
     """Stop what ``up`` started; ``purge`` also deletes the state (data, passwords, builds)."""
     root = local_dir(environ)
+    running = running_builds(root / "builds") if purge else []
+    if running:  # its database, registry and log would vanish under it
+        build, flag = running[0], f" --env {settings.env}"
+        raise LocalEnvError(
+            f"build {build.id} is still running ({build.current_phase}); purging now would "
+            "delete its database and log under it",
+            f"wait for it (`invoke build.wait {build.id}{flag}`) or stop it "
+            f"(`invoke build.stop {build.id}{flag}`), then purge",
+        )
     stopped: list[str] = []
     if _stop_pid(root / "registry" / "registry.pid", "registry", say):
         stopped.append("registry")

@@ -5,9 +5,11 @@ Real worker processes and real bash; no Docker needed (the e2e tests run the rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -256,9 +258,9 @@ def test_idempotent_start_and_state_across_instances(local: Path) -> None:
     build = first.start(request("same-token"))
     again = backend(local, text).start(request("same-token"))  # a new process would do this
     assert again.id == build.id
+    wait(first, build)  # one at a time (concurrentBuildLimit: 1)
     other = backend(local, text).start(request("other-token"))
     assert other.id != build.id
-    wait(first, build)
     wait(first, other)
     fresh = backend(local, text)
     assert [x.id for x in fresh.recent("proj", 10)] == [other.id, build.id]
@@ -423,3 +425,166 @@ def test_check_ready_names_a_stopped_local_database(tmp_path: Path) -> None:
         (tmp_path / "credentials.json").write_text(json.dumps({"secrets": {"s": remote}}))
         db.close()
         b.check_ready(f"127.0.0.1:{reg_port}")  # a remote database is the probe's business
+
+
+# -- CodeBuild's guarantees under faults (issue 10, item 8; item 7 for early stops) ----------
+_STARTER = """
+import os, sys, time
+from pathlib import Path
+from tasks.builds import EnvVar, StartRequest
+from tasks.errors import SuiteError
+from tasks.localbuild import LocalBackend
+
+local, go, token = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+b = LocalBackend(buildspec_path=local / "buildspec.yml", secret="test/database-url",
+                 root=local / "builds", environ={**os.environ, "RELEASE_LOCAL_DIR": str(local)})
+deadline = time.monotonic() + 20
+while not go.exists() and time.monotonic() < deadline:
+    pass  # spin: both starters leave this loop within microseconds of each other
+req = StartRequest("proj", "migrate", (EnvVar("RUN_MIGRATIONS", "true"),), "img@sha256:00", token)
+try:
+    print("started", b.start(req).id)
+except SuiteError as err:
+    print("refused", int(err.code), err.line())
+"""
+
+
+def test_two_starts_at_the_same_instant_run_one_build(local: Path) -> None:
+    """concurrentBuildLimit: 1, atomically: two processes start at once, one is refused."""
+    import subprocess
+    import sys
+
+    backend(local, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 3\n")
+    go = local / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _STARTER, str(local), str(go), f"token-{n}"],
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    time.sleep(1.5)  # both are spinning on the go file
+    go.touch()
+    outs = sorted(p.communicate(timeout=30)[0].strip() for p in procs)
+    assert [o.split()[0] for o in outs] == ["refused", "started"], outs
+    started = outs[1].split()[1]
+    assert outs[0].startswith(f"refused 8 build {started} of project proj is already IN_PROGRESS")
+    b = backend(local, "version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 3\n")
+    assert [x.id for x in b.recent("proj", 10)] == [started]
+
+
+def _fill(path: Path, leave: int) -> None:
+    """Fill the file system holding ``path`` until ``leave`` bytes are free (or it is full)."""
+    st = os.statvfs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    try:
+        with contextlib.suppress(OSError):
+            os.write(fd, b"x" * max(0, st.f_bavail * st.f_frsize - leave))
+    finally:
+        os.close(fd)
+
+
+def test_a_start_on_a_full_disk_leaves_no_phantom_build(local: Path, tmp_path: Path) -> None:
+    """A real full disk (a 64 KiB tmpfs), filled to each level a start can meet: the start
+    either runs or fails in one line; never a build left IN_PROGRESS that blocks the next."""
+    import subprocess
+
+    from tasks.errors import ExitCode, LocalEnvError
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert mounted.returncode == 0, mounted.stderr
+    try:
+        text = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"
+        (disk / "credentials.json").write_text((local / "credentials.json").read_text())
+        b = backend(disk, text)
+        failures = 0
+        for free_kib in range(0, 32, 4):  # bounded: 8 levels
+            filler = disk / "filler"
+            shutil.rmtree(disk / "builds", ignore_errors=True)
+            _fill(filler, leave=free_kib * 1024)
+            try:
+                build = b.start(request(f"full-{free_kib}"))
+            except LocalEnvError as err:
+                failures += 1
+                assert err.code == ExitCode.LOCAL_ENV
+                assert err.line().startswith("could not start a local build: No space left")
+                assert err.line().endswith(
+                    f"Fix: free space on the disk that holds {disk / 'builds'} (df -h {disk / 'builds'}) and retry"
+                )
+            else:
+                filler.unlink()
+                wait(b, build)  # it ends (SUCCEEDED, or FAULT when its worker hit the full disk)
+            filler.unlink(missing_ok=True)
+            assert b.running("proj") == []
+            after = wait(b, b.start(request(f"after-{free_kib}")))  # never refused (exit 8)
+            assert after.status == SUCCEEDED
+        assert failures >= 3  # the disk was really full for several levels
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_start_killed_before_its_worker_ran_leaves_no_phantom_build(local: Path) -> None:
+    import subprocess
+    import sys
+
+    from tasks.errors import LocalEnvError
+
+    text = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"
+    backend(local, text)
+    code = _STARTER.replace(
+        'root=local / "builds",', 'root=local / "builds", spawn=lambda d: os.kill(os.getpid(), 9),'
+    )
+    (local / "go").touch()
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(local), str(local / "go"), "killed"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL
+    b = backend(local, text)
+    assert b.running("proj") == []
+    (dead,) = b.recent("proj", 5)
+    assert dead.status == FAULT
+    assert (
+        dead.phases[-2]
+        .contexts[0]
+        .message.endswith("died before its worker ran; nothing of the build ran")
+    )
+    assert wait(b, b.start(request("next"))).status == SUCCEEDED
+
+    def cannot_fork(directory: Path) -> int:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    import errno
+
+    failing = backend(local, text)
+    failing.spawn = cannot_fork
+    with pytest.raises(LocalEnvError, match="could not start a local build: Resource temporarily"):
+        failing.start(request("no-fork"))
+    assert [x.id for x in b.recent("proj", 5)][1:] == [dead.id]  # nothing new left behind
+    assert b.running("proj") == []
+
+
+def test_a_stop_in_the_first_milliseconds_ends_stopped(local: Path) -> None:
+    """CI retries a FAULT, which would run the migration twice: a stop that lands while the
+    worker is still starting (Python importing) is a STOPPED build."""
+    b = backend(local, "version: 0.2\nphases:\n  build:\n    commands:\n      - echo ran\n")
+    for n in range(3):
+        build = b.start(request(f"early-{n}"))
+        b.stop(build.id)  # the worker is milliseconds old
+        build = wait(b, build)
+        assert build.status == STOPPED, build
+        assert "ran" not in log_of(b, build)

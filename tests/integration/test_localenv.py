@@ -151,3 +151,41 @@ def test_purge_removes_a_mount_dockerd_left_behind(tmp_path: Path) -> None:
     finally:
         subprocess.run(["umount", "-l", str(netns / "default")], capture_output=True, check=False)
     assert str(root) not in Path("/proc/mounts").read_text()
+
+
+def test_purge_refuses_while_a_build_runs(tmp_path: Path) -> None:
+    """A purge would delete the running build's database and log under it: refused, nothing
+    stopped or deleted; once the build ended, the purge goes ahead."""
+    import time
+
+    from tasks.builds import EnvVar, StartRequest
+    from tasks.errors import ExitCode
+    from tasks.localbuild import LocalBackend
+
+    root = tmp_path / "release-local"
+    root.mkdir()
+    (root / "credentials.json").write_text(json.dumps({"secrets": {"s": "postgres://a@x/y"}}))
+    spec = tmp_path / "buildspec.yml"
+    spec.write_text("version: 0.2\nphases:\n  build:\n    commands:\n      - sleep 30\n")
+    environ = {**os.environ, "RELEASE_LOCAL_DIR": str(root)}
+    b = LocalBackend(buildspec_path=spec, secret="s", environ=environ)
+    build = b.start(StartRequest("proj", "migrate", (EnvVar("A", "1"),), "img", "tok"))
+    settings = settings_for(services.free_port(), services.free_port(), environ)
+    said: list[str] = []
+    with pytest.raises(LocalEnvError) as info:
+        localenv.down(settings, environ, said.append, purge=True)
+    assert info.value.code == ExitCode.LOCAL_ENV
+    line = info.value.line()
+    assert line.startswith(f"build {build.id} is still running (")
+    assert line.endswith(
+        "); purging now would delete its database and log under it. Fix: wait for it "
+        f"(`invoke build.wait {build.id} --env local`) or stop it "
+        f"(`invoke build.stop {build.id} --env local`), then purge"
+    )
+    assert said == [] and (root / "builds" / build.uuid / "build.log").exists()
+    b.stop(build.id)
+    deadline = time.monotonic() + 20
+    while not b.get(build.id).final and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert localenv.down(settings, environ, said.append, purge=True)["purged"] is True
+    assert not root.exists()
