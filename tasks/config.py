@@ -62,6 +62,7 @@ class Settings:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     buildspec: str = "buildspec/migrations.yml"
+    source: str = ""  # local runner: CODEBUILD_SRC_DIR (default: this repository)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

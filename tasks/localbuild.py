@@ -9,11 +9,19 @@ unchanged on ``--env local`` (``runner: local``). What is reproduced is what bui
 - ``env.variables`` < start overrides (the override wins, as on CodeBuild); ``env.shell``;
   ``env.secrets-manager`` resolved from the local environment's configuration (written by
   ``invoke local.up``), masked in the log like CodeBuild masks them; ``exported-variables``;
+- ``version: 0.1``: each command in a shell of its own (nothing carries over);
+- ``artifacts`` (and ``secondary-artifacts``): the matching files are copied into the build's
+  ``artifacts/`` folder; no match fails UPLOAD_ARTIFACTS as CodeBuild does; ``run-as`` when the
+  user exists and this process may switch to it; ``CODEBUILD_*`` variables it can know;
 - ``on-failure: ABORT|CONTINUE``, ``finally`` blocks, ``CODEBUILD_BUILD_SUCCEEDING``; a failed
   INSTALL/PRE_BUILD skips to FINALIZING, a failed BUILD still runs POST_BUILD;
 - phase statuses with contexts (``COMMAND_EXECUTION_ERROR``, ``Secrets Manager Error``...), a
   build status (SUCCEEDED/FAILED/FAULT/TIMED_OUT/STOPPED), the build timeout, StopBuild;
 - the agent's log grammar: ``[Container] 2026/11/24 10:00:00.123456 Running command ...``.
+
+What it does not carry out (``runtime-versions``, ``reports``, ``cache``, ``batch``, ``proxy``,
+``git-credential-helper``, Parameter Store, RETRY, Windows shells) is named, one line each, at
+the start of the build's log (``tasks.buildspec.local_warnings``).
 
 A build runs in a detached worker process (``python -m tasks.localbuild DIR``), so it survives
 ``--detach`` and the invoking process. State lives under ``.release-local/builds/<uuid>/``:
@@ -66,7 +74,15 @@ from tasks.builds import (
     Phase,
     StartRequest,
 )
-from tasks.buildspec import Buildspec, PhaseSpec, parse, project_buildspec, secret_id
+from tasks.buildspec import (
+    WINDOWS_SHELLS,
+    Buildspec,
+    PhaseSpec,
+    local_warnings,
+    parse,
+    project_buildspec,
+    reference_parts,
+)
 from tasks.errors import LocalEnvError, UsageError
 from tasks.redact import Redactor
 
@@ -226,12 +242,25 @@ class LocalBackend:
     @classmethod
     def from_runtime(cls, rt: Any) -> LocalBackend:
         s = rt.settings
+        src_dir = source_dir(s)
         path = Path(s.buildspec)
         if not path.is_absolute():
             path = PROJECT_ROOT / path
-        backend = cls(buildspec_path=path, secret=s.secret, region=s.region, environ=rt.environ)
+        backend = cls(
+            buildspec_path=path,
+            secret=s.secret,
+            region=s.region,
+            environ=rt.environ,
+            src_dir=src_dir,
+        )
         backend.env = s.env
         try:
+            if not src_dir.is_dir():
+                raise UsageError(
+                    f"source {src_dir} is not a directory",
+                    "set source in invoke.yaml to the checkout the buildspec runs in "
+                    "(CODEBUILD_SRC_DIR), or remove it to use this repository",
+                )
             backend.load_buildspec()
             backend.check_ready(s.registry)
         except (UsageError, LocalEnvError) as err:
@@ -515,6 +544,43 @@ def backend_for(rt: Any) -> LocalBackend:
     return LocalBackend.from_runtime(rt)
 
 
+def source_dir(settings: Any) -> Path:
+    """CODEBUILD_SRC_DIR of a local build: the ``source`` setting (relative to this repository)
+    or, without it, this repository."""
+    source = str(getattr(settings, "source", "") or "")
+    if not source:
+        return PROJECT_ROOT
+    path = Path(source).expanduser()
+    return (path if path.is_absolute() else PROJECT_ROOT / path).absolute()
+
+
+def can_run_as(user: str) -> bool:
+    """This process can run commands as ``user``: the user exists and we are it, or root."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return os.geteuid() in (0, entry.pw_uid)
+
+
+def check_buildspec(settings: Any, file: str | None) -> dict[str, Any]:
+    """``invoke buildspec.check``: a file given on the command line (relative to the current
+    directory), else the environment's ``buildspec`` (as the local runner finds it)."""
+    from tasks.buildspec import check
+
+    if file:
+        path = Path(file)
+        shown = file
+    else:
+        path = Path(settings.buildspec)
+        if not path.is_absolute():
+            path = PROJECT_ROOT / path
+        shown = _display(path)
+    return check(path, shown, can_run_as)
+
+
 def _user() -> str:
     import getpass
 
@@ -641,6 +707,8 @@ class Worker:
     current: subprocess.Popen[bytes] | None = None
     deadline: float = 0.0
     program: str = "bash"
+    spec: Buildspec | None = None
+    user: tuple[int, int] | None = None  # run-as: (uid, gid) of the current phase
 
     def __post_init__(self) -> None:
         self.request = _read_json(self.directory / "request.json")
@@ -738,8 +806,11 @@ class Worker:
         spec = parse(
             (self.directory / "buildspec.yml").read_text(), self.request["buildspec_source"]
         )
+        for warning in local_warnings(spec, can_run_as):
+            self.agent(f"local runner: {warning}")
+        self.spec = spec
         self.agent("Processing environment variables")
-        self.program = spec.shell
+        self.program = "bash" if spec.shell in ("bash", *WINDOWS_SHELLS) else spec.shell
         try:
             shell = self._environment(spec)
         except _SecretError as err:
@@ -772,7 +843,9 @@ class Worker:
                     abort_to_finalize = True
         if not abort_to_finalize:
             self.enter("UPLOAD_ARTIFACTS")
-            self._phase_done("UPLOAD_ARTIFACTS", SUCCEEDED)
+            uploaded, context = self._artifacts(spec)
+            self._phase_done("UPLOAD_ARTIFACTS", SUCCEEDED if uploaded else FAILED, context)
+            failed = failed or not uploaded
         self.enter("FINALIZING")
         self._exports(spec, shell)
         self._phase_done("FINALIZING", SUCCEEDED, log=False)
@@ -796,12 +869,16 @@ class Worker:
         docker_config.mkdir(mode=0o700)
         uid = self.state["log_stream"]
         region = self.request["region"]
+        env.update(_git_variables(self.request["src_dir"]))
         env.update(
             {
                 "CODEBUILD_BUILD_ID": self.state["id"],
                 "CODEBUILD_BUILD_NUMBER": str(self.state["number"]),
                 "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{region}:000000000000:build/"
                 + self.state["id"],
+                "CODEBUILD_BUILD_URL": (self.directory / "build.log").as_uri(),
+                "CODEBUILD_BUILD_IMAGE": str(self.state.get("image") or ""),
+                "CODEBUILD_START_TIME": str(int(float(self.state["start"]) * 1000)),
                 "CODEBUILD_INITIATOR": self.state["initiator"],
                 "CODEBUILD_SRC_DIR": self.request["src_dir"],
                 "CODEBUILD_BUILD_SUCCEEDING": "1",
@@ -838,13 +915,55 @@ class Worker:
         data: dict[str, Any] = _read_json(path)
         return data
 
+    def _artifacts(self, spec: Buildspec) -> tuple[bool, tuple[str, str]]:
+        """Copy each artifact's matching files under ``<build>/artifacts/[<identifier>/]``.
+
+        The agent's lines and the failure are CodeBuild's, as its logs show them (e.g.
+        aws-containers/hello-app-runner-nodejs issue 1): "Expanding base directory path: .",
+        "Skipping invalid file path X", then UPLOAD_ARTIFACTS FAILED with "CLIENT_ERROR
+        Message: no matching artifact paths found"."""
+        import shutil
+
+        src = Path(self.request["src_dir"])
+        for artifact in spec.artifacts:
+            base_text = artifact.base_directory or "."
+            base = src / base_text
+            self.agent(f"Expanding base directory path: {base_text}")
+            self.agent("Assembling file list")
+            self.agent(f"Expanding {base_text}")
+            self.agent(f"Expanding file paths for base directory {base_text}")
+            self.agent("Assembling file list")
+            found: set[Path] = set()
+            for pattern in artifact.files:
+                self.agent(f"Expanding {pattern}")
+                matched = _matching(base, pattern)
+                if not matched:
+                    self.agent(f"Skipping invalid file path {pattern}")
+                found.update(matched)
+            for pattern in artifact.exclude_paths:
+                found.difference_update(_matching(base, pattern))
+            if not found:
+                return False, ("CLIENT_ERROR", "no matching artifact paths found")
+            self.agent(f"Found {len(found)} file(s)")
+            target = self.directory / "artifacts" / artifact.identifier
+            for path in sorted(found):
+                relative = Path(path.name) if artifact.discard_paths else path.relative_to(base)
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target / relative)
+            self.agent(f"local runner: {len(found)} artifact file(s) copied to {target}")
+        return True, ("", "")
+
     def _exports(self, spec: Buildspec, shell: _Shell) -> None:
         exported = [(n, shell.env[n]) for n in spec.exported_variables if n in shell.env]
         self.state["exported"] = [[n, self.redactor.redact(v)] for n, v in exported]
 
     # commands ----------------------------------------------------------------------------
     def _phase(self, phase: PhaseSpec, shell: _Shell) -> tuple[bool, tuple[str, str]]:
-        ok, context = self._commands(phase.commands, shell, phase.name)
+        user = phase.run_as or (self.spec.run_as if self.spec else "")
+        self.user = _switch_to(user) if user else None
+        ok, context = True, ("", "")
+        if phase.commands:
+            ok, context = self._commands(phase.commands, shell, phase.name)
         if phase.finally_:
             if not ok:
                 shell.env["CODEBUILD_BUILD_SUCCEEDING"] = "0"
@@ -861,6 +980,12 @@ class Worker:
             raise _Stopped
         nonce = secrets.token_hex(12)
         driver = self._driver(commands, tag, nonce)
+        switch: dict[str, Any] = {}
+        if self.user is not None:  # run-as: the phase's files become the user's
+            uid, gid = self.user
+            for path in (self.private, *self.private.rglob("*")):
+                os.chown(path, uid, gid)
+            switch = {"user": uid, "group": gid, "extra_groups": []}
         self.current = subprocess.Popen(
             [self.program, str(driver)],
             cwd=shell.cwd,
@@ -869,6 +994,7 @@ class Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            **switch,
         )
         self.state["pgid"] = self.current.pid  # for a reader that finds this worker dead
         self.save()
@@ -913,12 +1039,16 @@ class Worker:
             f'  printf \'{nonce} END %s\\n\' "$__cb_rc"; exit "$__cb_rc"; }}',
             "trap __cb_end EXIT",
         ]
+        # version 0.1: "CodeBuild runs each command in a separate instance of the default
+        # shell" (build-spec-ref): a subshell per command, so nothing carries over
+        isolated = self.spec is not None and self.spec.version == "0.1"
         for index, command in enumerate(commands):
             script = Path(f"{base}.{index}.sh")
             script.write_text(command + "\n")
+            run = f"( . {_q(str(script))} )" if isolated else f". {_q(str(script))}"
             lines += [
                 f"printf '{nonce} RUN {index}\\n'",
-                f". {_q(str(script))}",
+                run,
                 '__cb_rc=$?; [ "$__cb_rc" -eq 0 ] || exit "$__cb_rc"',
             ]
         driver = Path(f"{base}.driver.sh")
@@ -964,21 +1094,114 @@ class _SecretError(Exception):
     pass
 
 
+def _matching(base: Path, pattern: str) -> list[Path]:
+    """The regular files under ``base`` an artifact path names (``**/*``, ``dir/*``, a file)."""
+    pattern = pattern.strip()
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    if not pattern or pattern.startswith("/") or not base.is_dir():
+        return []
+    try:
+        return [p for p in base.glob(pattern) if p.is_file()]
+    except (ValueError, OSError):
+        return []
+
+
+def _switch_to(user: str) -> tuple[int, int] | None:
+    """``(uid, gid)`` to run a phase as ``user``; None when it is us or we cannot switch (the
+    build's start names that in a warning line)."""
+    import pwd
+
+    if not can_run_as(user):
+        return None
+    entry = pwd.getpwnam(user)
+    return None if entry.pw_uid == os.geteuid() else (entry.pw_uid, entry.pw_gid)
+
+
+def _git_variables(src: str) -> dict[str, str]:
+    """CODEBUILD_RESOLVED_SOURCE_VERSION / CODEBUILD_SOURCE_VERSION / CODEBUILD_SOURCE_REPO_URL
+    from the source checkout, when it is a git repository."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", "-c", "safe.directory=*", "-C", src, *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    out: dict[str, str] = {}
+    sha = git("rev-parse", "HEAD")
+    if sha:
+        out["CODEBUILD_RESOLVED_SOURCE_VERSION"] = sha
+        out["CODEBUILD_SOURCE_VERSION"] = sha
+    url = git("remote", "get-url", "origin")
+    if url:
+        with contextlib.suppress(ValueError):
+            parts = urlsplit(url)
+            if parts.password or parts.username:  # never a token from the remote's URL
+                host = parts.hostname or ""
+                url = urlunsplit(
+                    parts._replace(netloc=host + (f":{parts.port}" if parts.port else ""))
+                )
+        out["CODEBUILD_SOURCE_REPO_URL"] = url
+    return out
+
+
+def _stored_name(stored: Mapping[str, Any], sid: str) -> str | None:
+    """The local store's key for a secret name or ARN (``...:secret:NAME-AbCdEf``)."""
+    if sid in stored:
+        return sid
+    if sid.startswith("arn:"):
+        name = sid.split(":secret:", 1)[-1]
+        for candidate in (name, re.sub(r"-[A-Za-z0-9]{6}$", "", name)):
+            if candidate in stored:
+                return candidate
+    return None
+
+
+def _secret_version(value: Any, sid: str, stage: str, version_id: str) -> Any:
+    """The value of one version. The local store holds a string (the AWSCURRENT version) or
+    ``{"versions": [{"id": ..., "stages": [...], "value": ...}]}``."""
+    versions = (
+        value["versions"]
+        if isinstance(value, dict) and isinstance(value.get("versions"), list)
+        else [{"id": "", "stages": ["AWSCURRENT"], "value": value}]
+    )
+    wanted_stage = stage or ("" if version_id else "AWSCURRENT")
+    for version in versions:
+        if version_id and version.get("id") != version_id:
+            continue
+        if wanted_stage and wanted_stage not in (version.get("stages") or ()):
+            continue
+        return version.get("value")
+    label = f"VersionId: {version_id}" if version_id else f"staging label: {wanted_stage}"
+    raise _SecretError(
+        f"ResourceNotFoundException: Secrets Manager can't find the specified secret value "
+        f"for {label} (secret id: {sid})"
+    )
+
+
 def _resolve_secret(stored: Mapping[str, Any], reference: str) -> str:
-    name = secret_id(reference)
-    if name not in stored:
+    sid, key, stage, version_id = reference_parts(reference)
+    name = _stored_name(stored, sid)
+    if name is None:
         raise _SecretError(
             f"ResourceNotFoundException: Secrets Manager can't find the specified secret. "
-            f"secret id: {name} (local environment: run invoke local.up)"
+            f"secret id: {sid} (local environment: run invoke local.up)"
         )
-    value = stored[name]
-    parts = reference.split(":")
-    key = parts[1] if len(parts) > 1 and not reference.startswith("arn:") else ""
+    value = _secret_version(stored[name], sid, stage, version_id)
     if key:
         try:
             value = json.loads(value)[key]
         except (ValueError, KeyError, TypeError):
-            raise _SecretError(f"InvalidSecretKey: secret {name} has no JSON key {key!r}") from None
+            raise _SecretError(f"InvalidSecretKey: secret {sid} has no JSON key {key!r}") from None
     return str(value)
 
 

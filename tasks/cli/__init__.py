@@ -42,6 +42,7 @@ NAMESPACES: list[tuple[str, str | None]] = [
     ("local", "local"),
     ("db", "db"),
     ("build", "build"),
+    ("buildspec", "buildspec"),
     ("release", None),
     ("doctor", None),
     ("setup", None),

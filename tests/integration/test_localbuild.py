@@ -318,9 +318,10 @@ def test_unknown_build_id(local: Path) -> None:
             "version: 0.2\nphases:\n  prebuild:\n    commands: [ls]\n",
             "line 3: unknown phase 'prebuild'",
         ),
-        (
-            "version: 0.2\nphases:\n  build:\n  post_build:\n    commands: [ls]\n",
-            "line 3: phase 'build' has no commands",
+        (  # issue 10: the second phases: used to replace the first, and the release passed
+            "version: 0.2\nphases:\n  build:\n    commands: [exit 1]\n"
+            "phases:\n  build:\n    commands: [ls]\n",
+            "line 5: duplicate key 'phases' (first at line 2)",
         ),
     ],
 )

@@ -245,3 +245,35 @@ def test_invoke_setup_plan_apply_and_rerun(
     assert json.loads(again.stdout)["done"] == []
     for proc in (plan, applied, again):
         assert aw.PASSWORD not in proc.stdout + proc.stderr
+
+
+TRAPS = """# a comment that must reach CodeBuild too
+version: 0.2
+env:
+  variables:
+    FLAG: on
+    VERSION: 1.10
+    OCTAL: 0123
+    EMPTY:
+  secrets-manager:
+    DATABASE_URL: "@DATABASE_SECRET@"
+phases:
+  build:
+    commands:
+      - echo "FLAG=$FLAG VERSION=$VERSION OCTAL=$OCTAL EMPTY=[$EMPTY]"
+"""
+
+
+def test_the_project_gets_the_files_own_text_with_only_the_placeholder_replaced(
+    aws_env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12: re-serialising turned on -> true, 1.10 -> 1.1, 0123 -> 83, empty -> null."""
+    aw.patch_moto_codebuild(monkeypatch)
+    path = tmp_path / "traps.yml"
+    path.write_text(TRAPS)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    s = configured(w, str(path))
+    rt, _, _ = make_rt(s)
+    setup.apply(rt, setup.plan(s, setup.read_state(rt)))
+    project = aw.client("codebuild", aws_env).batch_get_projects(names=[s.project])["projects"][0]
+    assert project["source"]["buildspec"] == TRAPS.replace("@DATABASE_SECRET@", s.secret)
