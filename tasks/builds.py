@@ -12,6 +12,7 @@ gives them. Statuses and phase names are CodeBuild's strings.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -240,6 +241,9 @@ class StartRequest:
     image: str  # the pinned image, registry/repo@sha256:...
     idempotency_token: str
     timeout_minutes: int | None = None
+    # CodeBuild's automatic retry of a failed build would re-run a half-applied migration:
+    # every start overrides the project's autoRetryLimit with this (0: never)
+    auto_retry_limit: int = 0
 
 
 # -- the interface both runners implement ---------------------------------------------------
@@ -301,13 +305,54 @@ class WaitTimedOut(SuiteError):
 # -- pure helpers ----------------------------------------------------------------------------
 
 
-def idempotency_token(project: str, action: str, image_digest: str, invocation_id: str) -> str:
+def start_params(
+    project: str,
+    env_overrides: tuple[EnvVar, ...],
+    *,
+    timeout_minutes: int | None = None,
+    auto_retry_limit: int = 0,
+) -> dict[str, Any]:
+    """The StartBuild parameters (all but the token), exactly as a backend sends them."""
+    params: dict[str, Any] = {
+        "projectName": project,
+        "environmentVariablesOverride": [
+            {"name": v.name, "value": v.value, "type": v.type} for v in env_overrides
+        ],
+        "autoRetryLimitOverride": auto_retry_limit,
+    }
+    if timeout_minutes:
+        params["timeoutInMinutesOverride"] = timeout_minutes
+    return params
+
+
+def request_params(request: StartRequest) -> dict[str, Any]:
+    """``start_params`` of a ``StartRequest``."""
+    return start_params(
+        request.project,
+        request.env_overrides,
+        timeout_minutes=request.timeout_minutes,
+        auto_retry_limit=request.auto_retry_limit,
+    )
+
+
+def idempotency_token(
+    project: str,
+    action: str,
+    image_digest: str,
+    invocation_id: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+) -> str:
     """A stable token for one invocation: retries of the same StartBuild share it.
 
     Different invocations (a new ``invocation_id``) get a new token, so a deliberate second
-    run is a second build, while a retry inside one run is never one.
+    run is a second build, while a retry inside one run is never one. ``params`` (everything
+    StartBuild sends) is part of it: CodeBuild refuses the same token with other parameters
+    ("parameter mismatch"), so two different starts in one invocation (two seed scripts under
+    one ``RELEASE_INVOCATION_ID``) must never share a token.
     """
-    material = "\0".join((project, action, image_digest, invocation_id)).encode()
+    sent = json.dumps(dict(params or {}), sort_keys=True, separators=(",", ":"))
+    material = "\0".join((project, action, image_digest, invocation_id, sent)).encode()
     return hashlib.sha256(material).hexdigest()[:48]
 
 

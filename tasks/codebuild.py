@@ -26,15 +26,26 @@ from tasks.builds import (
     LogPage,
     Phase,
     StartRequest,
+    request_params,
 )
 from tasks.builds import LogEvent as Event
-from tasks.errors import AwsError, BuildConflict, RegistryError, SuiteError, UsageError
+from tasks.errors import (
+    AwsError,
+    BuildConflict,
+    QuotaExceeded,
+    RegistryError,
+    SuiteError,
+    UsageError,
+)
 from tasks.retrying import error_code, is_expired, is_retryable, is_throttled, retrying
 
 T = TypeVar("T")
 
 # CodeBuild's refusal when the project's concurrentBuildLimit (1, set by `invoke setup`) is
 # reached: two starts that both passed our look-up meet here, and get the guard's answer.
+# The same code also means the ACCOUNT's own build quota ("Cannot have more than 0 builds in
+# queue for the account" on new accounts), which no waiting fixes: told apart by whether a
+# build of the project is running.
 _CONCURRENCY_CODES = frozenset({"AccountLimitExceededException"})
 _NOT_FOUND = frozenset({"ResourceNotFoundException"})
 _BATCH = 100  # BatchGetBuilds accepts at most 100 ids
@@ -226,15 +237,7 @@ class CodeBuildBackend:
         return parse_build(raw, region=self.region, default_group=self.log_group)
 
     def start(self, request: StartRequest) -> Build:
-        kwargs: dict[str, Any] = {
-            "projectName": request.project,
-            "environmentVariablesOverride": [
-                {"name": v.name, "value": v.value, "type": v.type} for v in request.env_overrides
-            ],
-            "idempotencyToken": request.idempotency_token,
-        }
-        if request.timeout_minutes:
-            kwargs["timeoutInMinutesOverride"] = request.timeout_minutes
+        kwargs = {**request_params(request), "idempotencyToken": request.idempotency_token}
         try:
             raw = self.call("CodeBuild StartBuild", lambda: self._cb().start_build(**kwargs))
         except AwsError as err:
@@ -247,10 +250,14 @@ class CodeBuildBackend:
             running = self.running(request.project)
             if running:
                 return conflict(running[0], self.env)
-            return BuildConflict(
-                f"CodeBuild refused to start project {request.project}: its concurrent build "
-                "limit is reached",
-                f"wait for the running build (`invoke build.list{self._flag}`) and retry",
+            said = err.message.split(f"{code}: ", 1)[-1]  # AWS's own words
+            return QuotaExceeded(
+                f"CodeBuild refused to start project {request.project} on an account quota, "
+                f"with no build of the project running ({aws_code(err)}: {said})",
+                "request a higher 'Concurrently running builds' quota for the project's compute "
+                f"type in Service Quotas (AWS CodeBuild, {self.region}); new accounts start "
+                "near 0, so open a support case if the quota shows a higher value",
+                details={"aws_code": aws_code(err), "aws_message": said},
             )
         if code in _NOT_FOUND:
             return UsageError(

@@ -31,6 +31,7 @@ class ExitCode(IntEnum):
     BUILD_TIMED_OUT = 13
     BUILD_STOPPED = 14
     WAIT_TIMEOUT = 15  # our own --timeout elapsed while the build still runs
+    AWS_QUOTA = 16  # an AWS account or resource quota is reached (Service Quotas), no conflict
     DOCTOR_FAILED = 20
     DIAGNOSE_NO_MATCH = 21
     LOCAL_ENV = 22  # the local environment cannot be started
@@ -109,6 +110,13 @@ class CommandFailed(SuiteError):
 
 class BuildConflict(SuiteError):
     code = ExitCode.BUILD_CONFLICT
+
+
+class QuotaExceeded(SuiteError):
+    """An AWS quota of the account (or of a resource kind) is reached: not throttling, not a
+    conflict with another build; retrying does not help, a quota increase does."""
+
+    code = ExitCode.AWS_QUOTA
 
 
 class ConfirmationRequired(SuiteError):

@@ -25,11 +25,12 @@ from tasks.builds import (
     digest_of,
     idempotency_token,
     overrides_for,
+    start_params,
 )
 from tasks.codebuild import Caller, CodeBuildBackend, conflict, resolve_image
-from tasks.errors import ConfirmationRequired, UsageError
+from tasks.errors import ConfirmationRequired, SuiteError, UsageError
 from tasks.runtime import Runtime
-from tasks.wait import FailureHook, Waiter, finish, fmt_seconds
+from tasks.wait import FailureHook, Waiter, finish, fmt_seconds, stop_refused
 
 ACTION_NAMES = {"migrate": "migrations", "seed": "seed"}
 _PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")  # registry/repo@sha256:<64 hex>
@@ -75,7 +76,10 @@ def backend_for(rt: Runtime) -> BuildBackend:
     return backend_for(rt)
 
 
-def waiter_for(rt: Runtime, *, timeout: float | None, follow: bool = True) -> Waiter:
+def waiter_for(
+    rt: Runtime, *, timeout: float | None, follow: bool = True, owner: bool = True
+) -> Waiter:
+    """``owner``: this run started the build, so Ctrl-C stops it (a follower only detaches)."""
     caller = rt.extras.get("caller")
     return Waiter(
         backend_for(rt),
@@ -88,6 +92,7 @@ def waiter_for(rt: Runtime, *, timeout: float | None, follow: bool = True) -> Wa
         follow=follow,
         timeout=timeout,
         env=rt.settings.env,
+        owner=owner,
     )
 
 
@@ -194,12 +199,16 @@ def invocation_id(rt: Runtime) -> str:
 
 def start_request(rt: Runtime, action: str, image: str, script: str | None) -> StartRequest:
     project = _project(rt)
+    overrides = overrides_for(action, image, script)
+    # the token covers everything StartBuild sends (SEED_SCRIPT and the image included)
+    sent = start_params(project, overrides)
+    token = idempotency_token(project, action, digest_of(image), invocation_id(rt), params=sent)
     return StartRequest(
         project=project,
         action=action,
-        env_overrides=overrides_for(action, image, script),
+        env_overrides=overrides,
         image=image,
-        idempotency_token=idempotency_token(project, action, digest_of(image), invocation_id(rt)),
+        idempotency_token=token,
     )
 
 
@@ -245,11 +254,18 @@ def run_action(
     return {**final, **extra}
 
 
-def follow_build(rt: Runtime, build: Build, *, timeout: float | None) -> dict[str, Any]:
-    """Wait for a build, print every log line, raise its status's error unless it SUCCEEDED."""
-    waiter = waiter_for(rt, timeout=_timeout_seconds(rt, timeout))
+def follow_build(
+    rt: Runtime, build: Build, *, timeout: float | None, owner: bool = True
+) -> dict[str, Any]:
+    """Wait for a build, print every log line, raise its status's error unless it SUCCEEDED.
+
+    ``owner``: this run started the build (db.migrate, db.seed, release), so Ctrl-C stops it;
+    ``build.wait`` follows someone else's build and only detaches."""
+    waiter = waiter_for(rt, timeout=_timeout_seconds(rt, timeout), owner=owner)
     final = waiter.wait(build)
-    hook = stopped_here if waiter.interrupted else failure_hook(rt)
+    # a build that ended on its own while we were stopping it keeps its own diagnosis
+    stopped = waiter.interrupted and final.status == "STOPPED"
+    hook = stopped_here if stopped else failure_hook(rt)
     finish(final, list(waiter.follower.tail), hook, env=rt.settings.env)
     took = final.duration(rt.now())
     rt.console.ok(f"build {final.id} SUCCEEDED" + (f" in {fmt_seconds(took)}" if took else ""))
@@ -295,7 +311,7 @@ def wait_build(rt: Runtime, build_id: str, *, timeout: float | None = None) -> d
     build = backend_for(rt).get(build_id)
     rt.console.step(f"waiting for {build.id} ({build.status}, {build.current_phase})")
     announce_links(rt, build)
-    return follow_build(rt, build, timeout=timeout)
+    return follow_build(rt, build, timeout=timeout, owner=False)
 
 
 def announce_links(rt: Runtime, build: Build) -> None:
@@ -308,7 +324,7 @@ def show_logs(rt: Runtime, build_id: str, *, follow: bool = False) -> dict[str, 
     """``build.logs ID``: print the log so far; with ``--follow`` until the build ends."""
     backend = backend_for(rt)
     build = backend.get(build_id)
-    waiter = waiter_for(rt, timeout=None, follow=True)
+    waiter = waiter_for(rt, timeout=None, follow=True, owner=False)
     if follow and not build.final:
         build = waiter.wait(build)
     else:
@@ -344,7 +360,12 @@ def stop_build(rt: Runtime, build_id: str, *, timeout: float | None = None) -> d
     if build.final:
         rt.console.info(f"build {build.id} already ended: {build.status}")
         return build.as_dict(rt.now())
-    backend.stop(build_id)
+    try:
+        # StopBuild answers with the build itself: STOPPED at once, or the final status of a
+        # build that ended meanwhile; poll only while it still says otherwise
+        build = backend.stop(build_id)
+    except SuiteError as err:
+        raise stop_refused(build, err, f" --env {rt.settings.env}") from None
     rt.console.step(f"stopping {build_id}")
     deadline = rt.monotonic() + _timeout_seconds(rt, timeout)
     while not build.final and rt.monotonic() < deadline:

@@ -9,8 +9,11 @@ One job: from a started ``Build`` to its final snapshot, with every log line pri
   every successful call, so the pace recovers (the official action slows down for good).
 - Retries of single calls (throttling, network loss, expired credentials) live in
   ``tasks.codebuild.Caller``; ``timeout`` bounds the whole wait (the build keeps running).
-- Ctrl-C or SIGTERM stops the build, waits for STOPPED, drains the logs and returns the
-  stopped build, so the caller exits with the STOPPED code.
+- Ctrl-C or SIGTERM: the command that STARTED the build (``owner``) stops it, waits for
+  STOPPED, drains the logs and returns the stopped build, so the caller exits with the STOPPED
+  code. A follower (``build.wait``, ``build.logs --follow``) only detaches: it never stops a
+  build it did not start, says the build runs on, and exits 130.
+- A refused StopBuild names the build, says it is still running and how to stop it.
 
 Side effects (sleep, clocks, console, backend) are injected; nothing here imports boto3.
 """
@@ -63,6 +66,23 @@ class PollPolicy:
     complete_grace: float = 30.0  # final status but buildComplete still false: follow this long
 
 
+def still_running(build: Build, env_flag: str = "") -> str:
+    """Where to see a build that keeps running and how to stop it (for error remedies)."""
+    where = f"see it at {build.console_url} and " if build.console_url else ""
+    return f"{where}stop it with `invoke build.stop {build.id}{env_flag}`"
+
+
+def stop_refused(build: Build, err: SuiteError, env_flag: str = "") -> SuiteError:
+    """StopBuild failed (AccessDenied or any error): the build goes on migrating, so say so."""
+    why = str(err.details.get("aws_code") or "") or err.message
+    return SuiteError(
+        f"StopBuild was refused for build {build.id} ({why}): the build is still running",
+        f"{still_running(build, env_flag)} with credentials allowed codebuild:StopBuild",
+        code=err.code,
+        details={"id": build.id, "console_url": build.console_url, "stop_error": err.message},
+    )
+
+
 def fmt_seconds(seconds: float) -> str:
     whole = round(seconds)
     if whole < 60:
@@ -98,6 +118,25 @@ _REMEDIES = {
 }
 
 
+# Phases before the build container starts: a failure here leaves no log stream at all.
+_BEFORE_CONTAINER = frozenset({"SUBMITTED", "QUEUED", "PROVISIONING"})
+
+
+def _no_container_remedy(code: str, env: str) -> str:
+    flag = f" --env {env}" if env else ""
+    if code.startswith("VPC"):
+        # CodeBuild sets up the build's network interface in QUEUED/PROVISIONING
+        return (
+            "CodeBuild could not set up the build's VPC network (no log exists, the container "
+            "never started): check the project's subnets and security groups and the service "
+            f"role's ec2:CreateNetworkInterface* permissions with `invoke doctor{flag}`"
+        )
+    return (
+        "the build failed before its container started, so there is no log: check the "
+        f"project's environment (image, service role, compute) with `invoke doctor{flag}`"
+    )
+
+
 def outcome_error(build: Build, diagnosis: str | None = None, env: str = "") -> BuildUnsuccessful:
     """The one-line failure for a final, unsuccessful build, naming the phase and its reason.
 
@@ -108,6 +147,14 @@ def outcome_error(build: Build, diagnosis: str | None = None, env: str = "") -> 
     if phase and phase.contexts:
         ctx = phase.contexts[0]
         reason = ": " + ": ".join(x for x in (ctx.status_code, ctx.message) if x)
+    if phase and phase.name in _BEFORE_CONTAINER and build.status != STOPPED:
+        code = phase.contexts[0].status_code if phase.contexts else ""
+        return BuildUnsuccessful(
+            build,
+            f"build {build.id} {build.status}{where}{reason}",
+            diagnosis or _no_container_remedy(code, env),
+            details=build.as_dict(),
+        )
     remedy = diagnosis or _REMEDIES.get(build.status, _REMEDIES[FAILED]).format(
         id=build.id,
         initiator=f" on a build started by {build.initiator}" if build.initiator else "",
@@ -154,8 +201,10 @@ class Waiter:
         follow: bool = True,
         timeout: float | None = None,
         env: str = "",
+        owner: bool = True,
     ) -> None:
         self.backend = backend
+        self.owner = owner  # this run started the build: Ctrl-C stops it (else: detach)
         self.env_flag = f" --env {env}" if env else ""  # copy-pasteable follow-up commands
         self.console = console
         self.sleep = sleep
@@ -179,6 +228,8 @@ class Waiter:
             try:
                 final = self._loop(build)
             except KeyboardInterrupt:
+                if not self.owner:  # never stop a build this run did not start
+                    raise self._detached(build) from None
                 self.interrupted = True  # this run stopped the build: no cause to look for
                 final = self._interrupted(build)
             if self.follow:
@@ -266,11 +317,25 @@ class Waiter:
             details=build.as_dict(self.now()),
         )
 
+    def _detached(self, build: Build) -> SuiteError:
+        """Ctrl-C on a follower: leave, and say the build runs on (exit 130)."""
+        return SuiteError(
+            f"interrupted: stopped following build {build.id}; the build is still running "
+            "(this command did not start it, so it did not stop it)",
+            f"follow it again with `invoke build.wait {build.id}{self.env_flag}`, or "
+            + still_running(build, self.env_flag),
+            code=ExitCode.INTERRUPTED,
+            details={"id": build.id, "console_url": build.console_url},
+        )
+
     def _interrupted(self, build: Build) -> Build:
         """Ctrl-C: stop the build, wait until CodeBuild says STOPPED (or another final status)."""
         self.console.warn(f"interrupted: stopping build {build.id} (Ctrl-C again to leave now)")
         try:
-            current = self.backend.stop(build.id)
+            try:
+                current = self.backend.stop(build.id)
+            except SuiteError as err:
+                raise stop_refused(build, err, self.env_flag) from None
             deadline = self.monotonic() + self.policy.stop_timeout
             while not current.final and self.monotonic() < deadline:
                 self.sleep(self.policy.status_quick)
@@ -311,4 +376,6 @@ __all__ = [
     "finish",
     "outcome_error",
     "progress_text",
+    "still_running",
+    "stop_refused",
 ]

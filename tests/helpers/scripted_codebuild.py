@@ -8,6 +8,20 @@ and AWS's idempotency-token behaviour. Log lines are written into moto's CloudWa
 script's clock passes them (checked on every CodeBuild or GetLogEvents request), so lines also
 arrive after the final status. The clock is injected: virtual for fast tests, real for
 subprocess tests. Also ``FlakyProxy``: a TCP proxy in front of moto that can vanish.
+
+It is a fake: every behaviour below follows AWS's documentation or a public report of the real
+service, quoted where it is implemented, so tests check the suite against AWS rather than against
+our own assumptions:
+
+- StartBuild's idempotency token ("valid for 5 minutes. If you repeat the StartBuild request with
+  the same token, but change a parameter, CodeBuild returns a parameter mismatch error");
+- AccountLimitExceededException, for the project's concurrentBuildLimit and for the account's own
+  build quota ("Cannot have more than 0 builds in queue for the account" on new accounts);
+- StopBuild answers with the stopped build itself (``buildStatus: STOPPED``, as in the AWS CLI's
+  stop-build example), and with the final status of a build that had already ended;
+- VPC failures: ``CLIENT_ERROR`` / ``VPC_CLIENT_ERROR`` in QUEUED or PROVISIONING, no log stream;
+- ``logs.cloudWatchLogs.status: DISABLED`` with S3 logs only: no group, no stream;
+- the agent's closing lines reaching CloudWatch seconds after the final status (``late_tail``).
 """
 
 from __future__ import annotations
@@ -72,7 +86,17 @@ class Script:
     )
     lines: list[tuple[float, str]] = field(default_factory=list)
     exported: dict[str, str] = field(default_factory=dict)
-    stop_delay: float = 3.0  # StopBuild -> STOPPED
+    stop_delay: float = 3.0  # StopBuild -> the container stops writing
+    # the last ``late_tail`` lines reach CloudWatch ``late_delay`` s after the final status
+    # (and after buildComplete), keeping their own timestamps: ingestion lags the agent
+    late_tail: int = 0
+    late_delay: float = 0.0
+    # a VPC failure: (phase, message) -> FAILED in that phase (QUEUED or PROVISIONING) with
+    # phaseStatus CLIENT_ERROR and context VPC_CLIENT_ERROR, no container, so no log stream
+    vpc_failure: tuple[str, str] | None = None
+    # the project's logsConfig: CloudWatch DISABLED sends the log to S3 only
+    cloudwatch: str = "ENABLED"
+    s3_logs: str = ""  # "bucket/prefix" when S3 logs are enabled
 
     @property
     def duration(self) -> float:
@@ -87,8 +111,28 @@ class Script:
         raise KeyError(name)
 
     @property
+    def failure_at(self) -> float | None:
+        """When a VPC failure ends the build (the failing phase lasts 1 s)."""
+        if self.vpc_failure is None:
+            return None
+        return self.phase_start(self.vpc_failure[0]) + 1.0
+
+    @property
+    def end(self) -> float:
+        return self.failure_at if self.failure_at is not None else self.duration
+
+    def arrival(self, index: int) -> float:
+        """When line ``index`` reaches CloudWatch (its own time, or late for the tail)."""
+        at = self.lines[index][0]
+        if self.late_tail and index >= len(self.lines) - self.late_tail:
+            return max(at, self.duration + self.late_delay)
+        return at
+
+    @property
     def log_start(self) -> float:
         """CodeBuild creates the stream when the container starts (after PROVISIONING)."""
+        if self.vpc_failure is not None or self.cloudwatch != "ENABLED":
+            return float("inf")  # no container ever started / nothing goes to CloudWatch
         return (
             self.phase_start("DOWNLOAD_SOURCE")
             if any(p == "DOWNLOAD_SOURCE" for p, _ in self.phases)
@@ -142,6 +186,7 @@ class FakeBuild:
     script: Script
     env: list[dict[str, str]]
     token: str
+    params: dict[str, Any] = field(default_factory=dict)  # the StartBuild request, for the token
     initiator: str = "release-suite-tests"
     stopped_at: float | None = None
     written: int = 0
@@ -163,6 +208,9 @@ class ScriptedCodeBuild:
         self.stops: list[str] = []
         self.lock = threading.RLock()
         self.refuse_concurrent = False  # emulate concurrentBuildLimit: 1
+        self.account_queue_limit: int | None = None  # the account's quota (0 on new accounts)
+        self.deny_stop = False  # the caller may not codebuild:StopBuild
+        self.log_requests: list[dict[str, Any]] = []  # GetLogEvents parameters, as received
         self.empty_page_rate = 0.0  # share of GetLogEvents answered with an empty page
         self.rng = random.Random(0)
         self._saved: list[tuple[Any, str, Any]] = []
@@ -191,6 +239,9 @@ class ScriptedCodeBuild:
         def get_log_events(resp: Any) -> Any:
             fake.advance()
             token = resp._get_param("nextToken")
+            fake.log_requests.append(
+                {"nextToken": token, "startTime": resp._get_param("startTime")}
+            )
             lucky = fake.empty_page_rate and fake.rng.random() < fake.empty_page_rate
             if token and token[2:].isdigit() and lucky:
                 # CloudWatch may answer an empty page with a *new* token although more events
@@ -240,32 +291,63 @@ class ScriptedCodeBuild:
         return JsonRESTError(code, message)
 
     # -- handlers ----------------------------------------------------------------------------
+    # StartBuild parameters that take part in the idempotency check (all but the token)
+    _START_PARAMS = (
+        "projectName",
+        "environmentVariablesOverride",
+        "timeoutInMinutesOverride",
+        "autoRetryLimitOverride",
+        "imageOverride",
+        "buildspecOverride",
+    )
+
     def _start(self, resp: Any) -> Any:
         project = resp._get_param("projectName")
         token = resp._get_param("idempotencyToken") or ""
         env = resp._get_param("environmentVariablesOverride") or []
+        params = {k: resp._get_param(k) for k in self._START_PARAMS}
         with self.lock:
-            self.requests.append(
-                {
-                    "projectName": project,
-                    "idempotencyToken": token,
-                    "environmentVariablesOverride": env,
-                }
-            )
+            self.requests.append({**params, "idempotencyToken": token})
             if project not in self.projects:
                 raise self._error(
                     "ResourceNotFoundException", f"Project cannot be found: {project}"
                 )
-            for b in self.builds.values():  # AWS: the same token within 5 minutes = same build
+            for b in self.builds.values():
+                # AWS (StartBuild, idempotencyToken): "A unique, case sensitive identifier you
+                # provide to ensure the idempotency of the StartBuild request. The token is
+                # included in the StartBuild request and is valid for 5 minutes. If you repeat
+                # the StartBuild request with the same token, but change a parameter, CodeBuild
+                # returns a parameter mismatch error."
                 if token and b.token == token and self.clock() - b.started < 300:
+                    if b.params != params:
+                        # the error code is InvalidInputException; the message text is ours
+                        # (weak: AWS documents "a parameter mismatch error", not its wording)
+                        raise self._error(
+                            "InvalidInputException",
+                            "Idempotent request parameter mismatch for token " + token,
+                        )
                     return self._result({"build": self._raw(b)})
+            running = sum(1 for b in self.builds.values() if self._status(b)[0] == "IN_PROGRESS")
+            if self.account_queue_limit is not None and running >= self.account_queue_limit:
+                # the account's own quota, as users report it (weak source, public issues:
+                # aws-samples/aws-secure-environment-accelerator#982, rebuy-de/aws-nuke#1209):
+                # "Cannot have more than 0 builds in queue for the account"
+                raise self._error(
+                    "AccountLimitExceededException",
+                    f"Cannot have more than {self.account_queue_limit} builds in queue for "
+                    "the account",
+                )
             if self.refuse_concurrent and any(
                 b.project == project and self._status(b)[0] == "IN_PROGRESS"
                 for b in self.builds.values()
             ):
+                # concurrentBuildLimit (AWS, Project): "If the current build count meets this
+                # limit, new builds are throttled and are not run." The refusal users report
+                # is the same code and wording (weak: aws-gateway-load-balancer-suricata-ids-
+                # ips-nsm#12): "Cannot have more than 1 builds in queue for the account"
                 raise self._error(
                     "AccountLimitExceededException",
-                    f"Project {project} has reached its concurrent build limit of 1",
+                    "Cannot have more than 1 builds in queue for the account",
                 )
             script = (
                 self.scripts.pop(0)
@@ -280,6 +362,7 @@ class ScriptedCodeBuild:
                 script=script,
                 env=env,
                 token=token,
+                params=params,
             )
             self.builds[build.id] = build
             return self._result({"build": self._raw(build)})
@@ -297,8 +380,20 @@ class ScriptedCodeBuild:
         with self.lock:
             self.stops.append(build_id)
             b = self.builds.get(build_id)
+            if self.deny_stop:
+                # IAM's refusal (the AccessDeniedException wording every AWS JSON API uses)
+                raise self._error(
+                    "AccessDeniedException",
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/release-ci/session is not "
+                    f"authorized to perform: codebuild:StopBuild on resource: "
+                    f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project/{build_id.split(':')[0]} "
+                    "because no identity-based policy allows the codebuild:StopBuild action",
+                )
             if b is None:
                 raise self._error("ResourceNotFoundException", f"Build {build_id} not found")
+            # The AWS CLI's stop-build example answers with the stopped build itself:
+            # "buildStatus": "STOPPED", "currentPhase": "COMPLETED", the running phase
+            # "phaseStatus": "STOPPED". A build that had already ended keeps its final status.
             if b.stopped_at is None and self._status(b)[0] == "IN_PROGRESS":
                 b.stopped_at = self.clock()
             return self._result({"build": self._raw(b)})
@@ -320,9 +415,10 @@ class ScriptedCodeBuild:
         """(status, seconds since start at which that status began or now)."""
         elapsed = self.clock() - b.started
         if b.stopped_at is not None:
-            stop_end = b.stopped_at - b.started + b.script.stop_delay
-            if elapsed >= stop_end and stop_end < b.script.duration:
-                return "STOPPED", stop_end
+            return "STOPPED", b.stopped_at - b.started
+        failure = b.script.failure_at
+        if failure is not None and elapsed >= failure:
+            return "FAILED", failure
         if elapsed >= b.script.duration:
             return b.script.final, b.script.duration
         return "IN_PROGRESS", elapsed
@@ -345,6 +441,15 @@ class ScriptedCodeBuild:
             phase_status = "SUCCEEDED"
             if status == "STOPPED" and ends > at:
                 phase_status, ends = "STOPPED", at
+            elif b.script.vpc_failure and name == b.script.vpc_failure[0]:
+                # as reported by users of real builds (aws-ia/terraform-aws-control_tower_
+                # account_factory#626): "PhaseStatus": "CLIENT_ERROR", "PhaseType": "QUEUED",
+                # "Contexts": [{"Message": "Unexpected EC2 error: RequestLimitExceeded",
+                # "StatusCode": "VPC_CLIENT_ERROR"}]
+                phase_status, ends = "CLIENT_ERROR", at
+                phase["contexts"] = [
+                    {"statusCode": "VPC_CLIENT_ERROR", "message": b.script.vpc_failure[1]}
+                ]
             elif status not in ("SUCCEEDED", "STOPPED") and name == b.script.failed_phase:
                 phase_status = status
                 phase["contexts"] = [
@@ -355,7 +460,7 @@ class ScriptedCodeBuild:
                 endTime=_iso(b.started + ends),
                 durationInSeconds=round(ends - t),
             )
-            if phase_status == "STOPPED":
+            if phase_status in ("STOPPED", "CLIENT_ERROR"):
                 break
             t = ends
         if final:
@@ -375,7 +480,7 @@ class ScriptedCodeBuild:
                 "computeType": "BUILD_GENERAL1_SMALL",
                 "environmentVariables": b.env,
             },
-            "logs": {"cloudWatchLogs": {"status": "ENABLED"}},
+            "logs": {"cloudWatchLogs": {"status": b.script.cloudwatch}},
             "initiator": b.initiator,
             "buildComplete": final,
         }
@@ -385,6 +490,14 @@ class ScriptedCodeBuild:
                 raw["exportedEnvironmentVariables"] = [
                     {"name": k, "value": v} for k, v in b.script.exported.items()
                 ]
+        if b.script.s3_logs:
+            # S3LogsConfig.location (AWS): "If your Amazon S3 bucket name is my-bucket, and
+            # your path prefix is build-log, then acceptable formats are my-bucket/build-log
+            # or arn:aws:s3:::my-bucket/build-log."
+            raw["logs"]["s3Logs"] = {"status": "ENABLED", "location": b.script.s3_logs}
+            raw["logs"]["s3DeepLink"] = (
+                f"https://s3.console.aws.amazon.com/s3/object/{b.script.s3_logs}/{b.uuid}.gz"
+            )
         if b.written or self.clock() - b.started >= b.script.log_start:
             group = f"/aws/codebuild/{b.project}"
             raw["logs"].update(
@@ -420,7 +533,7 @@ class ScriptedCodeBuild:
             logs.create_log_stream(group, b.uuid)
         due: list[dict[str, Any]] = []
         i = b.written
-        while i < len(lines) and lines[i][0] <= elapsed:
+        while i < len(lines) and b.script.arrival(i) <= elapsed:
             at, message = lines[i]
             if at <= cut or at > b.script.duration:
                 due.append({"timestamp": int((b.started + at) * 1000), "message": message})

@@ -362,3 +362,63 @@ def test_migrate_without_an_image_in_ecr_says_what_works(live: ScriptedCodeBuild
         "registry/repo@sha256:… to db.migrate/db.seed"
     )
     assert live.requests == []  # nothing was started
+
+
+def _interrupt(live: ScriptedCodeBuild, argv: list[str]) -> Any:
+    """Start ``invoke argv``, press Ctrl-C (SIGINT) once it follows the build's log (inside
+    BUILD), return (code, out, err)."""
+    seen = len(live.log_requests)
+    proc = subprocess.Popen(
+        ["invoke", *argv],
+        cwd=ROOT,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(live.log_requests) <= seen and time.monotonic() < deadline:
+            time.sleep(0.1)  # until this process reads the log: it is waiting now
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, out, err
+
+
+def test_fault_ctrl_c_with_stop_build_denied_names_the_running_build(
+    live: ScriptedCodeBuild,
+) -> None:
+    live.scripts = [script(50, build_seconds=60.0)]
+    live.deny_stop = True  # the CI role may start builds but not stop them
+    code, out, err = _interrupt(
+        live, ["db.migrate", "--env", "staging", "--json", "--image", PINNED]
+    )
+    build = live.only()
+    assert live.stops == [build.id]
+    assert code == ExitCode.AWS_AUTH, err[-2000:]
+    errors = [x for x in err.splitlines() if x.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in err
+    line = errors[0]
+    assert build.id in line and "still running" in line
+    assert "console.aws.amazon.com/codesuite/codebuild/" in line
+    assert f"invoke build.stop {build.id} --env staging" in line
+    assert one_json(out)["error"]["code"] == ExitCode.AWS_AUTH
+
+
+def test_ctrl_c_on_build_wait_detaches_and_leaves_the_build_running(
+    live: ScriptedCodeBuild,
+) -> None:
+    live.scripts = [script(50, build_seconds=60.0)]
+    started = one_json(
+        invoke("db.migrate", "--env", "staging", "--detach", "--json", "--image", PINNED).stdout
+    )
+    code, _, err = _interrupt(live, ["build.wait", started["id"], "--env", "staging"])
+    assert code == ExitCode.INTERRUPTED, err[-2000:]
+    assert live.stops == []
+    assert "still running" in err and f"invoke build.stop {started['id']} --env staging" in err
+    assert live._status(live.only())[0] == "IN_PROGRESS"

@@ -172,7 +172,12 @@ def test_start_request_carries_overrides_pinned_image_and_token(
         {"name": "IMAGE_URI", "value": PINNED, "type": "PLAINTEXT"},
         {"name": "SEED_SCRIPT", "value": "organizations", "type": "PLAINTEXT"},
     ]
-    assert params["idempotencyToken"] == idempotency_token(PROJECT, "seed", DIGEST, "test-run-1")
+    # CodeBuild must never re-run a half-applied migration on its own (autoRetryLimit)
+    assert params["autoRetryLimitOverride"] == 0
+    sent = {k: v for k, v in params.items() if k != "idempotencyToken"}
+    assert params["idempotencyToken"] == idempotency_token(
+        PROJECT, "seed", DIGEST, "test-run-1", params=sent
+    )
 
 
 def test_seed_script_outside_the_allow_list_is_refused(
@@ -500,3 +505,212 @@ def test_release_runs_the_pushed_digest(
     with pytest.raises(Exception) as info:  # the production guard, before anything runs
         runs.release(Harness(clock).rt, yes=False)
     assert getattr(info.value, "code", None) == ExitCode.CONFIRM
+
+
+# -- AWS's rules, as the scripted CodeBuild now plays them -----------------------------------
+
+
+def _boto(service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name="us-east-1")
+
+
+def test_the_fake_refuses_one_token_with_other_parameters_like_aws(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from botocore.exceptions import ClientError
+
+    cb = _boto("codebuild")
+    env = [{"name": "SEED_SCRIPT", "value": "a", "type": "PLAINTEXT"}]
+    first = cb.start_build(
+        projectName=PROJECT, idempotencyToken="t1", environmentVariablesOverride=env
+    )
+    again = cb.start_build(
+        projectName=PROJECT, idempotencyToken="t1", environmentVariablesOverride=env
+    )
+    assert again["build"]["id"] == first["build"]["id"]  # same token, same parameters
+    other = [{"name": "SEED_SCRIPT", "value": "b", "type": "PLAINTEXT"}]
+    with pytest.raises(ClientError) as info:
+        cb.start_build(
+            projectName=PROJECT, idempotencyToken="t1", environmentVariablesOverride=other
+        )
+    assert info.value.response["Error"]["Code"] == "InvalidInputException"
+    clock.sleep(301)  # "valid for 5 minutes"
+    later = cb.start_build(
+        projectName=PROJECT, idempotencyToken="t1", environmentVariablesOverride=other
+    )
+    assert later["build"]["id"] != first["build"]["id"]
+
+
+def test_two_seeds_with_different_scripts_under_one_invocation_id_are_two_builds(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    import dataclasses
+
+    fake.scripts = [_script(5)]
+    h = Harness(clock)  # RELEASE_INVOCATION_ID=test-run-1 for both runs
+    h.rt.settings = dataclasses.replace(h.settings, seed_scripts=("organizations", "demo"))
+    first = runs.run_action(h.rt, "seed", script="organizations", yes=True)
+    second = runs.run_action(h.rt, "seed", script="demo", yes=True)
+    assert first["id"] != second["id"] and len(fake.builds) == 2
+    scripts = [
+        {v["name"]: v["value"] for v in r["environmentVariablesOverride"]}["SEED_SCRIPT"]
+        for r in fake.requests
+    ]
+    assert scripts == ["organizations", "demo"]
+    tokens = {r["idempotencyToken"] for r in fake.requests}
+    assert len(tokens) == 2
+
+
+def test_account_quota_is_not_a_concurrency_conflict(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from tasks.errors import QuotaExceeded
+
+    fake.account_queue_limit = 0  # a new account: "Cannot have more than 0 builds in queue"
+    h = Harness(clock)
+    with pytest.raises(QuotaExceeded) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    err = info.value
+    assert err.code == ExitCode.AWS_QUOTA != ExitCode.BUILD_CONFLICT
+    assert "Cannot have more than 0 builds in queue for the account" in err.message
+    assert "Service Quotas" in err.remedy
+    assert fake.builds == {}
+
+
+def test_a_real_conflict_met_at_start_keeps_exit_8(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(5)]
+    first = Harness(clock)
+    first.rt.extras["invocation_id"] = "other-run"
+    running = runs.run_action(first.rt, "migrate", yes=True, detach=True)
+    fake.refuse_concurrent = True
+    h = Harness(clock)
+    with pytest.raises(BuildConflict) as info:
+        runs.run_action(h.rt, "migrate", yes=True, force=True)
+    assert info.value.code == ExitCode.BUILD_CONFLICT and running["id"] in info.value.message
+
+
+def _ctrl_c_after(clock: VirtualClock, seconds: float) -> None:
+    start = clock.t
+    fired: list[float] = []
+
+    def ctrl_c(now: float) -> None:
+        if not fired and now - start > seconds:
+            fired.append(now)
+            raise KeyboardInterrupt
+
+    clock.hooks.append(ctrl_c)
+
+
+@pytest.mark.parametrize("how", ["build.wait", "build.logs --follow"])
+def test_ctrl_c_on_a_follower_detaches_and_never_stops_the_build(
+    fake: ScriptedCodeBuild, clock: VirtualClock, how: str
+) -> None:
+    from tasks.errors import SuiteError
+
+    fake.scripts = [_script(300)]
+    started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
+    _ctrl_c_after(clock, 60)  # a teammate tailing the production migration presses Ctrl-C
+    h = Harness(clock)
+    with pytest.raises(SuiteError) as info:
+        if how == "build.wait":
+            runs.wait_build(h.rt, started["id"])
+        else:
+            runs.show_logs(h.rt, started["id"], follow=True)
+    err = info.value
+    assert fake.stops == []  # nobody stopped it
+    assert err.code == ExitCode.INTERRUPTED
+    assert started["id"] in err.message and "still running" in err.message
+    assert f"invoke build.stop {started['id']} --env prod" in err.remedy
+    clock.sleep(200)
+    assert runs.wait_build(Harness(clock).rt, started["id"])["status"] == "SUCCEEDED"
+
+
+def test_ctrl_c_with_stop_build_denied_names_the_build_that_keeps_running(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from tasks.errors import SuiteError
+
+    fake.scripts = [_script(300)]
+    fake.deny_stop = True
+    _ctrl_c_after(clock, 60)
+    h = Harness(clock)
+    with pytest.raises(SuiteError) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    build = fake.only()
+    err = info.value
+    assert fake.stops == [build.id]
+    assert err.code == ExitCode.AWS_AUTH  # AccessDeniedException
+    line = err.line()
+    assert build.id in line and "still running" in line and "AccessDeniedException" in line
+    assert f"console.aws.amazon.com/codesuite/codebuild/123456789012/projects/{PROJECT}" in line
+    assert f"invoke build.stop {build.id} --env prod" in line
+
+
+def test_build_stop_denied_names_the_build_that_keeps_running(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from tasks.errors import SuiteError
+
+    fake.scripts = [_script(300)]
+    started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
+    fake.deny_stop = True
+    with pytest.raises(SuiteError) as info:
+        runs.stop_build(Harness(clock).rt, started["id"])
+    assert info.value.code == ExitCode.AWS_AUTH
+    assert started["id"] in info.value.message and "still running" in info.value.message
+    assert f"invoke build.stop {started['id']}" in info.value.remedy
+
+
+def test_the_fake_stop_build_answers_stopped_at_once_and_a_finished_build_as_it_ended(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(5)]
+    cb = _boto("codebuild")
+    running = cb.start_build(projectName=PROJECT)["build"]["id"]
+    clock.sleep(40)
+    answer = cb.stop_build(id=running)["build"]
+    assert answer["buildStatus"] == "STOPPED" and answer["currentPhase"] == "COMPLETED"
+    assert [p.get("phaseStatus") for p in answer["phases"]][-2] == "STOPPED"
+    done = cb.start_build(projectName=PROJECT)["build"]["id"]
+    clock.sleep(200)
+    assert cb.stop_build(id=done)["build"]["buildStatus"] == "SUCCEEDED"
+
+
+def test_build_stop_trusts_the_stop_answer_instead_of_polling(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(50)]
+    started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
+    clock.sleep(40)
+    h = Harness(clock)
+    slept = len(clock.sleeps)
+    result = runs.stop_build(h.rt, started["id"])
+    assert result["status"] == "STOPPED"
+    assert h.calls == ["BatchGetBuilds", "StopBuild"]  # no polling after the answer
+    assert len(clock.sleeps) == slept
+
+
+def test_a_vpc_failure_in_queued_ends_at_once_without_a_log(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    script = _script(50)
+    script.vpc_failure = ("QUEUED", "Unexpected EC2 error: UnauthorizedOperation")
+    fake.scripts = [script]
+    h = Harness(clock)
+    h.rt.extras["on_failure"] = None
+    with pytest.raises(BuildUnsuccessful) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    err = info.value
+    assert err.code == ExitCode.BUILD_FAILED
+    assert "in phase QUEUED: VPC_CLIENT_ERROR: Unexpected EC2 error: UnauthorizedOperation" in (
+        err.message
+    )
+    assert "VPC" in err.remedy and "invoke doctor" in err.remedy  # there is no log to read
+    assert "build.logs" not in err.remedy
+    assert h.body() == []
+    ended = fake.only().started + script.end
+    assert clock.t - ended < 10  # no long wait for log lines that never come
