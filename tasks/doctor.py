@@ -10,6 +10,7 @@ password is reduced to a flag.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,15 +24,18 @@ from tasks.policy import (
     Outcome,
     Request,
     evaluate,
+    evaluate_trust,
     intersect,
-    trusts_service,
 )
 from tasks.prereqs import (
+    CODEBUILD_SERVICE,
     ENVIRONMENT_TYPE,
     REQUIRED_VARIABLES,
     Need,
     image_uri,
     needs,
+    project_arn,
+    trust_context,
 )
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -48,6 +52,8 @@ CHECK_IDS = (
     "ecr_image",
     "concurrency_limit",
     "build_timeout",
+    "auto_retry",
+    "build_logs",
 )
 # Interface endpoints a build without a NAT route needs (S3 is the gateway type: ECR layers).
 ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
@@ -118,6 +124,7 @@ class Rule:
     to_port: int | None
     groups: tuple[str, ...] = ()
     cidrs: tuple[str, ...] = ()
+    prefix_lists: tuple[str, ...] = ()
 
     def covers_port(self, port: int) -> bool:
         if self.protocol in ("-1", "all"):
@@ -169,6 +176,8 @@ class Endpoint:
     state: str
     route_tables: tuple[str, ...] = ()
     private_dns: bool = True
+    id: str = ""
+    groups: tuple[str, ...] = ()  # an interface endpoint's security groups
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,9 @@ class NetworkFacts:
     groups: Mapping[str, SecurityGroup] = field(default_factory=dict)
     nat_states: Mapping[str, str] = field(default_factory=dict)
     endpoints: tuple[Endpoint, ...] = ()
+    # the VPC's enableDnsSupport / enableDnsHostnames (None: not read)
+    dns_support: bool | None = None
+    dns_hostnames: bool | None = None
     error: str = ""
 
 
@@ -388,7 +400,7 @@ def check_environment(f: Facts) -> Check:
         return _project_missing("environment_image")
     env = f.project.get("environment") or {}
     kind, image, compute = env.get("type", ""), env.get("image", ""), env.get("computeType", "")
-    evidence = (f"type={kind}", f"image={image}", f"computeType={compute}")
+    evidence: tuple[str, ...] = (f"type={kind}", f"image={image}", f"computeType={compute}")
     fix = (
         "use environment type LINUX_CONTAINER with image aws/codebuild/standard:7.0 "
         f"and a BUILD_GENERAL1_* compute type ({setup_fix(f.settings)})"
@@ -411,17 +423,85 @@ def check_environment(f: Facts) -> Check:
             fix,
             evidence,
         )
-    if not str(image).startswith(STANDARD_IMAGE_PREFIXES):
-        return Check(
-            "environment_image",
-            WARN,
-            f"custom build image {image!r}: it must be x86_64 and ship the docker CLI",
-            "prefer aws/codebuild/standard:7.0 unless you need this image",
-            evidence,
+    pull = str(env.get("imagePullCredentialsType") or "CODEBUILD")
+    evidence = (*evidence, f"imagePullCredentialsType={pull}")
+    if str(image).startswith("aws/codebuild/"):
+        if pull != "CODEBUILD":
+            return Check(
+                "environment_image",
+                FAIL,
+                f"curated image {image} with imagePullCredentialsType {pull}: CodeBuild's own "
+                "images must be pulled with CODEBUILD credentials",
+                f"set imagePullCredentialsType to CODEBUILD ({setup_fix(f.settings)})",
+                evidence,
+            )
+        if str(image).startswith(STANDARD_IMAGE_PREFIXES):
+            return Check(
+                "environment_image",
+                PASS,
+                f"x86_64 {kind} on {image} ({compute})",
+                evidence=evidence,
+            )
+    return _custom_image(f, str(image), pull, evidence)
+
+
+_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/")
+# a docker command in a buildspec line (docker, docker-compose), not the word in a message
+_DOCKER_STEP = re.compile(r"(?:^|[\s;&|(`$])docker(?:-compose)?\s+[a-z]", re.MULTILINE)
+
+
+def _custom_image(f: Facts, image: str, pull: str, evidence: tuple[str, ...]) -> Check:
+    """A build image that is not one of CodeBuild's curated standard images.
+
+    AWS (ProjectEnvironment.imagePullCredentialsType): "When you use a cross-account or private
+    registry image, you must use SERVICE_ROLE credentials"; with CODEBUILD credentials an ECR
+    image is pulled only when "you modify your ECR repository policy to trust CodeBuild's
+    service principal". AWS (ProjectEnvironment.privilegedMode): with a custom image "You can
+    initialize the Docker daemon during the install phase of your build" (nohup dockerd ...):
+    only the curated images start dockerd themselves.
+    """
+    fails: list[str] = []
+    warns: list[str] = []
+    fixes: list[str] = []
+    ecr = _ECR_IMAGE.match(image)
+    env = (f.project or {}).get("environment") or {}
+    if ecr and pull != "SERVICE_ROLE":
+        account = f.settings.account or str((f.project or {}).get("arn", "::::")).split(":")[4]
+        if ecr.group(1) != account:
+            fails.append(
+                f"build image {image} is in another account ({ecr.group(1)}) but is pulled with "
+                f"{pull} credentials: CodeBuild cannot pull it"
+            )
+        else:
+            warns.append(
+                f"private ECR build image {image} is pulled with {pull} credentials: that works "
+                "only while its repository policy trusts codebuild.amazonaws.com"
+            )
+        fixes.append(
+            "set imagePullCredentialsType to SERVICE_ROLE and allow the service role "
+            "ecr:GetAuthorizationToken and ecr:BatchGetImage / GetDownloadUrlForLayer / "
+            f"BatchCheckLayerAvailability on that repository ({setup_fix(f.settings)})"
         )
-    return Check(
-        "environment_image", PASS, f"x86_64 {kind} on {image} ({compute})", evidence=evidence
-    )
+    elif env.get("registryCredential") and pull != "SERVICE_ROLE":
+        fails.append(f"private registry image {image} needs SERVICE_ROLE credentials, not {pull}")
+        fixes.append(f"set imagePullCredentialsType to SERVICE_ROLE ({setup_fix(f.settings)})")
+    buildspec = str(((f.project or {}).get("source") or {}).get("buildspec") or "")
+    curated = image.startswith("aws/codebuild/")
+    if not curated and _DOCKER_STEP.search(buildspec) and "dockerd" not in buildspec:
+        warns.append(
+            f"custom build image {image}: the buildspec runs docker, but only CodeBuild's "
+            "curated images start the Docker daemon"
+        )
+        fixes.append(
+            "start it in the buildspec's install phase (nohup /usr/local/bin/dockerd "
+            "--host=unix:///var/run/docker.sock --storage-driver=overlay2 & then wait for "
+            "`docker info`), keep privileged mode on, or use aws/codebuild/standard:7.0"
+        )
+    if not (fails or warns):
+        warns.append(f"custom build image {image!r}: it must be x86_64 and ship the docker CLI")
+        fixes.append("prefer aws/codebuild/standard:7.0 unless you need this image")
+    status = FAIL if fails else WARN
+    return Check("environment_image", status, "; ".join(fails + warns), "; ".join(fixes), evidence)
 
 
 def check_privileged(f: Facts) -> Check:
@@ -519,6 +599,42 @@ def _describe_need(need: Need) -> str:
     return need.action if need.resource == "*" else f"{need.action} on {need.resource}"
 
 
+def _check_trust(f: Facts, role: RoleFacts) -> Check | None:
+    """A failing check when CodeBuild cannot assume the role for this project, else None.
+
+    CodeBuild supplies ``aws:SourceAccount`` and ``aws:SourceArn`` (the project's ARN) when it
+    assumes the role; trust-policy conditions on them are evaluated against those values."""
+    arn = str((f.project or {}).get("arn") or project_arn(f.settings))
+    trust = evaluate_trust(role.trust, CODEBUILD_SERVICE, trust_context(f.settings, arn))
+    if trust.trusted:
+        return None
+    if trust.denied:
+        return Check(
+            "service_role",
+            FAIL,
+            f"role {role.name!r}'s trust policy denies {CODEBUILD_SERVICE} "
+            f"({', '.join(trust.statements)})",
+            "remove or narrow that Deny statement in the role's trust policy",
+        )
+    if trust.mismatched:
+        return Check(
+            "service_role",
+            FAIL,
+            f"role {role.name!r} trusts CodeBuild only under conditions this project does not "
+            f"meet: {'; '.join(trust.mismatched)}",
+            f"make the trust policy's aws:SourceAccount / aws:SourceArn conditions match {arn} "
+            f"(or {setup_fix(f.settings)}: it adds a matching statement and keeps yours)",
+            (f"CodeBuild assumes the role for {arn}",),
+        )
+    return Check(
+        "service_role",
+        FAIL,
+        f"role {role.name!r} cannot be assumed by CodeBuild (trust policy)",
+        f"allow sts:AssumeRole for principal service {CODEBUILD_SERVICE} in the "
+        f"role's trust policy ({setup_fix(f.settings)})",
+    )
+
+
 def check_role(f: Facts) -> Check:
     role = f.role
     if role is None:
@@ -543,14 +659,9 @@ def check_role(f: Facts) -> Check:
             f"service role {role.name!r} does not exist",
             setup_fix(f.settings),
         )
-    if not trusts_service(role.trust, "codebuild.amazonaws.com"):
-        return Check(
-            "service_role",
-            FAIL,
-            f"role {role.name!r} cannot be assumed by CodeBuild (trust policy)",
-            "allow sts:AssumeRole for principal service codebuild.amazonaws.com in the "
-            f"role's trust policy ({setup_fix(f.settings)})",
-        )
+    trust_check = _check_trust(f, role)
+    if trust_check is not None:
+        return trust_check
     wanted, notes = _role_needs(f)
     denied: list[str] = []
     missing: list[str] = []
@@ -681,14 +792,91 @@ def _default_route(sub: Subnet) -> Route | None:
     return next((r for r in sub.routes if r.destination == "0.0.0.0/0"), None)
 
 
-def _missing_endpoints(net: NetworkFacts, sub: Subnet, extra: Sequence[str]) -> list[str]:
+HTTPS = 443
+
+
+def _admits_https(net: NetworkFacts, endpoint: Endpoint) -> bool:
+    """Do the endpoint's security groups accept tcp 443 from the build's groups or subnets?
+    (AWS PrivateLink: the endpoint's security groups must allow the traffic from the clients.)"""
+    build = set(net.group_ids)
+    cidrs = [net.subnets[s].cidr for s in net.subnet_ids if s in net.subnets]
+    for gid in endpoint.groups:
+        group = net.groups.get(gid)
+        if group is None:
+            return True  # unreadable: do not claim a failure we cannot see
+        for rule in group.ingress:
+            from_build = bool(build & set(rule.groups)) or (
+                bool(cidrs) and all(_in_any(rule.cidrs, c) for c in cidrs)
+            )
+            if from_build and rule.covers_port(HTTPS):
+                return True
+    return False
+
+
+def _endpoint_problem(net: NetworkFacts, endpoint: Endpoint) -> str:
+    """Why an interface endpoint does not serve the build ('' when it does).
+
+    AWS (CreateVpcEndpoint, PrivateDnsEnabled): the private hosted zone lets clients use the
+    service's default DNS name; "To use a private hosted zone, you must set the following VPC
+    attributes to true: enableDnsHostnames and enableDnsSupport". Without it the SDKs in the
+    build resolve the public name and still need a NAT route.
+    """
+    name = f"{endpoint.service} endpoint {endpoint.id}".rstrip()
+    if not endpoint.private_dns:
+        return f"{name} has private DNS off"
+    off = [
+        attr
+        for attr, value in (
+            ("enableDnsSupport", net.dns_support),
+            ("enableDnsHostnames", net.dns_hostnames),
+        )
+        if value is False
+    ]
+    if off:
+        return f"{name}: the VPC has {' and '.join(off)} off, so its private DNS does not apply"
+    if not _admits_https(net, endpoint):
+        groups = ", ".join(endpoint.groups) or "no security group"
+        return f"{name}: its security groups ({groups}) do not admit tcp 443 from the build"
+    return ""
+
+
+def _missing_endpoints(
+    net: NetworkFacts, sub: Subnet, extra: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(services without a working endpoint, why the existing ones do not count)."""
     live = [e for e in net.endpoints if e.state.lower() in ("available", "pending", "")]
-    names = {e.service for e in live if e.kind.lower() == "interface"}
-    missing = [svc for svc in (*ENDPOINT_SERVICES, *extra) if svc not in names]
+    interface = [e for e in live if e.kind.lower() == "interface"]
+    missing: list[str] = []
+    reasons: list[str] = []
+    for svc in (*ENDPOINT_SERVICES, *extra):
+        found = [e for e in interface if e.service == svc]
+        problems = [_endpoint_problem(net, e) for e in found]
+        if found and not all(problems):
+            continue
+        missing.append(svc)
+        reasons += problems
     s3 = [e for e in live if e.service == "s3" and e.kind.lower() == "gateway"]
     if not any(sub.route_table in e.route_tables for e in s3):
         missing.append("s3 (gateway, on this subnet's route table)")
-    return missing
+    return missing, reasons
+
+
+def _https_egress(net: NetworkFacts) -> Check | None:
+    """The build's security groups must let it out on tcp 443 (every AWS API is HTTPS)."""
+    if not net.group_ids:
+        return None
+    targets = {g for e in net.endpoints for g in e.groups}
+    if _egress_allows(net, HTTPS, targets):
+        return None
+    groups = ", ".join(net.group_ids)
+    return Check(
+        "subnet_egress",
+        FAIL,
+        f"the build's security group(s) {groups} allow no outbound tcp 443: the build cannot "
+        "reach ECR, CloudWatch Logs or Secrets Manager",
+        f"allow egress tcp 443 on {net.group_ids[0]}: aws ec2 authorize-security-group-egress "
+        f"--group-id {net.group_ids[0]} --protocol tcp --port 443 --cidr 0.0.0.0/0",
+    )
 
 
 def check_egress(f: Facts) -> Check:
@@ -697,6 +885,9 @@ def check_egress(f: Facts) -> Check:
         return _project_missing("subnet_egress")
     if not net.subnet_ids:
         return Check("subnet_egress", WARN, "not checked: no subnets configured", "see vpc_config")
+    blocked = _https_egress(net)
+    if blocked is not None:
+        return blocked
     extra = ("kms",) if f.secret.kms_key_arn else ()
     fails: list[str] = []
     fixes: list[str] = []
@@ -731,15 +922,18 @@ def check_egress(f: Facts) -> Check:
         if route is not None:  # transit gateway, NAT instance, firewall endpoint, peering
             evidence.append(f"{sid}: 0.0.0.0/0 -> {route.target} in {table} (not a NAT gateway)")
             continue
-        missing = _missing_endpoints(net, sub, extra)
+        missing, reasons = _missing_endpoints(net, sub, extra)
         if missing:
+            why = f" ({'; '.join(_unique(reasons))})" if reasons else ""
             fails.append(
-                f"subnet {sid} has no default route and the VPC lacks endpoints for "
-                f"{', '.join(missing)}"
+                f"subnet {sid} has no default route and the VPC lacks working endpoints for "
+                f"{', '.join(missing)}{why}"
             )
             fixes.append(
                 f"add 0.0.0.0/0 -> NAT gateway to {table}, or create VPC endpoints "
-                f"com.amazonaws.{f.settings.region}.<{', '.join(missing)}>"
+                f"com.amazonaws.{f.settings.region}.<{', '.join(missing)}> with private DNS "
+                "on, in a VPC with enableDnsSupport and enableDnsHostnames on, whose security "
+                "groups admit tcp 443 from the build's security group"
             )
         else:
             evidence.append(f"{sid}: no internet route; VPC endpoints cover ECR, S3, logs, secrets")
@@ -867,7 +1061,9 @@ def _egress_allows(net: NetworkFacts, port: int, db_groups: set[str]) -> bool:
         if group is None:
             return True  # unknown: do not claim a failure we cannot see
         for rule in group.egress:
-            if rule.covers_port(port) and (rule.cidrs or db_groups & set(rule.groups)):
+            if rule.covers_port(port) and (
+                rule.cidrs or rule.prefix_lists or db_groups & set(rule.groups)
+            ):
                 return True
     return False
 
@@ -1084,6 +1280,64 @@ def check_timeout(f: Facts) -> Check:
     )
 
 
+def check_auto_retry(f: Facts) -> Check:
+    """CodeBuild re-runs a failed build by itself when ``autoRetryLimit`` > 0: for a migration
+    that failed half-way that is a second, unasked-for run against a half-migrated database."""
+    if f.project is None:
+        return _project_missing("auto_retry")
+    limit = int(f.project.get("autoRetryLimit") or 0)
+    if limit <= 0:
+        return Check("auto_retry", PASS, "autoRetryLimit is 0: a failed build is never re-run")
+    return Check(
+        "auto_retry",
+        FAIL,
+        f"autoRetryLimit is {limit}: CodeBuild would re-run a failed migration by itself, up "
+        f"to {limit} more time(s), against a half-migrated database",
+        f"set autoRetryLimit to 0 ({setup_fix(f.settings)}, or aws codebuild update-project "
+        f"--name {f.settings.project} --auto-retry-limit 0)",
+        (f"autoRetryLimit={limit}",),
+    )
+
+
+def _s3_location(logs: Mapping[str, Any]) -> str:
+    s3 = logs.get("s3Logs") or {}
+    if str(s3.get("status", "")).upper() != "ENABLED" or not s3.get("location"):
+        return ""
+    return f"s3://{str(s3['location']).removeprefix('arn:aws:s3:::')}"
+
+
+def check_logs(f: Facts) -> Check:
+    """The suite follows and diagnoses a build through its CloudWatch Logs stream."""
+    if f.project is None:
+        return _project_missing("build_logs")
+    logs = f.project.get("logsConfig") or {}
+    cloudwatch = logs.get("cloudWatchLogs") or {}
+    status = str(cloudwatch.get("status") or "ENABLED").upper()  # AWS's default is ENABLED
+    s3 = _s3_location(logs)
+    fix = (
+        f"enable CloudWatch Logs for the project ({setup_fix(f.settings)}, or aws codebuild "
+        f"update-project --name {f.settings.project} --logs-config "
+        "'cloudWatchLogs={status=ENABLED}')"
+    )
+    evidence = tuple(
+        x for x in (f"cloudWatchLogs.status={status}", f"s3Logs={s3}" if s3 else "") if x
+    )
+    if status == "ENABLED":
+        group = cloudwatch.get("groupName") or f"/aws/codebuild/{f.settings.project}"
+        return Check(
+            "build_logs", PASS, f"build logs go to CloudWatch Logs group {group}", evidence=evidence
+        )
+    where = f"only to S3 at {s3}" if s3 else "nowhere (S3 logs are off too)"
+    return Check(
+        "build_logs",
+        FAIL,
+        f"CloudWatch Logs are disabled for the project: build logs go {where}, so "
+        "db.migrate / release cannot follow a build or diagnose its failure",
+        fix,
+        evidence,
+    )
+
+
 CHECKS: tuple[Callable[[Facts], Check], ...] = (
     check_project,
     check_environment,
@@ -1097,6 +1351,8 @@ CHECKS: tuple[Callable[[Facts], Check], ...] = (
     check_image,
     check_concurrency,
     check_timeout,
+    check_auto_retry,
+    check_logs,
 )
 
 

@@ -322,6 +322,7 @@ def _rules(permissions: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
                 [str(r.get("CidrIp")) for r in p.get("IpRanges") or []]
                 + [str(r.get("CidrIpv6")) for r in p.get("Ipv6Ranges") or []]
             ),
+            prefix_lists=tuple(str(r.get("PrefixListId")) for r in p.get("PrefixListIds") or []),
         )
         for p in permissions
     )
@@ -368,7 +369,21 @@ def _endpoint(item: Mapping[str, Any], region: str) -> Endpoint:
         state=str(item.get("State", "")),
         route_tables=tuple(item.get("RouteTableIds") or []),
         private_dns=bool(item.get("PrivateDnsEnabled", True)),
+        id=str(item.get("VpcEndpointId", "")),
+        groups=tuple(str(g.get("GroupId")) for g in item.get("Groups") or []),
     )
+
+
+def _vpc_dns(ec2: Any, vpc_id: str) -> tuple[bool | None, bool | None]:
+    """The VPC's enableDnsSupport and enableDnsHostnames (None when the read is refused)."""
+    values: list[bool | None] = []
+    for attribute, key in (
+        ("enableDnsSupport", "EnableDnsSupport"),
+        ("enableDnsHostnames", "EnableDnsHostnames"),
+    ):
+        found, _ = _code_of(partial(ec2.describe_vpc_attribute, VpcId=vpc_id, Attribute=attribute))
+        values.append(None if found is None else bool((found.get(key) or {}).get("Value")))
+    return values[0], values[1]
 
 
 def read_network(
@@ -473,8 +488,31 @@ def _read_vpc(
             "reading VPC endpoints", ec2, "describe_vpc_endpoints", "VpcEndpoints", Filters=by_vpc
         )
         endpoints += [_endpoint(e, rt.settings.region) for e in items]
+    dns_support, dns_hostnames = _vpc_dns(ec2, base.vpc_id) if base.vpc_id else (None, None)
+    endpoint_groups = {g for e in endpoints for g in e.groups} - set(groups)
+    if endpoint_groups:  # the endpoints' own groups: do they admit the build on 443?
+        found = _listed(
+            "reading security groups",
+            ec2,
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=[{"Name": "group-id", "Values": sorted(endpoint_groups)}],
+        )
+        for g in found:
+            groups[g["GroupId"]] = SecurityGroup(
+                g["GroupId"],
+                g.get("VpcId", ""),
+                _rules(g.get("IpPermissions") or []),
+                _rules(g.get("IpPermissionsEgress") or []),
+            )
     return replace(
-        base, subnets=subnets, groups=groups, nat_states=nat_states, endpoints=tuple(endpoints)
+        base,
+        subnets=subnets,
+        groups=groups,
+        nat_states=nat_states,
+        endpoints=tuple(endpoints),
+        dns_support=dns_support,
+        dns_hostnames=dns_hostnames,
     )
 
 

@@ -8,7 +8,8 @@ case-sensitive). Conditions are evaluated only for the operators and keys the ca
 in ``context`` (the String*/Arn* families, with ``IfExists`` and ``ForAnyValue:``); any other
 condition makes the answer ``conditional`` (it depends on request facts we cannot know).
 Not modelled: resource policies, SCPs, session policies (a permissions boundary is applied
-by the caller by intersecting two evaluations).
+by the caller by intersecting two evaluations). Trust policies are evaluated by
+:func:`evaluate_trust` against the values the assuming service supplies.
 """
 
 from __future__ import annotations
@@ -194,10 +195,60 @@ def intersect(identity: Outcome, boundary: Outcome) -> Outcome:
     return identity if identity.decision is Decision.CONDITIONAL else boundary
 
 
-def trusts_service(trust_policy: Document, service: str) -> bool:
-    """True when the role's trust policy lets ``service`` call sts:AssumeRole unconditionally."""
-    allowed = False
-    for _label, statement in _statements(NamedDocument("trust", trust_policy)):
+@dataclass(frozen=True)
+class Trust:
+    """Whether a trust policy lets a service assume the role, given the request's context."""
+
+    trusted: bool
+    statements: tuple[str, ...] = ()  # the statements that decided
+    mismatched: tuple[str, ...] = ()  # "StringEquals aws:SourceAccount: 999 (request: 123)"
+    unknown: tuple[str, ...] = ()  # conditions on keys the context does not supply
+    denied: bool = False
+
+
+def _describe_condition(
+    operator: str, key: str, expected: Any, context: Mapping[str, tuple[str, ...]]
+) -> str:
+    lowered = {k.lower(): v for k, v in context.items()}
+    supplied = ", ".join(lowered.get(key.lower(), ())) or "not supplied"
+    wanted = ", ".join(str(v) for v in _as_list(expected))
+    return f"{operator} {key} {wanted} (CodeBuild supplies {supplied})"
+
+
+def _trust_conditions(
+    statement: Mapping[str, Any], context: Mapping[str, tuple[str, ...]]
+) -> tuple[list[str], list[str]]:
+    """(conditions that are false, conditions we cannot evaluate) of one statement."""
+    false: list[str] = []
+    unknown: list[str] = []
+    for operator, block in (statement.get("Condition") or {}).items():
+        for key, expected in (block or {}).items():
+            holds = _condition_holds(str(operator), str(key), expected, context)
+            if holds is False:
+                false.append(_describe_condition(str(operator), str(key), expected, context))
+            elif holds is None:
+                unknown.append(f"{operator} {key}")
+    return false, unknown
+
+
+def evaluate_trust(
+    trust_policy: Document,
+    service: str,
+    context: Mapping[str, tuple[str, ...]] | None = None,
+) -> Trust:
+    """Can ``service`` call sts:AssumeRole under this trust policy?
+
+    ``context`` holds the values the service supplies with the request: for CodeBuild
+    ``aws:SourceAccount`` (the project's account) and ``aws:SourceArn`` (the project's ARN),
+    the keys of AWS's confused-deputy guidance. Conditions on those keys are evaluated; an
+    Allow whose condition is false does not trust; conditions on keys we cannot know make the
+    answer trusted-with-``unknown`` (the caller decides whether that is a warning).
+    """
+    ctx = dict(context or {})
+    allowed: list[str] = []
+    mismatched: list[str] = []
+    unknown: list[str] = []
+    for label, statement in _statements(NamedDocument("trust", trust_policy)):
         if not _action_matches(statement, "sts:AssumeRole"):
             continue
         principal = statement.get("Principal")
@@ -208,8 +259,27 @@ def trusts_service(trust_policy: Document, service: str) -> bool:
             services = _as_list(principal.get("Service"))
         if not _matches_any(services, service, True):
             continue
+        false, maybe = _trust_conditions(statement, ctx)
         if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow" and not statement.get("Condition"):
-            allowed = True
-    return allowed
+            if not false and not maybe:
+                return Trust(False, (label,), denied=True)
+            continue
+        if statement.get("Effect") != "Allow":
+            continue
+        if false:
+            mismatched += false
+        else:
+            allowed.append(label)
+            unknown += maybe
+    if allowed:
+        return Trust(True, tuple(allowed), unknown=tuple(unknown))
+    return Trust(False, mismatched=tuple(mismatched))
+
+
+def trusts_service(
+    trust_policy: Document, service: str, context: Mapping[str, tuple[str, ...]] | None = None
+) -> bool:
+    """True when the role's trust policy lets ``service`` call sts:AssumeRole with ``context``
+    (conditions on keys missing from ``context`` count as not trusting)."""
+    trust = evaluate_trust(trust_policy, service, context)
+    return trust.trusted and not trust.unknown

@@ -131,17 +131,42 @@ def _allow(sid: str, action: str | list[str], resource: str | list[str]) -> dict
     return {"Sid": sid, "Effect": "Allow", "Action": action, "Resource": resource}
 
 
-def trust_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": CODEBUILD_SERVICE},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+def project_arn(s: Settings) -> str:
+    return f"arn:aws:codebuild:{s.region}:{s.account}:project/{s.project}"
+
+
+def trust_context(s: Settings, arn: str = "") -> dict[str, tuple[str, ...]]:
+    """The values CodeBuild supplies when it assumes the service role: the project's account
+    and ARN (the ``aws:SourceAccount`` / ``aws:SourceArn`` keys of AWS's confused-deputy
+    guidance for service roles)."""
+    arn = arn or project_arn(s)
+    account = arn.split(":")[4] if arn.count(":") >= 5 else s.account
+    return {"aws:SourceAccount": (account or s.account,), "aws:SourceArn": (arn,)}
+
+
+def trust_statement(s: Settings) -> dict[str, Any]:
+    """CodeBuild may assume the role, for this account's project only.
+
+    AWS's CodeBuild user guide ("Allow CodeBuild to interact with other AWS services", the
+    create-role.json example) scopes the trust with ``aws:SourceAccount`` and
+    ``aws:SourceArn`` conditions against the confused-deputy problem; without a known account
+    (no ``account`` in the config) the conditions cannot be written and are left out.
+    """
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": CODEBUILD_SERVICE},
+        "Action": "sts:AssumeRole",
     }
+    if s.account:
+        statement["Condition"] = {
+            "StringEquals": {"aws:SourceAccount": s.account},
+            "ArnLike": {"aws:SourceArn": project_arn(s)},
+        }
+    return statement
+
+
+def trust_policy(s: Settings) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [trust_statement(s)]}
 
 
 def role_policy(

@@ -1,7 +1,8 @@
 """Retry policies, declared once by name, and the predicates they use.
 
 Predicates look at error *codes* (``ClientError.response["Error"]["Code"]``) and exception
-classes, never at message text. botocore is not imported: classes are recognised by name
+classes, never at message text (one documented exception: :func:`is_iam_lag`, where AWS
+uses one code for a transient and for final answers). botocore is not imported: classes are recognised by name
 through the MRO so this module stays importable (and testable) without AWS libraries.
 """
 
@@ -109,6 +110,23 @@ def is_transient(exc: BaseException) -> bool:
     return bool(_class_names(exc) & _TRANSIENT_CLASSES)
 
 
+# CodeBuild's answer while IAM has not propagated a role's new VPC permissions, as users
+# report it (aws/aws-cdk#11815, #2335, #2652): "Not authorized to perform
+# DescribeSecurityGroups (Service: AWSCodeBuild; Status Code: 400; Error Code:
+# InvalidInputException)". The code alone is shared with final errors (a concurrentBuildLimit
+# above the account's, a bad image), so this one predicate also reads the message's start:
+# AWS gives no other way to tell them apart.
+IAM_LAG_MESSAGE = "Not authorized to perform DescribeSecurityGroups"
+
+
+def is_iam_lag(exc: BaseException) -> bool:
+    if error_code(exc) != "InvalidInputException":
+        return False
+    response = getattr(exc, "response", None) or {}
+    message = str(response.get("Error", {}).get("Message", "")).strip()
+    return message.startswith(IAM_LAG_MESSAGE)
+
+
 def is_retryable(exc: BaseException) -> bool:
     return is_throttled(exc) or is_transient(exc)
 
@@ -149,11 +167,11 @@ POLICIES: dict[str, Policy] = {
     "registry": Policy("registry", 5, 30.0, 0.25, 5.0, is_transient),
     # the docker daemon answering at all (after start, or during a restart)
     "docker_ping": Policy("docker_ping", 20, 20.0, 0.1, 1.0, lambda e: True),
-    # a just-created IAM role is not yet assumable by CodeBuild (eventual consistency):
-    # create_project answers InvalidInputException until it propagates (seconds)
-    "iam_propagation": Policy(
-        "iam_propagation", 8, 60.0, 1.0, 10.0, lambda e: error_code(e) == "InvalidInputException"
-    ),
+    # a role's policy that setup just wrote or changed is not yet visible to CodeBuild (IAM is
+    # eventually consistent): CreateProject/UpdateProject answer InvalidInputException "Not
+    # authorized to perform DescribeSecurityGroups" until it propagates. Only that answer is
+    # retried; every other InvalidInputException (a limit above the account's...) is final.
+    "iam_propagation": Policy("iam_propagation", 8, 60.0, 1.0, 10.0, is_iam_lag),
 }
 
 

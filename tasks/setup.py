@@ -24,8 +24,8 @@ from typing import Any
 from tasks.aws import translate
 from tasks.config import Settings
 from tasks.doctor_facts import customer_key_arn
-from tasks.errors import ExitCode, SuiteError, UsageError
-from tasks.policy import trusts_service
+from tasks.errors import AwsError, ExitCode, SuiteError, UsageError
+from tasks.policy import evaluate_trust
 from tasks.prereqs import (
     CODEBUILD_SERVICE,
     DEFAULT_COMPUTE_TYPE,
@@ -36,13 +36,16 @@ from tasks.prereqs import (
     INLINE_POLICY_NAME,
     image_uri,
     log_group_name,
+    project_arn,
     role_arn,
     role_name,
     role_path,
     role_policy,
+    trust_context,
     trust_policy,
+    trust_statement,
 )
-from tasks.retrying import error_code, retrying
+from tasks.retrying import POLICIES, error_code, is_iam_lag, retrying
 from tasks.runtime import Runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -155,6 +158,20 @@ def _variables(s: Settings, existing: Mapping[str, Any] | None) -> list[dict[str
     ]
 
 
+def build_image(s: Settings) -> str:
+    return str(s.extra.get("build_image") or DEFAULT_IMAGE)
+
+
+def image_pull_credentials(image: str) -> str:
+    """CODEBUILD for CodeBuild's curated images, SERVICE_ROLE for any other.
+
+    AWS (ProjectEnvironment.imagePullCredentialsType): "When you use a cross-account or private
+    registry image, you must use SERVICE_ROLE credentials. When you use an CodeBuild curated
+    image, you must use CODEBUILD credentials."
+    """
+    return "CODEBUILD" if image.startswith("aws/codebuild/") else "SERVICE_ROLE"
+
+
 def desired_project(s: Settings, state: SetupState) -> dict[str, Any]:
     """The create/update_project request setup wants (timeout kept when already set)."""
     existing = state.project or {}
@@ -165,10 +182,10 @@ def desired_project(s: Settings, state: SetupState) -> dict[str, Any]:
         "artifacts": {"type": "NO_ARTIFACTS"},
         "environment": {
             "type": ENVIRONMENT_TYPE,
-            "image": str(s.extra.get("build_image") or DEFAULT_IMAGE),
+            "image": build_image(s),
             "computeType": str(s.extra.get("compute_type") or DEFAULT_COMPUTE_TYPE),
             "privilegedMode": True,
-            "imagePullCredentialsType": "CODEBUILD",
+            "imagePullCredentialsType": image_pull_credentials(build_image(s)),
             "environmentVariables": _variables(s, state.project),
         },
         "serviceRole": str((state.role or {}).get("Arn") or role_arn(s)),
@@ -180,6 +197,8 @@ def desired_project(s: Settings, state: SetupState) -> dict[str, Any]:
         },
         "logsConfig": {"cloudWatchLogs": {"status": "ENABLED", "groupName": log_group_name(s)}},
         "concurrentBuildLimit": 1,
+        # a migration that failed half-way must not be re-run by CodeBuild on its own
+        "autoRetryLimit": 0,
     }
 
 
@@ -253,6 +272,8 @@ def project_differences(current: Mapping[str, Any], want: Mapping[str, Any]) -> 
         diffs.append(f"logsConfig: -> CloudWatch Logs group {want_logs['groupName']}")
     if current.get("concurrentBuildLimit") != 1:
         diffs.append(f"concurrentBuildLimit: {current.get('concurrentBuildLimit')} -> 1")
+    if int(current.get("autoRetryLimit") or 0) != 0:
+        diffs.append(f"autoRetryLimit: {current.get('autoRetryLimit')} -> 0")
     return diffs
 
 
@@ -341,32 +362,67 @@ def _prerequisites(s: Settings, st: SetupState) -> list[Change]:
     return out
 
 
+def _trust_change(s: Settings, st: SetupState, name: str) -> Change:
+    """Keep a trust policy that lets CodeBuild assume the role for this project; otherwise add
+    our statement beside the existing ones (their conditions are never removed)."""
+    current = _doc((st.role or {}).get("AssumeRolePolicyDocument"))
+    arn = str((st.project or {}).get("arn") or project_arn(s))
+    trust = evaluate_trust(current, CODEBUILD_SERVICE, trust_context(s, arn))
+    if trust.trusted:
+        return Change("role", name, NONE, ("exists; CodeBuild may assume it",))
+    if trust.denied:
+        return Change(
+            "trust_policy",
+            name,
+            MISSING,
+            (
+                f"a Deny statement ({', '.join(trust.statements)}) stops {CODEBUILD_SERVICE} "
+                "from assuming the role; setup never removes statements",
+                "remove or narrow that Deny in the role's trust policy, then rerun setup",
+            ),
+        )
+    statements = [*_as_statements(current.get("Statement")), trust_statement(s)]
+    document = {"Version": str(current.get("Version") or "2012-10-17"), "Statement": statements}
+    why = (
+        "its conditions do not match this project: " + "; ".join(trust.mismatched)
+        if trust.mismatched
+        else f"it does not trust {CODEBUILD_SERVICE}"
+    )
+    return Change(
+        "trust_policy",
+        name,
+        UPDATE,
+        (
+            f"trust policy: {why}",
+            f"add a statement letting {CODEBUILD_SERVICE} assume it for {arn}; the existing "
+            "statements and their conditions are kept",
+        ),
+        {"RoleName": name, "PolicyDocument": document},
+    )
+
+
+def _as_statements(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
 def _role_changes(s: Settings, st: SetupState) -> list[Change]:
     name = role_name(s)
-    trust = trust_policy()
     out: list[Change] = []
     if st.role is None:
+        trust = trust_policy(s)
         out.append(
             Change(
                 "role",
                 name,
                 CREATE,
-                (f"trust: {CODEBUILD_SERVICE} may assume it",),
+                (f"trust: {CODEBUILD_SERVICE} may assume it (for {project_arn(s)})",),
                 {"RoleName": name, "Path": role_path(s), "AssumeRolePolicyDocument": trust},
             )
         )
-    elif not trusts_service(_doc(st.role.get("AssumeRolePolicyDocument")), CODEBUILD_SERVICE):
-        out.append(
-            Change(
-                "trust_policy",
-                name,
-                UPDATE,
-                (f"trust policy: allow {CODEBUILD_SERVICE} to assume the role",),
-                {"RoleName": name, "PolicyDocument": trust},
-            )
-        )
     else:
-        out.append(Change("role", name, NONE, ("exists; CodeBuild may assume it",)))
+        out.append(_trust_change(s, st, name))
     policy = desired_policy(s, st)
     request = {"RoleName": name, "PolicyName": INLINE_POLICY_NAME, "PolicyDocument": policy}
     scope = (
@@ -400,7 +456,7 @@ def _project_summary(want: Mapping[str, Any]) -> tuple[str, ...]:
         f"vpc {vpc['vpcId']} subnets {', '.join(vpc['subnets'])} groups "
         f"{', '.join(vpc['securityGroupIds'])}",
         f"variables {names} (DATABASE_URL from Secrets Manager)",
-        f"concurrentBuildLimit 1, timeout {want['timeoutInMinutes']} min",
+        f"concurrentBuildLimit 1, autoRetryLimit 0, timeout {want['timeoutInMinutes']} min",
         f"logs to {want['logsConfig']['cloudWatchLogs']['groupName']}, buildspec embedded",
     )
 
@@ -593,13 +649,15 @@ def _database_found(rt: Runtime) -> bool | None:
 # -- AWS adapter: the executor -----------------------------------------------------------
 
 
+ROLE_KINDS = frozenset({"role", "trust_policy", "role_policy"})
+
+
 def apply(rt: Runtime, changes: Sequence[Change]) -> list[Change]:
     """Carry out the plan's create/update changes in order; returns those applied."""
     if blockers(changes):
         raise blocked_error(blockers(changes), rt.settings.env)
     iam = rt.aws.client("iam")
     done: list[Change] = []
-    role_created = False
     for change in changes:
         if change.action not in (CREATE, UPDATE):
             continue
@@ -613,7 +671,6 @@ def apply(rt: Runtime, changes: Sequence[Change]) -> list[Change]:
                     AssumeRolePolicyDocument=json.dumps(req["AssumeRolePolicyDocument"]),
                     Description="CodeBuild service role for database migrations (release suite)",
                 )
-                role_created = True
             elif change.kind == "trust_policy":
                 iam.update_assume_role_policy(
                     RoleName=req["RoleName"], PolicyDocument=json.dumps(req["PolicyDocument"])
@@ -627,16 +684,8 @@ def apply(rt: Runtime, changes: Sequence[Change]) -> list[Change]:
             elif change.kind == "log_group":
                 rt.aws.client("logs").create_log_group(logGroupName=req["logGroupName"])
             elif change.kind == "project":
-                cb = rt.aws.client("codebuild")
-                call = cb.create_project if change.action == CREATE else cb.update_project
-                if role_created:  # a new role takes seconds to be assumable by CodeBuild
-                    for attempt in retrying(
-                        "iam_propagation", on_retry=rt.console.warn, sleep=rt.sleep
-                    ):
-                        with attempt:
-                            call(**req)
-                else:
-                    call(**req)
+                role_changed = any(c.kind in ROLE_KINDS for c in done)
+                _write_project(rt, change, req, wait_for_iam=role_changed)
         except SuiteError:
             raise
         except Exception as exc:
@@ -644,6 +693,48 @@ def apply(rt: Runtime, changes: Sequence[Change]) -> list[Change]:
         rt.console.ok(f"{change.action}d {change.kind} {change.name}")
         done.append(change)
     return done
+
+
+def _write_project(
+    rt: Runtime, change: Change, req: Mapping[str, Any], *, wait_for_iam: bool
+) -> None:
+    """create_project / update_project; after setup wrote the role or its policies, CodeBuild
+    may not see them yet (IAM is eventually consistent): that one answer is retried."""
+    cb = rt.aws.client("codebuild")
+    call = cb.create_project if change.action == CREATE else cb.update_project
+    if not wait_for_iam:
+        call(**req)
+        return
+    policy = POLICIES["iam_propagation"]
+    try:
+        for attempt in retrying("iam_propagation", on_retry=_iam_progress(rt), sleep=rt.sleep):
+            with attempt:
+                call(**req)
+    except Exception as exc:
+        if not is_iam_lag(exc):
+            raise
+        s = rt.settings
+        raise AwsError(
+            f"{change.action} project {change.name}: CodeBuild still cannot use role "
+            f"{role_name(s)} after {policy.attempts} tries in up to {policy.max_seconds:.0f}s "
+            f"(AWS: {_aws_message(exc)})",
+            f"IAM is slow to propagate the role's new policy: rerun `invoke setup --apply --env "
+            f"{s.env}` in a minute; if it keeps failing, check that the role allows "
+            "ec2:DescribeSecurityGroups (`invoke doctor`)",
+            details={"aws_code": error_code(exc)},
+        ) from None
+
+
+def _iam_progress(rt: Runtime) -> Callable[[str], None]:
+    def tell(line: str) -> None:
+        rt.console.warn(f"{line} (waiting for IAM to propagate the role's policy)")
+
+    return tell
+
+
+def _aws_message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None) or {}
+    return " ".join(str(response.get("Error", {}).get("Message", "")).split())
 
 
 _SIGNS = {"create": "+", "update": "~", "none": "=", "missing": "!"}

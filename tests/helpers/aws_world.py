@@ -6,8 +6,9 @@ from the build group); an RDS PostgreSQL instance; the DATABASE_URL secret; the 
 with an amd64+arm64 image index under the configured tag; the service role with the suite's
 least-privilege policy; and the CodeBuild project. Variants mutate one piece afterwards.
 
-``patch_moto_codebuild`` closes two moto gaps in the in-process server: create_project drops
-``concurrentBuildLimit`` and demands a source ``location`` even for NO_SOURCE (AWS does not).
+``patch_moto_codebuild`` closes moto gaps in the in-process server: create_project drops
+``concurrentBuildLimit`` / ``autoRetryLimit`` and demands a source ``location`` even for
+NO_SOURCE (AWS does not), and update_project is missing (a fake written from AWS's docs).
 """
 
 from __future__ import annotations
@@ -74,13 +75,45 @@ def patch_moto_codebuild(monkeypatch: Any) -> None:
     def create(self: Any) -> Any:
         result = original_create(self)
         project = self.codebuild_backend.codebuild_projects[self._get_param("name")]
-        limit = self._get_param("concurrentBuildLimit")
-        if limit is not None:
-            project.project_metadata["concurrentBuildLimit"] = limit
+        for key in _KEPT_BY_FAKE:
+            value = self._get_param(key)
+            if value is not None:
+                project.project_metadata[key] = value
         return result
+
+    def update(self: Any) -> Any:
+        """A fake UpdateProject (moto answers HTTP 500). AWS (UpdateProject): "Changes the
+        settings of a build project."; settings left out of the request keep their values."""
+        name = self._get_param("name")
+        project = self.codebuild_backend.codebuild_projects.get(name)
+        if project is None:
+            from moto.codebuild.exceptions import ResourceNotFoundException
+
+            raise ResourceNotFoundException(f"Project cannot be found: {name}")
+        for key in _UPDATABLE:
+            value = self._get_param(key)
+            if value is not None:
+                project.project_metadata[key] = value
+        return json.dumps({"project": project.project_metadata}, default=str)
 
     monkeypatch.setattr(responses, "_validate_required_params_source", validate)
     monkeypatch.setattr(responses.CodeBuildResponse, "create_project", create)
+    monkeypatch.setattr(responses.CodeBuildResponse, "update_project", update, raising=False)
+
+
+# CreateProject fields AWS stores and moto drops
+_KEPT_BY_FAKE = ("concurrentBuildLimit", "autoRetryLimit")
+_UPDATABLE = (
+    "description",
+    "source",
+    "artifacts",
+    "environment",
+    "serviceRole",
+    "timeoutInMinutes",
+    "vpcConfig",
+    "logsConfig",
+    *_KEPT_BY_FAKE,
+)
 
 
 @dataclass
@@ -214,7 +247,7 @@ def create_role(world_settings: Settings, endpoint: str, policy: dict[str, Any])
     iam = client("iam", endpoint)
     name = prereqs.role_name(world_settings)
     arn = iam.create_role(
-        RoleName=name, AssumeRolePolicyDocument=json.dumps(prereqs.trust_policy())
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(prereqs.trust_policy(world_settings))
     )["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="migrations", PolicyDocument=json.dumps(policy))
     return str(arn)
@@ -253,10 +286,42 @@ def project_request(w: World, **environment: Any) -> dict[str, Any]:
 
 
 def replace_project(w: World, **environment: Any) -> None:
-    """moto has no update_project: delete and create with the changed environment."""
+    """Delete and create the project with the changed environment."""
     cb = w.c("codebuild")
     cb.delete_project(name=w.settings.project)
     cb.create_project(**project_request(w, **environment))
+
+
+def recreate_project(w: World, **fields: Any) -> None:
+    """Delete and create the project with changed top-level fields (logsConfig, source...)."""
+    cb = w.c("codebuild")
+    cb.delete_project(name=w.settings.project)
+    cb.create_project(**{**project_request(w), **fields})
+
+
+def codebuild_fault(client: Any, operation: str, code: str, message: str, times: int) -> list[int]:
+    """Make ``operation`` answer ``code``/``message`` (HTTP 400) for its first ``times`` calls,
+    then reach moto; returns the list of calls seen (one entry per HTTP request)."""
+    from botocore.awsrequest import AWSResponse
+
+    calls: list[int] = []
+
+    class Raw:
+        def __init__(self, body: bytes) -> None:
+            self.body = body
+
+        def stream(self, **_: Any) -> Any:
+            yield self.body
+
+    def answer(**_: Any) -> Any:
+        calls.append(1)
+        if len(calls) > times:
+            return None
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return AWSResponse("https://codebuild.fake", 400, {}, Raw(body))
+
+    client.meta.events.register(f"before-send.codebuild.{operation}", answer)
+    return calls
 
 
 def build_world(endpoint: str, *, with_role_and_project: bool = True) -> World:

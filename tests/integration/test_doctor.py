@@ -120,17 +120,34 @@ def test_no_route_and_no_endpoints(world: aw.World) -> None:
     assert "NAT gateway" in check.fix and "VPC endpoints" in check.fix
 
 
-def test_no_route_but_every_endpoint_passes(world: aw.World) -> None:
+def _endpoint_world(world: aw.World, **interface: Any) -> str:
+    """No default route; every endpoint a build needs, as AWS needs them (unless overridden):
+    private DNS on, the VPC's DNS attributes on, a security group admitting 443 from the
+    build's group. Returns the endpoints' security group."""
     ec2 = world.c("ec2")
     ec2.delete_route(RouteTableId=world.private_table, DestinationCidrBlock="0.0.0.0/0")
+    ec2.modify_vpc_attribute(VpcId=world.vpc, EnableDnsHostnames={"Value": True})
+    group = ec2.create_security_group(
+        GroupName="daadaar-endpoints", Description="endpoints", VpcId=world.vpc
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "UserIdGroupPairs": [{"GroupId": world.build_group}],
+            }
+        ],
+    )
     for service in ("ecr.api", "ecr.dkr", "logs", "secretsmanager"):
         ec2.create_vpc_endpoint(
             VpcId=world.vpc,
             ServiceName=f"com.amazonaws.us-east-1.{service}",
             VpcEndpointType="Interface",
             SubnetIds=world.private_subnets,
-            SecurityGroupIds=[world.build_group],
-            PrivateDnsEnabled=True,
+            **{"SecurityGroupIds": [group], "PrivateDnsEnabled": True, **interface},
         )
     ec2.create_vpc_endpoint(
         VpcId=world.vpc,
@@ -138,9 +155,159 @@ def test_no_route_but_every_endpoint_passes(world: aw.World) -> None:
         VpcEndpointType="Gateway",
         RouteTableIds=[world.private_table],
     )
+    return str(group)
+
+
+def test_no_route_but_every_endpoint_passes(world: aw.World) -> None:
+    _endpoint_world(world)
     checks = run(world)
     assert checks["subnet_egress"].status == "pass", checks["subnet_egress"]
     assert "endpoints" in " ".join(checks["subnet_egress"].evidence)
+
+
+def test_endpoints_without_private_dns_do_not_count(world: aw.World) -> None:
+    _endpoint_world(world, PrivateDnsEnabled=False)
+    checks = run(world)
+    assert failing(checks) == {"subnet_egress"}
+    assert "logs endpoint vpce-" in checks["subnet_egress"].message
+    assert "has private DNS off" in checks["subnet_egress"].message
+
+
+def test_endpoints_in_a_vpc_without_dns_hostnames_do_not_count(world: aw.World) -> None:
+    _endpoint_world(world)
+    world.c("ec2").modify_vpc_attribute(VpcId=world.vpc, EnableDnsHostnames={"Value": False})
+    checks = run(world)
+    assert failing(checks) == {"subnet_egress"}
+    assert "the VPC has enableDnsHostnames off" in checks["subnet_egress"].message
+    assert "enableDnsHostnames on" in checks["subnet_egress"].fix
+
+
+def test_endpoints_whose_group_does_not_admit_the_build_do_not_count(world: aw.World) -> None:
+    _endpoint_world(world, SecurityGroupIds=[world.other_group])
+    checks = run(world)
+    assert failing(checks) == {"subnet_egress"}
+    assert (
+        f"security groups ({world.other_group}) do not admit tcp 443 from the build"
+        in checks["subnet_egress"].message
+    )
+
+
+def _revoke_all_egress(world: aw.World) -> Any:
+    ec2 = world.c("ec2")
+    ec2.revoke_security_group_egress(
+        GroupId=world.build_group,
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    return ec2
+
+
+def test_build_group_without_https_egress(world: aw.World) -> None:
+    ec2 = _revoke_all_egress(world)
+    ec2.authorize_security_group_egress(
+        GroupId=world.build_group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 5432,
+                "ToPort": 5432,
+                "UserIdGroupPairs": [{"GroupId": world.db_group}],
+            }
+        ],
+    )
+    checks = run(world)
+    assert failing(checks) == {"subnet_egress"}
+    assert "allow no outbound tcp 443" in checks["subnet_egress"].message
+    assert f"--group-id {world.build_group} --protocol tcp --port 443" in (
+        checks["subnet_egress"].fix
+    )
+
+
+def test_build_group_with_https_but_not_database_egress(world: aw.World) -> None:
+    ec2 = _revoke_all_egress(world)
+    ec2.authorize_security_group_egress(
+        GroupId=world.build_group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    checks = run(world)
+    assert failing(checks) == {"database_path"}
+    assert "does not allow outbound tcp 5432" in checks["database_path"].message
+
+
+def test_trust_policy_conditions_for_another_project(world: aw.World) -> None:
+    other = f"arn:aws:codebuild:us-east-1:{aw.ACCOUNT}:project/someone-else"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "codebuild.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": aw.ACCOUNT},
+                    "StringLike": {"aws:SourceArn": other},
+                },
+            }
+        ],
+    }
+    world.c("iam").update_assume_role_policy(
+        RoleName=world.settings.service_role, PolicyDocument=json.dumps(trust)
+    )
+    checks = run(world)
+    assert failing(checks) == {"service_role"}
+    check = checks["service_role"]
+    assert "only under conditions this project does not meet" in check.message
+    assert f"StringLike aws:SourceArn {other}" in check.message
+    assert f"project/{world.settings.project}" in check.fix
+
+
+def test_auto_retry_limit_on_the_project(world: aw.World) -> None:
+    aw.recreate_project(world, autoRetryLimit=2)
+    checks = run(world)
+    assert failing(checks) == {"auto_retry"}
+    assert "autoRetryLimit is 2" in checks["auto_retry"].message
+    assert "--auto-retry-limit 0" in checks["auto_retry"].fix
+
+
+def test_logs_to_s3_only(world: aw.World) -> None:
+    logs = {
+        "cloudWatchLogs": {"status": "DISABLED"},
+        "s3Logs": {"status": "ENABLED", "location": "daadaar-build-logs/migrations"},
+    }
+    aw.recreate_project(world, logsConfig=logs)
+    checks = run(world)
+    assert failing(checks) == {"build_logs"}
+    assert "s3://daadaar-build-logs/migrations" in checks["build_logs"].message
+    assert "cloudWatchLogs={status=ENABLED}" in checks["build_logs"].fix
+
+
+def test_cross_account_ecr_build_image_with_codebuild_credentials(world: aw.World) -> None:
+    image = "210987654321.dkr.ecr.us-east-1.amazonaws.com/build-images:1"
+    aw.replace_project(world, image=image, imagePullCredentialsType="CODEBUILD")
+    checks = run(world)
+    assert failing(checks) == {"environment_image"}
+    assert "another account (210987654321)" in checks["environment_image"].message
+    assert "SERVICE_ROLE" in checks["environment_image"].fix
+
+
+def test_custom_image_with_the_suites_docker_buildspec_warns(world: aw.World) -> None:
+    from tasks.setup import read_buildspec
+
+    image = f"{aw.ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/build-images:1"
+    env = {**aw.project_request(world)["environment"], "image": image}
+    env["imagePullCredentialsType"] = "SERVICE_ROLE"
+    source = {"type": "NO_SOURCE", "buildspec": read_buildspec(world.settings)}
+    aw.recreate_project(world, environment=env, source=source)
+    checks = run(world)
+    check = checks["environment_image"]
+    assert check.status == "warn" and "the buildspec runs docker" in check.message
+    assert "dockerd" in check.fix and "privileged mode" in check.fix
 
 
 def test_privileged_mode_off(world: aw.World) -> None:

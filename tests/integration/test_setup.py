@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import pytest
@@ -102,7 +103,7 @@ def test_apply_then_second_apply_changes_nothing_and_doctor_passes(
     project = aw.client("codebuild", aws_env).batch_get_projects(names=[s.project])["projects"][0]
     env = project["environment"]
     assert env["type"] == "LINUX_CONTAINER" and env["privilegedMode"] is True
-    assert project["concurrentBuildLimit"] == 1
+    assert project["concurrentBuildLimit"] == 1 and project["autoRetryLimit"] == 0
     stored = project["source"]["buildspec"]
     assert stored == project_buildspec(Path(buildspec), s.secret)
     assert "echo migrate" in stored
@@ -166,7 +167,10 @@ def test_changed_project_is_updated_with_update_project(
     assert project.request["concurrentBuildLimit"] == 1
 
 
-def test_new_role_waits_for_iam_propagation(
+IAM_LAG = "Not authorized to perform DescribeSecurityGroups"  # aws/aws-cdk#11815, #2652
+
+
+def test_new_role_waits_for_iam_propagation_over_http(
     aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aw.patch_moto_codebuild(monkeypatch)
@@ -176,20 +180,129 @@ def test_new_role_waits_for_iam_propagation(
     slept: list[float] = []
     rt.sleep = slept.append
     changes = setup.plan(s, setup.read_state(rt))
-    want = next(c for c in changes if c.kind == "project").request
-    stubbed = boto3.client("codebuild", region_name=aw.REGION, endpoint_url=aws_env)
-    with Stubber(stubbed) as stub:
-        stub.add_client_error(
-            "create_project",
-            "InvalidInputException",
-            "CodeBuild is not authorized to perform: sts:AssumeRole on service role",
-        )
-        stub.add_response("create_project", {"project": {"name": s.project}}, dict(want))
-        rt.aws._clients["codebuild"] = stubbed
+    calls = aw.codebuild_fault(
+        rt.aws.client("codebuild"), "CreateProject", "InvalidInputException", IAM_LAG, 2
+    )
+    setup.apply(rt, changes)
+    assert len(calls) == 3 and len(slept) == 2
+    progress = err.getvalue()
+    assert progress.count("iam_propagation: InvalidInputException; retry") == 2
+    assert "waiting for IAM to propagate the role's policy" in progress
+    assert aw.client("codebuild", aws_env).batch_get_projects(names=[s.project])["projects"]
+
+
+def test_changed_policy_on_an_existing_role_waits_for_iam_before_update_project(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The role exists; setup rewrites its policy, then UpdateProject meets IAM's lag (today
+    only a role created in the same run was waited for)."""
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env)
+    s = configured(w, buildspec)
+    rt, _, err = make_rt(s)
+    rt.sleep = lambda _: None
+    changes = setup.plan(s, setup.read_state(rt))
+    assert {c.kind: c.action for c in changes if c.action != "none"} == {
+        "role_policy": "create",
+        "log_group": "create",
+        "project": "update",
+    }
+    calls = aw.codebuild_fault(
+        rt.aws.client("codebuild"), "UpdateProject", "InvalidInputException", IAM_LAG, 1
+    )
+    setup.apply(rt, changes)
+    assert len(calls) == 2
+    assert "iam_propagation: InvalidInputException; retry 1/7" in err.getvalue()
+    project = aw.client("codebuild", aws_env).batch_get_projects(names=[s.project])["projects"][0]
+    assert project["source"]["buildspec"] == project_buildspec(Path(buildspec), s.secret)
+    assert project["autoRetryLimit"] == 0
+
+
+def test_other_invalid_input_fails_at_once_with_aws_message(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # wording from hashicorp/terraform-provider-aws#37748 (a real CreateProject answer)
+    limit = (
+        "Project-level concurrent build limit cannot exceed the account-level concurrent "
+        "build limit of 1."
+    )
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    s = configured(w, buildspec)
+    rt, _, err = make_rt(s)
+    slept: list[float] = []
+    rt.sleep = slept.append
+    changes = setup.plan(s, setup.read_state(rt))
+    calls = aw.codebuild_fault(
+        rt.aws.client("codebuild"), "CreateProject", "InvalidInputException", limit, 5
+    )
+    with pytest.raises(SuiteError) as raised:
         setup.apply(rt, changes)
-        stub.assert_no_pending_responses()
-    assert len(slept) == 1
-    assert "iam_propagation: InvalidInputException" in err.getvalue()
+    assert len(calls) == 1 and slept == []
+    line = raised.value.line()
+    assert "\n" not in line and line.startswith("create project daadaar-migrations-test")
+    assert f"InvalidInputException: {limit.rstrip('.')}" in line
+    assert raised.value.code == ExitCode.AWS
+    assert "iam_propagation" not in err.getvalue()
+
+
+def test_iam_lag_that_outlasts_the_policy_says_what_to_do(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    s = configured(w, buildspec)
+    rt, _, _ = make_rt(s)
+    rt.sleep = lambda _: None
+    changes = setup.plan(s, setup.read_state(rt))
+    calls = aw.codebuild_fault(
+        rt.aws.client("codebuild"), "CreateProject", "InvalidInputException", IAM_LAG, 50
+    )
+    with pytest.raises(SuiteError) as raised:
+        setup.apply(rt, changes)
+    assert len(calls) == 8  # the named policy's bound
+    line = raised.value.line()
+    assert "CodeBuild still cannot use role daadaar-migrations-test-codebuild" in line
+    assert IAM_LAG in line and "rerun `invoke setup --apply --env test`" in line
+
+
+def test_trust_with_conditions_for_another_project_is_extended_not_replaced(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env)
+    s = configured(w, buildspec)
+    iam = aw.client("iam", aws_env)
+    theirs = {
+        "Sid": "OtherProject",
+        "Effect": "Allow",
+        "Principal": {"Service": "codebuild.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": aw.ACCOUNT},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:codebuild:us-east-1:{aw.ACCOUNT}:project/x"},
+        },
+    }
+    iam.update_assume_role_policy(
+        RoleName=role_name(s),
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [theirs]}),
+    )
+    before = {c.id: c for c in doctor(make_rt(s)[0])}["service_role"]
+    assert before.status == "fail" and "project/x" in before.message
+    rt, _, _ = make_rt(s)
+    rt.sleep = lambda _: None
+    changes = setup.plan(s, setup.read_state(rt))
+    assert {c.kind: c.action for c in changes}["trust_policy"] == "update"
+    setup.apply(rt, changes)
+    stored = iam.get_role(RoleName=role_name(s))["Role"]["AssumeRolePolicyDocument"]
+    if isinstance(stored, str):
+        stored = json.loads(unquote(stored))
+    assert stored["Statement"][0] == theirs  # never removed, conditions kept
+    assert stored["Statement"][1]["Condition"]["ArnLike"]["aws:SourceArn"].endswith(
+        f"project/{s.project}"
+    )
+    after = {c.id: c for c in doctor(make_rt(s)[0])}["service_role"]
+    assert after.status == "pass", after
 
 
 def test_missing_buildspec_is_one_clear_error(aws_env: str, tmp_path: Path) -> None:

@@ -23,10 +23,12 @@ from tasks.doctor import (
     SecretFacts,
     SecurityGroup,
     Subnet,
+    check_auto_retry,
     check_concurrency,
     check_egress,
     check_environment,
     check_image,
+    check_logs,
     check_role,
     check_secret,
     check_timeout,
@@ -225,16 +227,37 @@ def test_egress_blackhole_unavailable_nat_and_transit_gateway() -> None:
     assert tgw.status == WARN
 
 
-def test_endpoints_need_kms_with_a_customer_key() -> None:
-    names = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
-    endpoints = (
-        *(Endpoint(name, "Interface", "available") for name in names),
+ENDPOINT_NAMES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
+NO_ROUTE = Route("10.0.0.0/16", "local")
+
+
+def _endpoints(**changes: Any) -> tuple[Endpoint, ...]:
+    interface = Endpoint("x", "Interface", "available", id="vpce-1", groups=("sg-vpce",))
+    return (
+        *(replace(interface, service=name, **changes) for name in ENDPOINT_NAMES),
         Endpoint("s3", "Gateway", "available", ("rtb-1",)),
     )
-    no_route = Route("10.0.0.0/16", "local")
-    assert check_egress(_with_route(no_route, endpoints=endpoints)).status == PASS
+
+
+def _endpoint_groups(*ingress: Rule) -> dict[str, SecurityGroup]:
+    return {**network().groups, "sg-vpce": SecurityGroup("sg-vpce", "vpc-1", ingress)}
+
+
+HTTPS_FROM_BUILD = Rule("tcp", 443, 443, ("sg-build",))
+
+
+def _via_endpoints(endpoints: tuple[Endpoint, ...], **net: Any) -> Facts:
+    net.setdefault("groups", _endpoint_groups(HTTPS_FROM_BUILD))
+    net.setdefault("dns_support", True)
+    net.setdefault("dns_hostnames", True)
+    return _with_route(NO_ROUTE, endpoints=endpoints, **net)
+
+
+def test_endpoints_need_kms_with_a_customer_key() -> None:
+    endpoints = _endpoints()
+    assert check_egress(_via_endpoints(endpoints)).status == PASS
     with_key = replace(
-        _with_route(no_route, endpoints=endpoints),
+        _via_endpoints(endpoints),
         secret=replace(facts().secret, kms_key_arn="arn:aws:kms:us-east-1:1:key/k"),
     )
     check = check_egress(with_key)
@@ -275,7 +298,7 @@ def _role(policy: dict[str, Any], **changes: Any) -> RoleFacts:
         "mig-role",
         "arn:aws:iam::123456789012:role/mig-role",
         exists=True,
-        trust=trust_policy(),
+        trust=trust_policy(SETTINGS),
         documents=(NamedDocument("inline:p", policy),),
     )
     return replace(role, **changes)
@@ -341,3 +364,159 @@ def test_fixes_name_the_environment_so_they_can_be_pasted() -> None:
     assert f"`invoke setup --apply --env {env}`" in off.fix
     missing = check_image(facts(image=replace(f.image, tag_exists=False)))
     assert f"`invoke release --env {env}`" in missing.fix
+
+
+def test_endpoint_counts_only_with_private_dns_and_vpc_dns_attributes() -> None:
+    dns_off = check_egress(_via_endpoints(_endpoints(private_dns=False)))
+    assert dns_off.status == FAIL
+    assert "logs endpoint vpce-1 has private DNS off" in dns_off.message
+    assert "private DNS on" in dns_off.fix
+    no_hostnames = check_egress(_via_endpoints(_endpoints(), dns_hostnames=False))
+    assert no_hostnames.status == FAIL
+    assert "the VPC has enableDnsHostnames off" in no_hostnames.message
+    no_support = check_egress(_via_endpoints(_endpoints(), dns_support=False))
+    assert "enableDnsSupport off" in no_support.message
+    unknown = check_egress(_via_endpoints(_endpoints(), dns_support=None, dns_hostnames=None))
+    assert unknown.status == PASS  # not readable: no failure claimed
+
+
+def test_endpoint_security_group_must_admit_https_from_the_build() -> None:
+    wrong_port = _endpoint_groups(Rule("tcp", 80, 80, ("sg-build",)))
+    check = check_egress(_via_endpoints(_endpoints(), groups=wrong_port))
+    assert check.status == FAIL
+    assert "security groups (sg-vpce) do not admit tcp 443 from the build" in check.message
+    from_subnet = _endpoint_groups(Rule("tcp", 443, 443, (), ("10.0.0.0/16",)))
+    assert check_egress(_via_endpoints(_endpoints(), groups=from_subnet)).status == PASS
+    other_cidr = _endpoint_groups(Rule("tcp", 443, 443, (), ("192.168.0.0/16",)))
+    assert check_egress(_via_endpoints(_endpoints(), groups=other_cidr)).status == FAIL
+
+
+def test_build_group_must_allow_https_egress() -> None:
+    groups = dict(network().groups)
+    groups["sg-build"] = SecurityGroup(
+        "sg-build", "vpc-1", (), (Rule("tcp", 5432, 5432, ("sg-db",)),)
+    )
+    check = check_egress(facts(network=network(groups=groups)))
+    assert check.status == FAIL
+    assert "allow no outbound tcp 443" in check.message
+    assert "authorize-security-group-egress --group-id sg-build --protocol tcp --port 443" in (
+        check.fix
+    )
+    to_prefix_list = SecurityGroup(
+        "sg-build", "vpc-1", (), (Rule("tcp", 443, 443, prefix_lists=("pl-1",)),)
+    )
+    groups["sg-build"] = to_prefix_list
+    assert check_egress(facts(network=network(groups=groups))).status == PASS
+
+
+def _conditional_trust(account: str, arn: str, operator: str = "ArnLike") -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "codebuild.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    operator: {"aws:SourceArn": arn},
+                },
+            }
+        ],
+    }
+
+
+def test_trust_with_confused_deputy_conditions_is_evaluated() -> None:
+    project_arn = "arn:aws:codebuild:us-east-1:123456789012:project/mig"
+    for arn, operator in (
+        (project_arn, "ArnEquals"),
+        (project_arn, "StringEquals"),
+        ("arn:aws:codebuild:us-east-1:123456789012:project/*", "ArnLike"),
+        ("arn:aws:codebuild:*:123456789012:project/mi?", "StringLike"),
+    ):
+        role = _role(_policy(), trust=_conditional_trust("123456789012", arn, operator))
+        assert check_role(facts(role=role)).status == PASS, (arn, operator)
+    other_project = _conditional_trust("123456789012", project_arn.replace("/mig", "/other"))
+    check = check_role(facts(role=_role(_policy(), trust=other_project)))
+    assert check.status == FAIL
+    assert "trusts CodeBuild only under conditions this project does not meet" in check.message
+    assert "project/other" in check.message and f"CodeBuild supplies {project_arn}" in (
+        check.message
+    )
+    assert f"match {project_arn}" in check.fix and "keeps yours" in check.fix
+    other_account = _conditional_trust("999999999999", project_arn)
+    check = check_role(facts(role=_role(_policy(), trust=other_account)))
+    assert check.status == FAIL and "aws:SourceAccount 999999999999" in check.message
+
+
+def test_trust_policy_setup_writes_carries_the_conditions() -> None:
+    statement = trust_policy(SETTINGS)["Statement"][0]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:codebuild:us-east-1:123456789012:project/mig"},
+    }
+    assert check_role(facts(role=_role(_policy()))).status == PASS
+
+
+def test_auto_retry_limit_above_zero_fails() -> None:
+    check = check_auto_retry(facts(project={**project(), "autoRetryLimit": 2}))
+    assert check.status == FAIL
+    assert "autoRetryLimit is 2" in check.message and "half-migrated" in check.message
+    assert "--auto-retry-limit 0" in check.fix
+    assert check_auto_retry(facts()).status == PASS
+    assert check_auto_retry(facts(project={**project(), "autoRetryLimit": 0})).status == PASS
+
+
+def test_logs_only_in_s3_fail_naming_the_location() -> None:
+    s3_only = {
+        "cloudWatchLogs": {"status": "DISABLED"},
+        "s3Logs": {"status": "ENABLED", "location": "build-logs-bucket/migrations"},
+    }
+    check = check_logs(facts(project={**project(), "logsConfig": s3_only}))
+    assert check.status == FAIL
+    assert "CloudWatch Logs are disabled" in check.message
+    assert "only to S3 at s3://build-logs-bucket/migrations" in check.message
+    assert "cloudWatchLogs={status=ENABLED}" in check.fix
+    nowhere = {"cloudWatchLogs": {"status": "DISABLED"}}
+    assert "nowhere" in check_logs(facts(project={**project(), "logsConfig": nowhere})).message
+    assert check_logs(facts()).status == PASS
+
+
+ECR_IMAGE = "{account}.dkr.ecr.us-east-1.amazonaws.com/build-images:1"
+
+
+def test_private_ecr_build_image_needs_service_role_credentials() -> None:
+    cross = ECR_IMAGE.format(account="210987654321")
+    check = check_environment(
+        facts(project=project(image=cross, imagePullCredentialsType="CODEBUILD"))
+    )
+    assert check.status == FAIL
+    assert "another account (210987654321)" in check.message
+    assert "imagePullCredentialsType to SERVICE_ROLE" in check.fix
+    same = ECR_IMAGE.format(account="123456789012")
+    check = check_environment(facts(project=project(image=same)))
+    assert check.status == WARN and "repository policy trusts codebuild" in check.message
+    ok = check_environment(
+        facts(project=project(image=same, imagePullCredentialsType="SERVICE_ROLE"))
+    )
+    assert ok.status == WARN and "x86_64" in ok.message  # still a custom image
+    curated = check_environment(facts(project=project(imagePullCredentialsType="SERVICE_ROLE")))
+    assert curated.status == FAIL and "must be pulled with CODEBUILD" in curated.message
+
+
+def test_custom_image_with_docker_steps_must_start_dockerd() -> None:
+    buildspec = "version: 0.2\nphases:\n  build:\n    commands:\n      - docker pull x\n"
+    image = ECR_IMAGE.format(account="123456789012")
+    with_docker = {
+        **project(image=image, imagePullCredentialsType="SERVICE_ROLE"),
+        "source": {"type": "NO_SOURCE", "buildspec": buildspec},
+    }
+    check = check_environment(facts(project=with_docker))
+    assert check.status == WARN
+    assert "the buildspec runs docker" in check.message
+    assert "nohup /usr/local/bin/dockerd" in check.fix
+    starts = buildspec.replace("- docker pull", "- nohup dockerd & docker pull")
+    own = {**with_docker, "source": {"type": "NO_SOURCE", "buildspec": starts}}
+    assert "runs docker" not in check_environment(facts(project=own)).message
+    curated = {**project(), "source": {"type": "NO_SOURCE", "buildspec": buildspec}}
+    assert check_environment(facts(project=curated)).status == PASS

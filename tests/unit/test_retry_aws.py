@@ -114,3 +114,39 @@ def test_unreachable_endpoint_fails_fast_but_lost_responses_keep_retrying() -> N
 
     r2 = retrying("aws_call", wait=tenacity.wait_none(), sleep=lambda s: None)
     assert r2(lost_then_ok) == "ok" and lost["n"] == 6
+
+
+def test_iam_propagation_retries_only_the_describe_security_groups_answer() -> None:
+    from tasks.retrying import is_iam_lag
+
+    lag = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidInputException",
+                "Message": "Not authorized to perform DescribeSecurityGroups",
+            }
+        },
+        "CreateProject",
+    )
+    limit = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidInputException",
+                "Message": "Project-level concurrent build limit cannot exceed the account-level "
+                "concurrent build limit of 1.",
+            }
+        },
+        "CreateProject",
+    )
+    assert is_iam_lag(lag) and not is_iam_lag(limit)
+    calls: list[int] = []
+
+    def create() -> None:
+        calls.append(1)
+        raise limit
+
+    with pytest.raises(ClientError):
+        for attempt in retrying("iam_propagation", sleep=lambda _: None):
+            with attempt:
+                create()
+    assert len(calls) == 1  # final at once

@@ -69,7 +69,7 @@ def test_empty_account_plans_creation_of_everything_setup_owns() -> None:
         "securityGroupIds": ["sg-build"],
     }
     assert request["source"] == {"type": "NO_SOURCE", "buildspec": "version: 0.2\n"}
-    assert changes["role"].request["AssumeRolePolicyDocument"] == trust_policy()
+    assert changes["role"].request["AssumeRolePolicyDocument"] == trust_policy(SETTINGS)
 
 
 def test_existing_matching_state_plans_nothing() -> None:
@@ -78,7 +78,7 @@ def test_existing_matching_state_plans_nothing() -> None:
         READY,
         role={
             "Arn": "arn:aws:iam::123456789012:role/mig-codebuild",
-            "AssumeRolePolicyDocument": trust_policy(),
+            "AssumeRolePolicyDocument": trust_policy(SETTINGS),
         },
         inline_policy=json.loads(json.dumps(first["role_policy"].request["PolicyDocument"])),
         log_group_exists=True,
@@ -145,7 +145,7 @@ def test_changed_policy_is_rewritten_and_canonical_form_ignores_order() -> None:
     assert setup.canonical({"Action": ["a"]}) == setup.canonical({"Action": "a"})
     stale = replace(
         READY,
-        role={"Arn": "arn", "AssumeRolePolicyDocument": trust_policy()},
+        role={"Arn": "arn", "AssumeRolePolicyDocument": trust_policy(SETTINGS)},
         inline_policy={"Statement": []},
     )
     change = by_kind(setup.plan(SETTINGS, stale))["role_policy"]
@@ -185,3 +185,79 @@ def test_blocked_names_the_environment_to_rerun() -> None:
     blocked = setup.blockers(setup.plan(SETTINGS, state))
     err = setup.blocked_error(blocked, "staging")
     assert err.remedy.endswith("then rerun `invoke setup --apply --env staging`")
+
+
+PROJECT_ARN = "arn:aws:codebuild:us-east-1:123456789012:project/mig"
+
+
+def _trust(arn: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Theirs",
+                "Effect": "Allow",
+                "Principal": {"Service": "codebuild.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": "123456789012"},
+                    "StringLike": {"aws:SourceArn": arn},
+                },
+            }
+        ],
+    }
+
+
+def test_conditional_trust_that_matches_is_kept() -> None:
+    state = replace(READY, role={"Arn": "arn", "AssumeRolePolicyDocument": _trust(PROJECT_ARN)})
+    assert by_kind(setup.plan(SETTINGS, state))["role"].action == "none"
+
+
+def test_conditional_trust_for_another_project_gains_a_statement_and_keeps_its_conditions() -> None:
+    theirs = _trust(PROJECT_ARN.replace("/mig", "/other"))
+    state = replace(READY, role={"Arn": "arn", "AssumeRolePolicyDocument": theirs})
+    change = by_kind(setup.plan(SETTINGS, state))["trust_policy"]
+    assert change.action == "update"
+    assert "conditions do not match this project" in change.details[0]
+    written = change.request["PolicyDocument"]
+    assert written["Statement"][0] == theirs["Statement"][0]  # untouched, conditions and all
+    assert written["Statement"][1] == trust_policy(SETTINGS)["Statement"][0]
+    assert written["Statement"][1]["Condition"]["ArnLike"] == {"aws:SourceArn": PROJECT_ARN}
+
+
+def test_trust_deny_blocks_setup_which_never_removes_statements() -> None:
+    deny = {
+        "Statement": [
+            *trust_policy(SETTINGS)["Statement"],
+            {
+                "Sid": "NoCodeBuild",
+                "Effect": "Deny",
+                "Principal": {"Service": "codebuild.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            },
+        ]
+    }
+    state = replace(READY, role={"Arn": "arn", "AssumeRolePolicyDocument": deny})
+    change = by_kind(setup.plan(SETTINGS, state))["trust_policy"]
+    assert change.action == "missing" and change.blocking
+    assert "trust#NoCodeBuild" in change.details[0]
+
+
+def test_project_is_written_with_auto_retry_off_and_drift_is_updated() -> None:
+    state = replace(READY, log_group_exists=True)
+    request = by_kind(setup.plan(SETTINGS, state))["project"].request
+    assert request["autoRetryLimit"] == 0
+    current = {**setup.desired_project(SETTINGS, state), "autoRetryLimit": 3}
+    change = by_kind(setup.plan(SETTINGS, replace(state, project=current)))["project"]
+    assert change.action == "update"
+    assert "autoRetryLimit: 3 -> 0" in change.details
+    assert change.request["autoRetryLimit"] == 0
+
+
+def test_custom_build_image_is_pulled_with_the_service_role() -> None:
+    image = "210987654321.dkr.ecr.us-east-1.amazonaws.com/build-images:1"
+    s = replace(SETTINGS, extra={"build_image": image})
+    env = by_kind(setup.plan(s, READY))["project"].request["environment"]
+    assert (env["image"], env["imagePullCredentialsType"]) == (image, "SERVICE_ROLE")
+    env = by_kind(setup.plan(SETTINGS, READY))["project"].request["environment"]
+    assert env["imagePullCredentialsType"] == "CODEBUILD"
