@@ -2,7 +2,7 @@
 # One command from a fresh Debian (12+) machine with python3, as root, to a successful
 #   invoke release --env local
 # Installs what is missing (Docker Engine, a registry, PostgreSQL, npm, apache2-utils, git),
-# the suite's Python dependencies (a .venv when python3 lacks them), starts the local
+# the suite's Python dependencies (into .venv), starts the local
 # environment (invoke local.up) and runs the release of examples/backend against it.
 # Safe to run again: every step is idempotent.
 #
@@ -29,7 +29,7 @@ command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v git >/dev/null 2>&1 || need+=(git)
-python3 -m venv --help >/dev/null 2>&1 || need+=(python3-venv)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ]; then
   say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -37,19 +37,10 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
-# -- Python dependencies ----------------------------------------------------------------------
-PY=python3
-if ! python3 -c 'import invoke, boto3, docker, tenacity, colorama, yaml' 2>/dev/null; then
-  if [ ! -x .venv/bin/python ]; then
-    say "creating .venv with the suite's dependencies"
-    python3 -m venv .venv
-  fi
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
-  PY=.venv/bin/python
-fi
+# -- Python dependencies: always in .venv (Debian's python3 is externally managed, PEP 668) ---
+PY=$(scripts/ensure_venv.sh requirements.txt)
 INVOKE=("$PY" -m invoke)
 INV=invoke
-[ "$PY" = python3 ] || INV=.venv/bin/invoke
 
 # -- a git checkout gives the image its commit tag ------------------------------------------------
 if ! git rev-parse --git-dir >/dev/null 2>&1; then
@@ -68,6 +59,10 @@ cat <<NEXT
 Done: the sample backend was built for linux/amd64, pushed to the local registry on
 127.0.0.1:5000, verified, and its migrations ran through buildspec/migrations.yml against the
 local PostgreSQL, exactly as CodeBuild would run them.
+
+Put invoke on your PATH first (in each new shell), as the user you work as:
+  . .venv/bin/activate
+  invoke --list
 
 Where to look next:
 NEXT

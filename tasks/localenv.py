@@ -247,7 +247,14 @@ def up(settings: Settings, environ: Mapping[str, str], say: Say) -> dict[str, An
             f"{services.DEFAULT_DOCKER_HOST}",
         )
     services.ensure_dockerd(root / "dockerd", docker_host)
-    say(f"Docker Engine {docker_host} {'already running' if docker_was_up else 'started'}")
+    say(
+        f"Docker Engine {docker_host} "
+        + (
+            "already running (not started by local.up: local.down leaves it running)"
+            if docker_was_up
+            else "started"
+        )
+    )
     creds = load_credentials(environ)
     registry = dict(creds.get("registry") or {})
     if not registry.get("password"):
@@ -285,29 +292,7 @@ def _stop_pid(pid_file: Path, what: str, say: Say, timeout: float = 20) -> bool:
     return True
 
 
-def mounts_under(proc_mounts: str, directory: Path) -> list[str]:
-    """Mount points at or below ``directory`` in /proc/mounts text, deepest first."""
-    base = str(directory).rstrip("/")
-    points = []
-    for line in proc_mounts.splitlines():
-        fields = line.split()
-        if len(fields) < 2:
-            continue
-        point = fields[1].replace("\\040", " ")
-        if point == base or point.startswith(base + "/"):
-            points.append(point)
-    return sorted(set(points), key=lambda p: (-p.count("/"), p))
-
-
-def _unmount_leftovers(directory: Path) -> None:
-    """dockerd leaves its exec root's ``netns/default`` mounted when it stops; a purge (or the
-    next start) would trip over it."""
-    try:
-        text = Path("/proc/mounts").read_text()
-    except OSError:
-        return
-    for point in mounts_under(text, directory.resolve()):
-        subprocess.run(["umount", "-l", point], capture_output=True, check=False, timeout=30)
+mounts_under = services.mounts_under  # kept for callers and tests of this module
 
 
 def down(
@@ -331,10 +316,10 @@ def down(
     if services.stop_postgres(pg_root):
         stopped.append("postgres")
         say("PostgreSQL stopped")
-    if _stop_pid(root / "dockerd" / "dockerd.pid", "Docker Engine (started by local.up)", say):
+    # only the engine started with its state under root/dockerd: never one found running
+    if (root / "dockerd").exists() and services.stop_dockerd(root / "dockerd"):
         stopped.append("dockerd")
-    if (root / "dockerd").exists() and not pid_alive(_pid_from(root / "dockerd" / "dockerd.pid")):
-        _unmount_leftovers(root / "dockerd")
+        say("Docker Engine (started by local.up) stopped")
     if not stopped:
         say("nothing of the local environment was running")
     if purge and root.exists():

@@ -8,8 +8,10 @@ Only loopback addresses are used.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -104,6 +106,96 @@ def ensure_dockerd(state_dir: Path, host: str = DEFAULT_DOCKER_HOST, timeout: fl
         subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True)
     _wait(lambda: docker_answers(host), timeout, "dockerd", log)
     return host
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def pids_using(state_dir: Path) -> list[int]:
+    """Processes whose command line names a path under ``state_dir``: the dockerd started with
+    its data, exec root and pidfile there, and the containerd (and shims) that dockerd started
+    with its config under the exec root. A process that merely answers on the same socket but
+    keeps its state elsewhere is never among them."""
+    base = str(state_dir.resolve())
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        pid = int(proc.name)
+        if pid == os.getpid():
+            continue
+        if any(arg == base or arg.startswith(base + "/") for arg in _cmdline(pid)):
+            found.append(pid)
+    return sorted(found)
+
+
+def mounts_under(proc_mounts: str, directory: Path) -> list[str]:
+    """Mount points at or below ``directory`` in /proc/mounts text, deepest first."""
+    base = str(directory).rstrip("/")
+    points = []
+    for line in proc_mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        point = fields[1].replace("\\040", " ")
+        if point == base or point.startswith(base + "/"):
+            points.append(point)
+    return sorted(set(points), key=lambda p: (-p.count("/"), p))
+
+
+def unmount_under(directory: Path) -> None:
+    """dockerd leaves its data root bind-mounted and ``<exec-root>/netns/default`` mounted."""
+    try:
+        text = Path("/proc/mounts").read_text()
+    except OSError:
+        return
+    for point in mounts_under(text, directory.resolve()):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False, timeout=30)
+
+
+def _terminate(pids: list[int], timeout: float) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        if _running(pid):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def stop_dockerd(state_dir: Path, timeout: float = 30) -> bool:
+    """Stop the dockerd started with its state under ``state_dir`` (ensure_dockerd), then the
+    containerd it started, then unmount what they left mounted there. Never touches an engine
+    whose state lives elsewhere, even one answering on the same socket. False: none ran."""
+    pid = 0
+    with contextlib.suppress(OSError, ValueError):
+        pid = int((state_dir / "dockerd.pid").read_text().strip())
+    pidfile = str((state_dir / "dockerd.pid").resolve())
+    ours = pid > 0 and _running(pid) and pidfile in _cmdline(pid)
+    if ours:
+        _terminate([pid], timeout)  # dockerd stops its containerd on a clean shutdown
+    left = pids_using(state_dir)
+    if left:
+        _terminate(left, 10)
+    unmount_under(state_dir)
+    with contextlib.suppress(OSError):
+        (state_dir / "dockerd.pid").unlink()
+    return ours or bool(left)
 
 
 # -- Registry -----------------------------------------------------------------------------
