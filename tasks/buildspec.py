@@ -886,9 +886,9 @@ def local_warnings(spec: Buildspec, can_run_as: Any = None) -> list[str]:
     for construct in spec.constructs:
         if construct.key.startswith("env.parameter-store."):
             name = construct.key.rsplit(".", 1)[1]
-            warn(
+            warn(  # the name is not followed by ':' (a redactor would read "NAME: value")
                 construct.line,
-                f"env.parameter-store.{name}",
+                "env.parameter-store",
                 f"sets {name} from the Parameter Store parameter {construct.value!r}",
                 f"{name} is not set",
             )

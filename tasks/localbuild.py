@@ -715,6 +715,7 @@ class Worker:
         self.state = _read_json(self.directory / "state.json")
         self.log_file = (self.directory / "build.log").open("a", encoding="utf-8")
         self.private = Path(tempfile.mkdtemp(prefix="run-", dir=self.directory))
+        self.scratch = self.private  # where the phase's scripts live (run-as: the user's own)
 
     # log ---------------------------------------------------------------------------------
     def emit(self, message: str, when: float | None = None) -> None:
@@ -961,15 +962,25 @@ class Worker:
     def _phase(self, phase: PhaseSpec, shell: _Shell) -> tuple[bool, tuple[str, str]]:
         user = phase.run_as or (self.spec.run_as if self.spec else "")
         self.user = _switch_to(user) if user else None
-        ok, context = True, ("", "")
-        if phase.commands:
-            ok, context = self._commands(phase.commands, shell, phase.name)
-        if phase.finally_:
-            if not ok:
-                shell.env["CODEBUILD_BUILD_SUCCEEDING"] = "0"
-            fin_ok, fin_context = self._commands(phase.finally_, shell, f"{phase.name}-finally")
-            if ok and not fin_ok:
-                ok, context = fin_ok, fin_context
+        if self.user is not None:
+            # the user cannot reach this build's private folder: its driver scripts and the
+            # files that carry the session on live in a scratch folder of its own
+            self.scratch = Path(tempfile.mkdtemp(prefix="codebuild-run-as-"))
+            os.chown(self.scratch, *self.user)
+        try:
+            ok, context = True, ("", "")
+            if phase.commands:
+                ok, context = self._commands(phase.commands, shell, phase.name)
+            if phase.finally_:
+                if not ok:
+                    shell.env["CODEBUILD_BUILD_SUCCEEDING"] = "0"
+                fin_ok, fin_context = self._commands(phase.finally_, shell, f"{phase.name}-finally")
+                if ok and not fin_ok:
+                    ok, context = fin_ok, fin_context
+        finally:
+            if self.scratch != self.private:
+                _remove_tree(self.scratch)
+                self.scratch = self.private
         return ok, context
 
     def _commands(
@@ -983,7 +994,7 @@ class Worker:
         switch: dict[str, Any] = {}
         if self.user is not None:  # run-as: the phase's files become the user's
             uid, gid = self.user
-            for path in (self.private, *self.private.rglob("*")):
+            for path in self.scratch.iterdir():
                 os.chown(path, uid, gid)
             switch = {"user": uid, "group": gid, "extra_groups": []}
         self.current = subprocess.Popen(
@@ -1032,7 +1043,7 @@ class Worker:
 
     def _driver(self, commands: Sequence[str], tag: str, nonce: str) -> Path:
         """A script that sources each command in turn and reports progress by nonce markers."""
-        base = self.private / tag
+        base = self.scratch / tag
         lines = [
             "__cb_end() { __cb_rc=$?; env -0 > " + _q(f"{base}.env") + " 2>/dev/null;",
             "  pwd > " + _q(f"{base}.cwd") + " 2>/dev/null;",
@@ -1057,8 +1068,8 @@ class Worker:
 
     def _carry(self, shell: _Shell, tag: str) -> None:
         """The session's final environment and directory become the next session's start."""
-        env_file = self.private / f"{tag}.env"
-        cwd_file = self.private / f"{tag}.cwd"
+        env_file = self.scratch / f"{tag}.env"
+        cwd_file = self.scratch / f"{tag}.cwd"
         if env_file.exists():
             pairs = [item.split("=", 1) for item in env_file.read_text().split("\0") if "=" in item]
             env = {k: v for k, v in pairs if k not in ("_", "SHLVL", "OLDPWD", "PWD", "__cb_rc")}
