@@ -32,6 +32,7 @@ from tasks.prereqs import (
     ENVIRONMENT_TYPE,
     REQUIRED_VARIABLES,
     Need,
+    ecr_image_repository_arn,
     image_uri,
     needs,
     project_arn,
@@ -445,7 +446,6 @@ def check_environment(f: Facts) -> Check:
     return _custom_image(f, str(image), pull, evidence)
 
 
-_ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/")
 # a docker command in a buildspec line (docker, docker-compose), not the word in a message
 _DOCKER_STEP = re.compile(r"(?:^|[\s;&|(`$])docker(?:-compose)?\s+[a-z]", re.MULTILINE)
 
@@ -463,13 +463,14 @@ def _custom_image(f: Facts, image: str, pull: str, evidence: tuple[str, ...]) ->
     fails: list[str] = []
     warns: list[str] = []
     fixes: list[str] = []
-    ecr = _ECR_IMAGE.match(image)
+    repository = ecr_image_repository_arn(image)
     env = (f.project or {}).get("environment") or {}
-    if ecr and pull != "SERVICE_ROLE":
+    if repository and pull != "SERVICE_ROLE":
+        owner = repository.split(":")[4]
         account = f.settings.account or str((f.project or {}).get("arn", "::::")).split(":")[4]
-        if ecr.group(1) != account:
+        if owner != account:
             fails.append(
-                f"build image {image} is in another account ({ecr.group(1)}) but is pulled with "
+                f"build image {image} is in another account ({owner}) but is pulled with "
                 f"{pull} credentials: CodeBuild cannot pull it"
             )
         else:
@@ -480,7 +481,12 @@ def _custom_image(f: Facts, image: str, pull: str, evidence: tuple[str, ...]) ->
         fixes.append(
             "set imagePullCredentialsType to SERVICE_ROLE and allow the service role "
             "ecr:GetAuthorizationToken and ecr:BatchGetImage / GetDownloadUrlForLayer / "
-            f"BatchCheckLayerAvailability on that repository ({setup_fix(f.settings)})"
+            f"BatchCheckLayerAvailability on {repository} ({setup_fix(f.settings)} does both)"
+            + (
+                f"; in account {owner}, let the role pull in the repository's policy"
+                if owner != account
+                else ""
+            )
         )
     elif env.get("registryCredential") and pull != "SERVICE_ROLE":
         fails.append(f"private registry image {image} needs SERVICE_ROLE credentials, not {pull}")
@@ -568,6 +574,14 @@ def check_variables(f: Facts) -> Check:
     )
 
 
+def pulled_with_role(project: Mapping[str, Any] | None) -> str:
+    """The build image CodeBuild pulls with the service role ('' when it uses its own)."""
+    env = (project or {}).get("environment") or {}
+    if env.get("imagePullCredentialsType") != "SERVICE_ROLE":
+        return ""
+    return str(env.get("image") or "")
+
+
 def _role_needs(f: Facts) -> tuple[list[Need], list[str]]:
     net = f.network
     notes: list[str] = []
@@ -580,6 +594,7 @@ def _role_needs(f: Facts) -> tuple[list[Need], list[str]]:
             groups=net.group_ids,
             secret_arn=f.secret.arn,
             kms_key_arn=f.secret.kms_key_arn,
+            build_image=pulled_with_role(f.project),
         ),
         notes,
     )

@@ -44,6 +44,7 @@ from tasks.doctor import (
     parse_database_url,
     platform_of_config,
     platforms_of_manifest,
+    pulled_with_role,
     run_checks,
     split_secret_reference,
     summary,
@@ -598,6 +599,7 @@ def simulate(
         groups=facts.network.group_ids,
         secret_arn=facts.secret.arn,
         kms_key_arn=facts.secret.kms_key_arn,
+        build_image=pulled_with_role(facts.project),
     )
     # one call per (resource, context): IAM evaluates every listed action against it
     groups: dict[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], list[str]] = {}

@@ -7,6 +7,7 @@ One list of permissions feeds both the least-privilege policy ``setup`` writes a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,20 @@ def eni_arn(s: Settings, eni: str = "*") -> str:
     return f"arn:aws:ec2:{s.region}:{s.account}:network-interface/{eni}"
 
 
+_ECR_IMAGE = re.compile(
+    r"^(\d{12})\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)"
+)
+
+
+def ecr_image_repository_arn(image: str) -> str:
+    """The repository ARN of an ECR image reference ('' for any other registry)."""
+    found = _ECR_IMAGE.match(image)
+    if not found:
+        return ""
+    account, region, repository = found.groups()
+    return f"arn:aws:ecr:{region}:{account}:repository/{repository}"
+
+
 def image_uri(s: Settings) -> str:
     return f"{s.image_name}:{s.tag}"
 
@@ -103,10 +118,17 @@ def needs(
     groups: Sequence[str],
     secret_arn: str,
     kms_key_arn: str = "",
+    build_image: str = "",
 ) -> list[Need]:
-    """Every (action, resource) the migration build performs with its service role."""
+    """Every (action, resource) the migration build performs with its service role.
+
+    ``build_image``: the project's build image when CodeBuild pulls it with the service role
+    (``imagePullCredentialsType: SERVICE_ROLE``); an ECR one then needs pull rights too."""
     out: list[Need] = [Need("ECR auth", "ecr:GetAuthorizationToken", "*", {})]
     out += [Need("ECR pull", a, repository_arn(s), {}) for a in ECR_PULL]
+    build_repo = ecr_image_repository_arn(build_image)
+    if build_repo and build_repo != repository_arn(s):
+        out += [Need("build image pull", a, build_repo, {}) for a in ECR_PULL]
     stream = f"{log_group_arns(s)[0]}:log-stream:build"
     out += [Need("CloudWatch Logs", a, stream, {}) for a in LOGS_WRITE]
     out += [Need("VPC networking", a, "*", {}) for a in EC2_DESCRIBE]
@@ -176,11 +198,18 @@ def role_policy(
     groups: Sequence[str],
     secret_arn: str,
     kms_key_arn: str = "",
+    build_image: str = "",
 ) -> dict[str, Any]:
     """The least-privilege inline policy: exactly :func:`needs`, scoped to our resources."""
+    build_repo = ecr_image_repository_arn(build_image)
     statements: list[dict[str, Any]] = [
         _allow("EcrAuth", "ecr:GetAuthorizationToken", "*"),
         _allow("EcrPull", list(ECR_PULL), repository_arn(s)),
+        *(
+            [_allow("BuildImagePull", list(ECR_PULL), build_repo)]
+            if build_repo and build_repo != repository_arn(s)
+            else []
+        ),
         _allow("Logs", list(LOGS_WRITE), list(log_group_arns(s))),
         _allow("VpcDescribe", list(EC2_DESCRIBE), "*"),
         _allow(

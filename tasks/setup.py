@@ -203,12 +203,14 @@ def desired_project(s: Settings, state: SetupState) -> dict[str, Any]:
 
 
 def desired_policy(s: Settings, state: SetupState) -> dict[str, Any]:
+    image = build_image(s)
     return role_policy(
         s,
         subnets=state.subnet_ids,
         groups=state.group_ids,
         secret_arn=state.secret_arn,
         kms_key_arn=state.kms_key_arn,
+        build_image=image if image_pull_credentials(image) == "SERVICE_ROLE" else "",
     )
 
 
@@ -702,8 +704,21 @@ def _write_project(
     may not see them yet (IAM is eventually consistent): that one answer is retried."""
     cb = rt.aws.client("codebuild")
     call = cb.create_project if change.action == CREATE else cb.update_project
+    s = rt.settings
     if not wait_for_iam:
-        call(**req)
+        try:
+            call(**req)
+        except Exception as exc:
+            if not is_iam_lag(exc):
+                raise
+            raise AwsError(
+                f"{change.action} project {change.name}: CodeBuild cannot use role "
+                f"{role_name(s)} to read the VPC (AWS: {_aws_message(exc)})",
+                f"allow ec2:DescribeSecurityGroups in the role's policy (`invoke doctor --env "
+                f"{s.env}` names what is missing); if it was changed in the last minute, rerun "
+                "setup once IAM has caught up",
+                details={"aws_code": error_code(exc)},
+            ) from None
         return
     policy = POLICIES["iam_propagation"]
     try:
@@ -713,7 +728,6 @@ def _write_project(
     except Exception as exc:
         if not is_iam_lag(exc):
             raise
-        s = rt.settings
         raise AwsError(
             f"{change.action} project {change.name}: CodeBuild still cannot use role "
             f"{role_name(s)} after {policy.attempts} tries in up to {policy.max_seconds:.0f}s "

@@ -266,6 +266,35 @@ def test_iam_lag_that_outlasts_the_policy_says_what_to_do(
     assert IAM_LAG in line and "rerun `invoke setup --apply --env test`" in line
 
 
+def test_iam_answer_without_a_role_change_is_not_waited_for(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setup did not touch the role: the answer means the role lacks the permission."""
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    s = configured(w, buildspec)
+    rt, _, _ = make_rt(s)
+    rt.sleep = lambda _: None
+    setup.apply(rt, setup.plan(s, setup.read_state(rt)))
+    aw.recreate_project(
+        w, environment={**aw.project_request(w)["environment"], "privilegedMode": False}
+    )
+    rt, _, err = make_rt(s)
+    slept: list[float] = []
+    rt.sleep = slept.append
+    changes = setup.plan(s, setup.read_state(rt))
+    assert [c.kind for c in changes if c.action != "none"] == ["project"]
+    calls = aw.codebuild_fault(
+        rt.aws.client("codebuild"), "UpdateProject", "InvalidInputException", IAM_LAG, 5
+    )
+    with pytest.raises(SuiteError) as raised:
+        setup.apply(rt, changes)
+    assert len(calls) == 1 and slept == []
+    line = raised.value.line()
+    assert IAM_LAG in line and "allow ec2:DescribeSecurityGroups" in line
+    assert "iam_propagation" not in err.getvalue()
+
+
 def test_trust_with_conditions_for_another_project_is_extended_not_replaced(
     aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -303,6 +332,35 @@ def test_trust_with_conditions_for_another_project_is_extended_not_replaced(
     )
     after = {c.id: c for c in doctor(make_rt(s)[0])}["service_role"]
     assert after.status == "pass", after
+
+
+def test_custom_ecr_build_image_is_pulled_with_the_service_role(
+    aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aw.patch_moto_codebuild(monkeypatch)
+    w = aw.build_world(aws_env, with_role_and_project=False)
+    image = f"{aw.ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/build-images:1"
+    s = aw.settings(
+        w.endpoint,
+        vpc_id=w.vpc,
+        subnets=",".join(w.private_subnets),
+        security_groups=w.build_group,
+        buildspec=buildspec,
+        build_image=image,
+    )
+    rt, _, _ = make_rt(s)
+    rt.sleep = lambda _: None
+    setup.apply(rt, setup.plan(s, setup.read_state(rt)))
+    project = aw.client("codebuild", aws_env).batch_get_projects(names=[s.project])["projects"][0]
+    env = project["environment"]
+    assert (env["image"], env["imagePullCredentialsType"]) == (image, "SERVICE_ROLE")
+    stored = aw.client("iam", aws_env).get_role_policy(
+        RoleName=role_name(s), PolicyName=INLINE_POLICY_NAME
+    )["PolicyDocument"]
+    assert f"arn:aws:ecr:us-east-1:{aw.ACCOUNT}:repository/build-images" in json.dumps(stored)
+    checks = {c.id: c for c in doctor(make_rt(s)[0])}
+    assert checks["service_role"].status == "pass", checks["service_role"]
+    assert checks["environment_image"].status == "warn"  # custom image: dockerd is on you
 
 
 def test_missing_buildspec_is_one_clear_error(aws_env: str, tmp_path: Path) -> None:

@@ -520,3 +520,21 @@ def test_custom_image_with_docker_steps_must_start_dockerd() -> None:
     assert "runs docker" not in check_environment(facts(project=own)).message
     curated = {**project(), "source": {"type": "NO_SOURCE", "buildspec": buildspec}}
     assert check_environment(facts(project=curated)).status == PASS
+
+
+def test_service_role_must_pull_a_build_image_it_is_trusted_to_pull() -> None:
+    image = ECR_IMAGE.format(account="123456789012")
+    pulled = project(image=image, imagePullCredentialsType="SERVICE_ROLE")
+    check = check_role(facts(project=pulled, role=_role(_policy())))
+    assert check.status == FAIL
+    assert "ecr:BatchGetImage on arn:aws:ecr:us-east-1:123456789012:repository/build-images" in (
+        check.message
+    )
+    policy = role_policy(
+        SETTINGS,
+        subnets=("subnet-a",),
+        groups=("sg-build",),
+        secret_arn=SECRET_ARN,
+        build_image=image,
+    )
+    assert check_role(facts(project=pulled, role=_role(policy))).status == PASS

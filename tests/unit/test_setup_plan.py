@@ -261,3 +261,14 @@ def test_custom_build_image_is_pulled_with_the_service_role() -> None:
     assert (env["image"], env["imagePullCredentialsType"]) == (image, "SERVICE_ROLE")
     env = by_kind(setup.plan(SETTINGS, READY))["project"].request["environment"]
     assert env["imagePullCredentialsType"] == "CODEBUILD"
+
+
+def test_service_role_pulls_the_build_image_with_least_privilege() -> None:
+    image = "210987654321.dkr.ecr.us-east-1.amazonaws.com/build-images:1"
+    s = replace(SETTINGS, extra={"build_image": image})
+    policy = by_kind(setup.plan(s, READY))["role_policy"].request["PolicyDocument"]
+    pull = next(st for st in policy["Statement"] if st["Sid"] == "BuildImagePull")
+    assert pull["Resource"] == "arn:aws:ecr:us-east-1:210987654321:repository/build-images"
+    assert [(f.issue, f.detail) for f in analyze_policy_string(json.dumps(policy)).findings] == []
+    curated = by_kind(setup.plan(SETTINGS, READY))["role_policy"].request["PolicyDocument"]
+    assert "BuildImagePull" not in json.dumps(curated)
