@@ -382,8 +382,9 @@ def _suggest(key: str, allowed: tuple[str, ...], where: str) -> str:
 class _Reader:
     """Reads the node graph of one buildspec; every error names ``source`` and a line."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, text: str = "") -> None:
         self.source = source
+        self.lines = text.splitlines()
         self.constructs: list[Construct] = []
 
     def fail(self, node: Any, message: str, remedy: str) -> BuildspecError:
@@ -517,15 +518,33 @@ class _Reader:
         for index, item in enumerate(node.value):
             if not isinstance(item, yaml.ScalarNode):
                 found = "subkeys" if isinstance(item, yaml.MappingNode) else "a list"
+                hint = self.quoted(item) if commands and found == "subkeys" else ""
                 raise self.fail(
                     item,
-                    f"{what}[{index}] must be a string, found {found} instead",
+                    f"{what}[{index}] must be a string, found {found} instead{hint}",
                     "quote the command: YAML reads an unquoted ': ' as a mapping"
                     if commands
                     else "write each item as a plain string",
                 )
             out.append(self.scalar(item, f"{what}[{index}]"))
         return tuple(out)
+
+    def quoted(self, node: Any) -> str:
+        """`` (did you mean: - '...')`` for a one-line command that YAML read as a mapping."""
+        import yaml
+
+        index = _line(node) - 1
+        line = self.lines[index].strip() if 0 <= index < len(self.lines) else ""
+        pairs = node.value
+        one_line = (
+            len(pairs) == 1
+            and all(isinstance(n, yaml.ScalarNode) for n in pairs[0])
+            and pairs[0][1].end_mark.line == node.start_mark.line
+        )
+        if not line.startswith("- ") or not one_line:
+            return ""
+        command = line[2:].strip()
+        return " (did you mean: - '" + command.replace("'", "''") + "')"
 
     def pairs(self, node: Any, what: str) -> tuple[tuple[str, str], ...]:
         return tuple(
@@ -548,7 +567,7 @@ def parse(text: str, source: str = "buildspec.yml") -> Buildspec:
     root = _compose(text, source)
     if root is None or (_is_null(root) and not root.value):
         raise BuildspecError(f"{source}: line 1: the buildspec is empty", "start with version: 0.2")
-    r = _Reader(source)
+    r = _Reader(source, text)
     r.check_graph(root)
     top = r.mapping(root, "the buildspec", _TOP_KEYS, "top", skip_anchored=True)
     if "version" not in top:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -318,3 +319,41 @@ def test_the_source_setting_is_codebuild_src_dir(local: Path, tmp_path: Path) ->
     settings.source = str(tmp_path)
     b = LocalBackend.from_runtime(rt)
     assert b.spec_error is None and b.src_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (None, "is a directory, not a file"),
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00\x00", "binary data (a NUL byte)"),
+        (b"version: 0.2\nphases: " + b"[" * 50_000 + b"]" * 50_000 + b"\n", "nested too deeply"),
+    ],
+    ids=["directory", "binary", "nesting"],
+)
+def test_a_release_with_a_hostile_buildspec_is_one_line_and_exit_2(
+    tmp_path: Path, content: bytes | None, needle: str
+) -> None:
+    """Issue 10: these ended in "unexpected" (exit 1) or a traceback."""
+    target = tmp_path / "bs.yml"
+    if content is None:
+        target.mkdir()
+    else:
+        target.write_bytes(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "release", "--env", "local"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "RELEASE_BUILDSPEC": str(target),
+            "RELEASE_LOCAL_DIR": str(tmp_path / "local"),
+            "NO_COLOR": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and needle in errors[0] and "Fix: " in errors[0], proc.stderr
