@@ -23,6 +23,7 @@ from tasks.policy import (
     NamedDocument,
     Outcome,
     Request,
+    Trust,
     evaluate,
     evaluate_trust,
     intersect,
@@ -614,13 +615,21 @@ def _describe_need(need: Need) -> str:
     return need.action if need.resource == "*" else f"{need.action} on {need.resource}"
 
 
+def _project_arn(f: Facts) -> str:
+    return str((f.project or {}).get("arn") or project_arn(f.settings))
+
+
+def _trust(f: Facts, role: RoleFacts) -> Trust:
+    return evaluate_trust(role.trust, CODEBUILD_SERVICE, trust_context(f.settings, _project_arn(f)))
+
+
 def _check_trust(f: Facts, role: RoleFacts) -> Check | None:
     """A failing check when CodeBuild cannot assume the role for this project, else None.
 
     CodeBuild supplies ``aws:SourceAccount`` and ``aws:SourceArn`` (the project's ARN) when it
     assumes the role; trust-policy conditions on them are evaluated against those values."""
-    arn = str((f.project or {}).get("arn") or project_arn(f.settings))
-    trust = evaluate_trust(role.trust, CODEBUILD_SERVICE, trust_context(f.settings, arn))
+    trust = _trust(f, role)
+    arn = trust_context(f.settings, _project_arn(f))["aws:SourceArn"][0]
     if trust.trusted:
         return None
     if trust.denied:
@@ -680,7 +689,11 @@ def check_role(f: Facts) -> Check:
     wanted, notes = _role_needs(f)
     denied: list[str] = []
     missing: list[str] = []
-    conditional: list[str] = []
+    # trust conditions on keys CodeBuild's request may not carry: not provable either way
+    conditional: list[str] = [
+        f"sts:AssumeRole by {CODEBUILD_SERVICE} (trust condition {c})"
+        for c in _trust(f, role).unknown
+    ]
     method = "policy documents"
     for need in wanted:
         outcome, method = _decide(role, need)

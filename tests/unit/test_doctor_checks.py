@@ -538,3 +538,11 @@ def test_service_role_must_pull_a_build_image_it_is_trusted_to_pull() -> None:
         build_image=image,
     )
     assert check_role(facts(project=pulled, role=_role(policy))).status == PASS
+
+
+def test_trust_condition_on_a_key_codebuild_may_not_supply_is_a_warning() -> None:
+    trust = trust_policy(SETTINGS)
+    trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"] = "abc"
+    check = check_role(facts(role=_role(_policy(), trust=trust)))
+    assert check.status == WARN
+    assert "trust condition StringEquals sts:ExternalId" in check.message

@@ -161,3 +161,43 @@ def test_trust_policy_for_codebuild() -> None:
     }
     assert not trusts_service(ec2_only, "codebuild.amazonaws.com")
     assert not trusts_service({}, "codebuild.amazonaws.com")
+
+
+def test_trust_conditions_are_evaluated_against_what_codebuild_supplies() -> None:
+    from tasks.policy import evaluate_trust
+
+    arn = "arn:aws:codebuild:us-east-1:123456789012:project/mig"
+    context = {"aws:SourceAccount": ("123456789012",), "aws:SourceArn": (arn,)}
+
+    def trust(effect: str, condition: dict[str, Any]) -> dict[str, Any]:
+        statement = {
+            "Sid": effect,
+            "Effect": effect,
+            "Principal": {"Service": "codebuild.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": condition,
+        }
+        return {"Statement": [statement]}
+
+    service = "codebuild.amazonaws.com"
+    ok = evaluate_trust(trust("Allow", {"ArnLike": {"aws:SourceArn": arn}}), service, context)
+    assert ok.trusted and not ok.unknown
+    assert trusts_service(trust("Allow", {"ArnLike": {"aws:SourceArn": arn}}), service, context)
+    assert not trusts_service(trust("Allow", {"ArnLike": {"aws:SourceArn": arn}}), service)
+    other = evaluate_trust(
+        trust("Allow", {"StringEquals": {"aws:SourceAccount": ["1", "2"]}}), service, context
+    )
+    assert not other.trusted
+    assert other.mismatched == (
+        "StringEquals aws:SourceAccount 1, 2 (CodeBuild supplies 123456789012)",
+    )
+    if_exists = {"StringEqualsIfExists": {"aws:SourceVpc": "vpc-1"}}
+    assert evaluate_trust(trust("Allow", if_exists), service, context).trusted
+    denied = {
+        "Statement": [
+            *trust("Allow", {})["Statement"],
+            *trust("Deny", {"StringNotEquals": {"aws:SourceAccount": "999999999999"}})["Statement"],
+        ]
+    }
+    result = evaluate_trust(denied, service, context)
+    assert result.denied and result.statements == ("trust#Deny",)
