@@ -138,7 +138,7 @@ def _runtime(clock: VirtualClock) -> tuple[Runtime, io.StringIO, list[str]]:
     rt.extras["pinned"] = PINNED
     calls: list[str] = []
     for service in ("codebuild", "logs"):
-        rt.aws.client(service).meta.events.register(
+        runs.suite_clients(rt)(service).meta.events.register(
             f"before-call.{service}.*", lambda model, **_: calls.append(model.name)
         )
     return rt, out, calls

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.config import Settings
-from tasks.errors import AwsAuthError, AwsError, SuiteError
+from tasks.errors import AwsAuthError, AwsError, QuotaExceeded, SuiteError
 from tasks.retrying import INVALID_CREDENTIAL_CODES, THROTTLING_CODES, error_code, is_expired
 
 _AUTH_CODES = INVALID_CREDENTIAL_CODES | {
@@ -19,6 +19,25 @@ _AUTH_CODES = INVALID_CREDENTIAL_CODES | {
     "UnauthorizedOperation",
     "UnauthorizedException",
 }
+
+
+# botocore's names for where credentials came from (Credentials.method)
+_SOURCES = {
+    "env": "environment variables",
+    "shared-credentials-file": "the shared credentials file",
+    "config-file": "the AWS config file",
+    "assume-role": "an assumed role (profile role_arn)",
+    "assume-role-with-web-identity": "a web identity (OIDC) role",
+    "sso": "AWS SSO",
+    "custom-process": "a credential_process",
+    "container-role": "the container's role",
+    "iam-role": "the instance's role",
+}
+# AWS Common Errors, RequestExpired: "The request reached the service more than 15 minutes after the date
+# stamp on the request or more than 15 minutes after the request expiration date (such as for
+# pre-signed URLs), or the date stamp on the request is more than 15 minutes in the future."
+# With credentials that work, that is this machine's clock (the suite presigns nothing).
+_CLOCK_SKEW_CODES = frozenset({"RequestExpired", "RequestTimeTooSkewed"})
 
 
 class AwsFactory:
@@ -46,12 +65,18 @@ class AwsFactory:
                 ) from None
         return self._session
 
-    def client(self, service: str) -> Any:
-        if service not in self._clients:
+    def client(self, service: str, *, suite_retries: bool = False) -> Any:
+        """A cached client. ``suite_retries``: the caller retries with a named policy
+        (``tasks.codebuild.Caller``), so botocore sends each call once; otherwise botocore's
+        standard mode retries it. One retry layer per call, never both multiplied (8 x 3 = 24
+        requests for one throttled call)."""
+        key = f"{service}/suite" if suite_retries else service
+        if key not in self._clients:
             from botocore.config import Config
 
+            attempts = 1 if suite_retries else self.max_attempts
             config = Config(
-                retries={"mode": "standard", "total_max_attempts": self.max_attempts},
+                retries={"mode": "standard", "total_max_attempts": attempts},
                 connect_timeout=10,
                 read_timeout=60,
                 user_agent_extra="release-suite/0.1",
@@ -59,8 +84,17 @@ class AwsFactory:
             kwargs: dict[str, Any] = {"config": config, "region_name": self.settings.region}
             if self.settings.endpoint_url:
                 kwargs["endpoint_url"] = self.settings.endpoint_url
-            self._clients[service] = self.session().client(service, **kwargs)
-        return self._clients[service]
+            self._clients[key] = self.session().client(service, **kwargs)
+        return self._clients[key]
+
+    def credential_source(self) -> str:
+        """Where the credentials came from, in words (for errors that say what was tried)."""
+        try:
+            creds = self.session().get_credentials()
+        except Exception:  # the question must never become the failure
+            return "the credential chain"
+        method = str(getattr(creds, "method", "") or "")
+        return _SOURCES.get(method, f"the credential chain ({method})" if method else "nowhere")
 
     def refresh(self) -> None:
         """Drop cached clients and session so expired credentials are re-read from the chain."""
@@ -85,6 +119,23 @@ def translate(exc: BaseException, action: str) -> SuiteError:
         return AwsAuthError(
             f"{action}: the AWS credentials have expired ({code or name})",
             "refresh them (aws sso login, or re-assume the role) and retry",
+        )
+    if code in _CLOCK_SKEW_CODES:
+        return AwsError(
+            f"{action}: AWS refused the request's timestamp ({code}): this machine's clock is "
+            "off by more than 15 minutes (clock skew), the credentials are not the problem",
+            "sync the clock (`timedatectl set-ntp true`, or `chronyc makestep`), then retry",
+            details={"aws_code": code},
+        )
+    if code == "LimitExceededException":
+        # CloudWatch Logs (AWS): "You have reached the maximum number of resources that can be
+        # created." A resource quota, not throttling: retrying only waits for nothing
+        message = _message(exc)
+        return QuotaExceeded(
+            f"{action}: an AWS resource quota is reached ({code}: {message or 'no message'})",
+            "free some of that resource (for CloudWatch Logs: log groups, subscription filters, "
+            "resource policies) or request a higher quota in Service Quotas, then retry",
+            details={"aws_code": code},
         )
     if code in _AUTH_CODES:
         return AwsAuthError(
@@ -125,6 +176,13 @@ def translate(exc: BaseException, action: str) -> SuiteError:
         )
     detail = f"{code}: {message}" if code else " ".join(str(exc).split())
     return AwsError(f"{action}: {detail}", "fix what AWS reports, then retry")
+
+
+def _message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return " ".join(str(response.get("Error", {}).get("Message", "")).split())
+    return ""
 
 
 def _html_title(page: str) -> str:

@@ -109,10 +109,19 @@ class LogLocation:
     group: str = ""
     stream: str = ""
     deep_link: str = ""
+    since: int = 0  # epoch ms no line can precede (GetLogEvents startTime); 0: not sent
+    cloudwatch: str = "ENABLED"  # the project's logsConfig.cloudWatchLogs.status
+    s3: str = ""  # logsConfig.s3Logs.location ("bucket/prefix") when S3 logs are enabled
+    s3_link: str = ""
 
     @property
     def known(self) -> bool:
         return bool(self.group and self.stream)
+
+    @property
+    def cloudwatch_disabled(self) -> bool:
+        """The project keeps no CloudWatch log: nothing will ever appear in a stream."""
+        return self.cloudwatch.upper() == "DISABLED"
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ T = TypeVar("T")
 _CONCURRENCY_CODES = frozenset({"AccountLimitExceededException"})
 _NOT_FOUND = frozenset({"ResourceNotFoundException"})
 _BATCH = 100  # BatchGetBuilds accepts at most 100 ids
+_SINCE_MARGIN_MS = 60_000
 
 
 class Caller:
@@ -58,11 +59,13 @@ class Caller:
         self,
         *,
         refresh: Callable[[], None] = lambda: None,
+        source: Callable[[], str] = lambda: "the credential chain",
         sleep: Callable[[float], None] | None = None,
         on_retry: Callable[[str], None] | None = None,
         wait: Any = None,
     ) -> None:
         self.refresh = refresh
+        self.source = source  # where the credentials come from, for the error that says so
         self.sleep = sleep
         self.on_retry = on_retry
         self.wait = wait
@@ -83,6 +86,8 @@ class Caller:
                 if isinstance(exc, SuiteError):
                     raise
                 err = translate(exc, action)
+                if is_expired(exc):
+                    err = self._still_expired(err)
                 if error_code(exc):
                     err.details.setdefault("aws_code", error_code(exc))
                 if is_retryable(exc):  # retries ran out; a patient caller may try again later
@@ -92,6 +97,22 @@ class Caller:
             if self.pressure < 0.1:
                 self.pressure = 0.0
             return result
+
+    def _still_expired(self, err: SuiteError) -> SuiteError:
+        """Expired again after re-reading the chain: say what was tried, and what works."""
+        source = self.source()
+        tried = f"re-read the credentials once from {source}: still expired"
+        if source == "environment variables":
+            remedy = (
+                "credentials from environment variables cannot be refreshed by re-reading them: "
+                "export fresh ones, or use a profile or role that renews itself; in CI, give "
+                "the OIDC role session a duration longer than the longest build"
+            )
+        else:
+            remedy = f"renew them ({source}: aws sso login, or re-assume the role) and retry"
+        return type(err)(
+            f"{err.message} ({tried})", remedy, details={**err.details, "tried": tried}
+        )
 
     def _with_retries(self, fn: Callable[[], T]) -> T:
         for attempt in retrying(
@@ -162,12 +183,17 @@ def parse_build(raw: dict[str, Any], *, region: str, default_group: str = "") ->
     uuid = build_id.split(":", 1)[1] if ":" in build_id else build_id
     logs = raw.get("logs") or {}
     cw = logs.get("cloudWatchLogs") or {}
+    s3 = logs.get("s3Logs") or {}
+    cw_status = str(cw.get("status") or "ENABLED")
     group = logs.get("groupName") or cw.get("groupName") or default_group
     group = group or f"/aws/codebuild/{project}"
     # CodeBuild names the stream after the build uuid, under an optional configured prefix
     stream = logs.get("streamName") or (
         f"{cw['streamName']}/{uuid}" if cw.get("streamName") else uuid
     )
+    if cw_status.upper() == "DISABLED":  # S3 only (or nothing): there is no stream to read
+        group = stream = ""
+    start = _ts(raw.get("startTime"))
     arn = str(raw.get("arn", ""))
     account = arn.split(":")[4] if arn.count(":") >= 5 else ""
     env = raw.get("environment") or {}
@@ -178,10 +204,19 @@ def parse_build(raw: dict[str, Any], *, region: str, default_group: str = "") ->
         status=str(raw.get("buildStatus", "IN_PROGRESS")),
         current_phase=str(raw.get("currentPhase", "")),
         phases=tuple(parse_phase(p) for p in raw.get("phases") or ()),
-        start=_ts(raw.get("startTime")),
+        start=start,
         end=_ts(raw.get("endTime")),
         initiator=str(raw.get("initiator", "")),
-        logs=LogLocation(group, stream, logs_url(region, group, stream)),
+        logs=LogLocation(
+            group,
+            stream,
+            logs_url(region, group, stream) if group else "",
+            # a minute of margin for the build host's clock against CodeBuild's startTime
+            since=int(start * 1000) - _SINCE_MARGIN_MS if start else 0,
+            cloudwatch=cw_status,
+            s3=str(s3.get("location") or "") if s3.get("status") == "ENABLED" else "",
+            s3_link=str(logs.get("s3DeepLink") or ""),
+        ),
         environment=tuple(
             EnvVar(str(v.get("name", "")), str(v.get("value", "")), str(v.get("type", "")))
             for v in env.get("environmentVariables") or ()
@@ -332,6 +367,12 @@ class CodeBuildBackend:
         }
         if token:
             kwargs["nextToken"] = token
+        if logs.since:
+            # GetLogEvents (AWS): "startTime: The start of the time range ... Events with a
+            # timestamp earlier than this time are not included." Bounding the scan to the
+            # build's own time saves CloudWatch the empty pages it returns while it searches
+            # a range where nothing is.
+            kwargs["startTime"] = logs.since
         try:  # the client is fetched per try: a credentials refresh replaces it
             raw = self.call(
                 "CloudWatch Logs GetLogEvents",

@@ -9,6 +9,12 @@ Rules, each one a way the peers lose or repeat lines:
 - A missing group or stream is normal while the build provisions: the round simply ends.
 - After the build's final status, ``drain`` keeps reading until the token is stable twice in a
   row, a little apart, because CloudWatch keeps ingesting the last lines after the status flips.
+- It then ends on evidence, not only on a quiet spell: CodeBuild's agent writes its closing
+  ``Phase complete: <last phase>`` line before ``buildComplete``, but CloudWatch may hold it back
+  for seconds; when the caller names that phase (``expect``) and its line has not been read yet,
+  the drain keeps reading, bounded by ``patience`` seconds.
+- A Ctrl-C in the middle of a page never prints that page twice: the lines of a page already
+  printed are remembered with the token that fetched it, and skipped when it is read again.
 
 Pure module: the backend, the line sink and ``sleep`` are injected.
 """
@@ -24,6 +30,7 @@ from tasks.builds import BuildBackend, LogLocation
 
 # CodeBuild writes these lines at every phase change; seeing one means the status moved too.
 _PHASE_MARK = re.compile(r"\b(?:Entering phase|Phase complete:)\s*(?P<phase>[A-Z_]+)")
+_PHASE_DONE = re.compile(r"\bPhase complete:\s*(?P<phase>[A-Z_]+)")
 MAX_PAGES_PER_ROUND = 2000  # a bound, not a limit in practice (2000 x 10,000 events)
 
 
@@ -51,6 +58,9 @@ class LogFollower:
         self.token: str | None = None
         self.lines = 0
         self.tail: deque[str] = deque(maxlen=tail_size)  # the last lines, for diagnosis
+        self.completed: list[str] = []  # phases whose "Phase complete:" line was read
+        # (token sent, lines of that page already printed): an interrupted page resumes here
+        self._partial: tuple[str | None, int] | None = None
 
     def round(self, logs: LogLocation) -> RoundResult:
         """Read every page available now; stops when the token repeats."""
@@ -63,17 +73,27 @@ class LogFollower:
             if page.missing:
                 result.missing = True
                 break
-            for event in page.events:
+            events = page.events
+            done = self._partial[1] if self._partial and self._partial[0] == sent else 0
+            fresh = events[done:]
+            self._partial = (sent, done)
+            for event in fresh:
                 message = event.message.rstrip("\n")
+                done += 1  # counted before it is printed: an interrupted print is not redone
+                self._partial = (sent, done)
+                self.lines += 1
+                result.lines += 1
                 self.emit(message)
                 self.tail.append(message)
                 found = _PHASE_MARK.search(message)
                 if found:
                     marks.append(found.group("phase"))
-            result.lines += len(page.events)
-            self.lines += len(page.events)
+                    closed = _PHASE_DONE.search(message)
+                    if closed:
+                        self.completed.append(closed.group("phase"))
             if page.next_token is not None:
                 self.token = page.next_token
+            self._partial = None
             if page.next_token == sent or page.next_token is None:
                 result.caught_up = True
                 break
@@ -87,15 +107,20 @@ class LogFollower:
         *,
         interval: float = 1.0,
         max_rounds: int = 60,
+        expect: str | None = None,
+        patience: float = 0.0,
     ) -> int:
         """After the final status: read until the token is stable on two reads, ``interval`` apart.
 
         A round ends on a read that returned the token it was sent (stable once); a further read
         after ``interval`` that still returns it, with no new lines, makes it stable twice.
+        ``expect``: the phase whose ``Phase complete:`` line closes the log; while it is unread,
+        keep reading for up to ``patience`` more seconds (CloudWatch ingests it late).
         """
         stable = 0
         total = 0
-        for _ in range(max_rounds):
+        waited = 0.0
+        for _ in range(max_rounds + int(patience / max(interval, 0.01)) + 1):
             got = self.round(logs)
             total += got.lines
             settled = got.caught_up or got.missing
@@ -106,6 +131,8 @@ class LogFollower:
             else:
                 stable += 1
             if stable >= 2:
-                break
+                if not expect or expect in self.completed or waited >= patience:
+                    break
+                waited += interval
             sleep(interval)
         return total

@@ -25,7 +25,9 @@ THROTTLING_CODES = frozenset(
         "RequestThrottledException",
         "SlowDown",
         "ProvisionedThroughputExceededException",
-        "LimitExceededException",
+        # not "LimitExceededException": in CloudWatch Logs (and IAM) it is a resource quota
+        # ("You have reached the maximum number of resources that can be created"), which no
+        # retry fixes; tasks.aws.translate names it
     }
 )
 TRANSIENT_CODES = frozenset(
@@ -44,9 +46,9 @@ TRANSIENT_CODES = frozenset(
         "BadGateway",
     }
 )
-EXPIRED_CODES = frozenset(
-    {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
-)
+# (EC2's "RequestExpired" is not here: with valid credentials it means clock skew, which a
+# credentials refresh cannot fix; tasks.aws.translate says so)
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"})
 # Codes that mean "these credentials are no good", not "this one resource is off limits".
 INVALID_CREDENTIAL_CODES = frozenset(
     {

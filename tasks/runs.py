@@ -30,7 +30,7 @@ from tasks.builds import (
 from tasks.codebuild import Caller, CodeBuildBackend, conflict, resolve_image
 from tasks.errors import ConfirmationRequired, SuiteError, UsageError
 from tasks.runtime import Runtime
-from tasks.wait import FailureHook, Waiter, finish, fmt_seconds, stop_refused
+from tasks.wait import FailureHook, Waiter, finish, fmt_seconds, logs_elsewhere, stop_refused
 
 ACTION_NAMES = {"migrate": "migrations", "seed": "seed"}
 _PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")  # registry/repo@sha256:<64 hex>
@@ -42,10 +42,18 @@ _PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")  # registry/repo@sha256:<
 def caller_for(rt: Runtime) -> Caller:
     if "caller" not in rt.extras:
         rt.extras["caller"] = Caller(
-            refresh=rt.aws.refresh, sleep=rt.sleep, on_retry=rt.console.warn
+            refresh=rt.aws.refresh,
+            source=rt.aws.credential_source,
+            sleep=rt.sleep,
+            on_retry=rt.console.warn,
         )
     caller: Caller = rt.extras["caller"]
     return caller
+
+
+def suite_clients(rt: Runtime) -> Callable[[str], Any]:
+    """Clients for calls the ``Caller`` retries: botocore sends each once (one retry layer)."""
+    return lambda service: rt.aws.client(service, suite_retries=True)
 
 
 def backend_for(rt: Runtime) -> BuildBackend:
@@ -67,7 +75,7 @@ def backend_for(rt: Runtime) -> BuildBackend:
         rt.extras["backend"] = make(rt)
     else:
         rt.extras["backend"] = CodeBuildBackend(
-            rt.aws.client,
+            suite_clients(rt),
             caller_for(rt),
             region=rt.settings.region,
             log_group=rt.settings.log_group,
@@ -138,7 +146,7 @@ def pinned_image(rt: Runtime, image: str | None = None) -> str:
     s = rt.settings
     if s.is_ecr:
         found = resolve_image(
-            rt.aws.client,
+            suite_clients(rt),
             caller_for(rt),
             repository=s.repository,
             tag=s.tag,
@@ -327,9 +335,12 @@ def show_logs(rt: Runtime, build_id: str, *, follow: bool = False) -> dict[str, 
     waiter = waiter_for(rt, timeout=None, follow=True, owner=False)
     if follow and not build.final:
         build = waiter.wait(build)
+    elif build.logs.cloudwatch_disabled:
+        rt.console.warn(logs_elsewhere(build))
     else:
         waiter.follower.round(build.logs)
-    if not waiter.follower.lines:  # say so, rather than print nothing and exit 0
+    if not waiter.follower.lines and not build.logs.cloudwatch_disabled:
+        # say so, rather than print nothing and exit 0
         later = (
             ""
             if build.final
@@ -348,6 +359,8 @@ def show_logs(rt: Runtime, build_id: str, *, follow: bool = False) -> dict[str, 
             "group": build.logs.group,
             "stream": build.logs.stream,
             "url": build.logs.deep_link,
+            "cloudwatch": build.logs.cloudwatch,
+            "s3": build.logs.s3,
         },
         "log_lines": waiter.follower.lines,
     }

@@ -40,7 +40,7 @@ from tasks.builds import (
     WaitTimedOut,
 )
 from tasks.console import Console, wants_color
-from tasks.errors import AwsError, ExitCode, SuiteError
+from tasks.errors import AwsAuthError, AwsError, ExitCode, SuiteError
 from tasks.logs import LogFollower
 
 # After BUILD, CodeBuild runs through these in seconds: poll quickly, the end is near.
@@ -64,6 +64,9 @@ class PollPolicy:
     max_slowdown: float = 16.0
     stop_timeout: float = 300.0  # how long to wait for STOPPED after StopBuild
     complete_grace: float = 30.0  # final status but buildComplete still false: follow this long
+    # after the final status, how long to keep reading for the agent's closing
+    # "Phase complete:" line when CloudWatch has not delivered it yet
+    closing_patience: float = 20.0
 
 
 def still_running(build: Build, env_flag: str = "") -> str:
@@ -80,6 +83,39 @@ def stop_refused(build: Build, err: SuiteError, env_flag: str = "") -> SuiteErro
         f"{still_running(build, env_flag)} with credentials allowed codebuild:StopBuild",
         code=err.code,
         details={"id": build.id, "console_url": build.console_url, "stop_error": err.message},
+    )
+
+
+# Phases the build container runs; the agent closes each with a "Phase complete:" log line.
+_CONTAINER_PHASES = frozenset(
+    {"DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS"}
+)
+
+
+def closing_phase(build: Build, completed: list[str]) -> str | None:
+    """The phase whose ``Phase complete:`` line must still arrive before the log is whole.
+
+    CodeBuild's agent writes it before ``buildComplete``, but CloudWatch may deliver it seconds
+    later. Only for builds whose container ran to its end (SUCCEEDED/FAILED: a stopped or timed
+    out container may be killed mid-line), and only for logs that carry such lines at all."""
+    if build.status not in (SUCCEEDED, FAILED) or not completed:
+        return None
+    ran = [p.name for p in build.phases if p.name in _CONTAINER_PHASES and p.status]
+    return ran[-1] if ran else None
+
+
+def logs_elsewhere(build: Build) -> str:
+    """What to say, at once, when the project keeps no CloudWatch log of this build."""
+    logs = build.logs
+    if logs.s3:
+        link = f" ({logs.s3_link})" if logs.s3_link else ""
+        where = f"its log goes to S3 only: s3://{logs.s3.removeprefix('arn:aws:s3:::')}{link}"
+    else:
+        where = "and S3 logs are off too, so no log of it is kept"
+    return (
+        f"CloudWatch Logs are DISABLED for project {build.project}: {where}; following the "
+        f"status of {build.id} only (enable cloudWatchLogs in the project's logsConfig to "
+        "see its lines here; `invoke doctor` checks it)"
     )
 
 
@@ -224,6 +260,9 @@ class Waiter:
         return float(min(2.0 ** self.pressure(), self.policy.max_slowdown))
 
     def wait(self, build: Build) -> Build:
+        if self.follow and build.logs.cloudwatch_disabled:
+            self.console.warn(logs_elsewhere(build))  # at once, rather than wait in silence
+            self.follow = False
         with sigterm_as_interrupt():
             try:
                 final = self._loop(build)
@@ -232,9 +271,26 @@ class Waiter:
                     raise self._detached(build) from None
                 self.interrupted = True  # this run stopped the build: no cause to look for
                 final = self._interrupted(build)
+            except AwsAuthError as err:  # credentials expired (after a refresh) or refused
+                raise self._lost_credentials(build, err) from None
             if self.follow:
-                self.follower.drain(final.logs, self.sleep, interval=self.policy.drain_interval)
+                self.follower.drain(
+                    final.logs,
+                    self.sleep,
+                    interval=self.policy.drain_interval,
+                    expect=closing_phase(final, self.follower.completed),
+                    patience=self.policy.closing_patience,
+                )
         return final
+
+    def _lost_credentials(self, build: Build, err: AwsAuthError) -> SuiteError:
+        """Mid-wait, AWS stopped accepting our credentials: the build runs on regardless."""
+        return AwsAuthError(
+            f"{err.message.rstrip('.')}; build {build.id} is still running",
+            f"{err.remedy.rstrip('.')}; then follow it again with "
+            f"`invoke build.wait {build.id}{self.env_flag}`",
+            details={**err.details, "id": build.id, "console_url": build.console_url},
+        )
 
     def _loop(self, build: Build) -> Build:
         p = self.policy
@@ -373,7 +429,9 @@ __all__ = [
     "CLOSING_PHASES",
     "PollPolicy",
     "Waiter",
+    "closing_phase",
     "finish",
+    "logs_elsewhere",
     "outcome_error",
     "progress_text",
     "still_running",

@@ -62,7 +62,7 @@ class Harness:
         self.rt = Runtime(
             self.settings,
             console,
-            AwsFactory(self.settings, max_attempts=1),  # the suite's own retries only
+            AwsFactory(self.settings),  # the retry configuration users get
             CommandRunner(console.redactor, environ),
             console.redactor,
             environ,
@@ -73,9 +73,11 @@ class Harness:
         self.rt.extras["pinned"] = PINNED
         self.calls: list[str] = []
         for service in ("codebuild", "logs"):
-            self.rt.aws.client(service).meta.events.register(
-                f"before-call.{service}.*", self._count
-            )
+            self.client(service).meta.events.register(f"before-call.{service}.*", self._count)
+
+    def client(self, service: str) -> Any:
+        """The very client the suite's CodeBuild calls go through."""
+        return runs.suite_clients(self.rt)(service)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
@@ -158,7 +160,7 @@ def test_start_request_carries_overrides_pinned_image_and_token(
     fake.scripts = [_script(5)]
     h = Harness(clock)
     sent: list[dict[str, Any]] = []
-    h.rt.aws.client("codebuild").meta.events.register(  # the request as it goes on the wire
+    h.client("codebuild").meta.events.register(  # the request as it goes on the wire
         "before-call.codebuild.StartBuild",
         lambda params, **_: sent.append(json.loads(params["body"])),
     )
@@ -213,13 +215,11 @@ def test_throttling_bursts_are_absorbed(fake: ScriptedCodeBuild, clock: VirtualC
     fake.scripts = [_script(3_000)]
     h = Harness(clock)
     bursts = set(range(2, 6)) | set(range(9, 12))
-    h.rt.aws.client("codebuild").meta.events.register(
+    h.client("codebuild").meta.events.register(
         "before-send.codebuild.BatchGetBuilds", _throttle_hook(bursts)
     )
-    h.rt.aws.client("logs").meta.events.register(
-        "before-send.logs.GetLogEvents", _throttle_hook(bursts)
-    )
-    h.rt.aws.client("codebuild").meta.events.register(
+    h.client("logs").meta.events.register("before-send.logs.GetLogEvents", _throttle_hook(bursts))
+    h.client("codebuild").meta.events.register(
         "before-send.codebuild.StartBuild", _throttle_hook({1, 2})
     )
     result = runs.run_action(h.rt, "migrate", yes=True)
@@ -258,9 +258,7 @@ def test_expired_credentials_are_refreshed_mid_wait(
         seen["n"] += 1
         return AWSResponse(request.url, 400, {}, Raw()) if seen["n"] == 4 else None
 
-    h.rt.aws.client("codebuild").meta.events.register(
-        "before-send.codebuild.BatchGetBuilds", expire
-    )
+    h.client("codebuild").meta.events.register("before-send.codebuild.BatchGetBuilds", expire)
     result = runs.run_action(h.rt, "migrate", yes=True)
     assert result["status"] == "SUCCEEDED" and refreshed == [1]
     assert h.body() == expected(200)
@@ -714,3 +712,133 @@ def test_a_vpc_failure_in_queued_ends_at_once_without_a_log(
     assert h.body() == []
     ended = fake.only().started + script.end
     assert clock.t - ended < 10  # no long wait for log lines that never come
+
+
+# -- the log: late closing lines, startTime, CloudWatch disabled ------------------------------
+
+
+def test_closing_lines_landing_3s_after_the_end_are_all_printed_once(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    script = _script(400)
+    script.late_tail, script.late_delay = 20, 3.0  # after the final status and buildComplete
+    fake.scripts = [script]
+    h = Harness(clock)
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    assert result["status"] == "SUCCEEDED"
+    assert h.body() == expected(400)
+    printed = [x for x in h.out.getvalue().splitlines() if "Phase complete" in x]
+    assert printed[-1].endswith("Phase complete: FINALIZING State: SUCCEEDED")
+    assert len(printed) == len(set(printed))
+
+
+def test_get_log_events_is_bounded_by_the_build_start_time(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(50)]
+    runs.run_action(Harness(clock).rt, "migrate", yes=True)
+    started_ms = int(fake.only().started * 1000)
+    sent = [r["startTime"] for r in fake.log_requests]
+    assert sent and all(t is not None and started_ms - 120_000 <= t <= started_ms for t in sent)
+
+
+def test_cloudwatch_disabled_says_so_at_once_with_the_s3_location(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    script = _script(50)
+    script.cloudwatch, script.s3_logs = "DISABLED", "my-bucket/build-log"
+    fake.scripts = [script]
+    h = Harness(clock)
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    assert result["status"] == "SUCCEEDED"
+    err = h.err.getvalue()
+    assert "CloudWatch Logs are DISABLED" in err and "s3://my-bucket/build-log" in err
+    # said at once: before the first status poll after the start
+    assert h.out.getvalue().index("started build") < len(h.out.getvalue())
+    assert fake.log_requests == []  # no reads of a stream that will never exist
+    shown = Harness(clock)
+    data = runs.show_logs(shown.rt, result["id"])
+    assert "s3://my-bucket/build-log" in shown.err.getvalue()
+    assert data["logs"]["s3"] == "my-bucket/build-log" and data["log_lines"] == 0
+
+
+def _always(code: str, message: str, n_from: int = 1) -> Any:
+    from botocore.awsrequest import AWSResponse
+
+    seen = {"n": 0}
+
+    class Raw:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield json.dumps({"__type": code, "message": message}).encode()
+
+    def hook(request: Any, **_: Any) -> Any:
+        seen["n"] += 1
+        if seen["n"] >= n_from:
+            return AWSResponse(request.url, 400, {"x-amzn-errortype": code}, Raw())
+        return None
+
+    hook.seen = seen  # type: ignore[attr-defined]
+    return hook
+
+
+def test_env_credentials_expiring_mid_wait_say_what_was_tried(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from tasks.errors import AwsAuthError
+
+    fake.scripts = [_script(200)]
+    h = Harness(clock)  # credentials from AWS_ACCESS_KEY_ID/AWS_SESSION_TOKEN (aws_env)
+
+    def register() -> None:
+        h.client("codebuild").meta.events.register(
+            "before-send.codebuild.BatchGetBuilds",
+            _always(
+                "ExpiredTokenException", "The security token included in the request is expired"
+            ),
+        )
+
+    register()
+    real_refresh = h.rt.aws.refresh
+
+    def refresh() -> None:  # re-reading the chain finds the same expired variables
+        real_refresh()
+        register()
+
+    h.rt.aws.refresh = refresh  # type: ignore[method-assign]
+    with pytest.raises(AwsAuthError) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    line = info.value.line()
+    build = fake.only()
+    assert info.value.code == ExitCode.AWS_AUTH
+    assert "re-read the credentials once from environment variables" in line
+    assert "cannot be refreshed" in line and "OIDC role session" in line
+    assert f"build {build.id} is still running" in line
+    assert f"invoke build.wait {build.id} --env prod" in line
+
+
+def test_one_retry_layer_for_a_throttled_call(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
+    from tasks.errors import AwsError
+    from tasks.retrying import POLICIES
+
+    h = Harness(clock)
+    throttle = _always("ThrottlingException", "Rate exceeded")
+    h.client("codebuild").meta.events.register("before-send.codebuild.BatchGetBuilds", throttle)
+    with pytest.raises(AwsError):
+        runs.backend_for(h.rt).get(f"{PROJECT}:some-build")
+    # botocore sends each call once; the named policy decides the retries (not 8 x 3 = 24)
+    assert throttle.seen["n"] == POLICIES["aws_call"].attempts  # type: ignore[attr-defined]
+
+
+def test_a_cloudwatch_logs_quota_fails_at_once_without_retries(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from tasks.builds import LogLocation
+    from tasks.errors import QuotaExceeded
+
+    h = Harness(clock)
+    quota = _always("LimitExceededException", "Resource limit exceeded.")
+    h.client("logs").meta.events.register("before-send.logs.GetLogEvents", quota)
+    with pytest.raises(QuotaExceeded) as info:
+        runs.backend_for(h.rt).read_logs(LogLocation("/aws/codebuild/x", "s"), None)
+    assert info.value.code == ExitCode.AWS_QUOTA
+    assert quota.seen["n"] == 1  # type: ignore[attr-defined]

@@ -80,3 +80,55 @@ def test_tail_keeps_the_last_lines() -> None:
     follower = LogFollower(backend, lambda s: None, tail_size=5)
     follower.round(LOC)
     assert list(follower.tail) == [f"line {i}" for i in range(295, 300)]
+
+
+def test_a_ctrl_c_in_the_middle_of_a_page_never_prints_that_page_twice() -> None:
+    import pytest
+
+    backend = FakeBackend(events=lines(10), page_size=4)
+    out: list[str] = []
+
+    def emit(line: str) -> None:
+        out.append(line)
+        if line == "line 5":  # the second page, half printed
+            raise KeyboardInterrupt
+
+    follower = LogFollower(backend, emit)
+    with pytest.raises(KeyboardInterrupt):
+        follower.round(LOC)
+    follower.emit = out.append
+    follower.drain(LOC, lambda s: None, interval=0.5)  # what the wait does after a Ctrl-C
+    assert out == [f"line {i}" for i in range(10)]
+    assert follower.lines == 10
+
+
+def test_drain_keeps_reading_until_the_closing_phase_line_arrives() -> None:
+    from tasks.builds import LogEvent
+
+    body = [LogEvent(1, "[Container] 2024/01/01 Phase complete: BUILD State: SUCCEEDED")]
+    closing = [
+        LogEvent(2, "[Container] 2024/01/01 Phase complete: UPLOAD_ARTIFACTS State: SUCCEEDED"),
+        LogEvent(3, "[Container] 2024/01/01 Phase context status code:  Message:"),
+    ]
+    backend = FakeBackend(events=list(body))
+    out: list[str] = []
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:  # CloudWatch delivers the closing lines 3 s late
+        sleeps.append(seconds)
+        if sum(sleeps) >= 3.0 and len(backend.events) == 1:
+            backend.events += closing
+
+    follower = LogFollower(backend, out.append)
+    follower.drain(LOC, sleep, interval=0.75, expect="UPLOAD_ARTIFACTS", patience=20.0)
+    assert out == [e.message for e in body + closing]
+    assert sum(sleeps) < 6.0  # and it ended soon after they came
+
+
+def test_drain_gives_up_on_a_closing_line_that_never_comes() -> None:
+    backend = FakeBackend(events=lines(2))
+    sleeps: list[float] = []
+    LogFollower(backend, lambda s: None).drain(
+        LOC, sleeps.append, interval=1.0, expect="UPLOAD_ARTIFACTS", patience=5.0
+    )
+    assert 5.0 <= sum(sleeps) <= 7.0

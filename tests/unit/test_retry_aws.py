@@ -150,3 +150,31 @@ def test_iam_propagation_retries_only_the_describe_security_groups_answer() -> N
             with attempt:
                 create()
     assert len(calls) == 1  # final at once
+
+
+def test_cloudwatch_logs_limit_exceeded_is_a_quota_not_throttling() -> None:
+    from tasks.errors import QuotaExceeded
+    from tasks.retrying import is_retryable
+
+    err = ClientError(
+        {
+            "Error": {
+                "Code": "LimitExceededException",
+                "Message": "Resource limit exceeded.",
+            }
+        },
+        "CreateLogGroup",
+    )
+    assert not is_throttled(err) and not is_retryable(err)
+    quota = translate(err, "CloudWatch Logs CreateLogGroup")
+    assert isinstance(quota, QuotaExceeded) and quota.code == ExitCode.AWS_QUOTA
+    assert "quota" in quota.message and "Service Quotas" in quota.remedy
+
+
+def test_ec2_request_expired_is_clock_skew_not_expired_credentials() -> None:
+    err = client_error("RequestExpired")
+    assert not is_expired(err)  # re-reading the credentials cannot fix a wrong clock
+    said = translate(err, "EC2 DescribeVpcs")
+    assert said.code == ExitCode.AWS and "clock" in said.message
+    assert "expired" not in said.message.split("(")[0]
+    assert "timedatectl" in said.remedy
