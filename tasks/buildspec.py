@@ -43,6 +43,7 @@ PHASE_TYPES = {
 VERSIONS = ("0.1", "0.2")
 SECRET_PLACEHOLDER = "@DATABASE_SECRET@"
 PROBE_PLACEHOLDER = "@DB_PROBE_PY@"
+RUNNER_PLACEHOLDER = "@RUN_IN_IMAGE_PY@"  # scripts/run_in_image.py: runs the configured commands
 MAX_NODES = 100_000  # YAML nodes visited, aliases counted each time they are used
 MAX_BYTES = 10_000_000
 # env.shell tags of build-spec-ref: "For Linux operating systems, supported shell tags are:
@@ -192,29 +193,47 @@ class Buildspec:
 
 
 # -- placeholders (text in, text out) ---------------------------------------------------------
-def render(text: str, secret: str, probe_source: str | None = None) -> str:
+def render(
+    text: str, secret: str, probe_source: str | None = None, runner_source: str | None = None
+) -> str:
     """The buildspec's own text with its placeholders replaced; nothing else changes.
 
-    ``@DB_PROBE_PY@`` becomes the probe program escaped for a YAML double-quoted string (JSON's
-    escapes are a subset of YAML's), so it must sit inside double quotes:
-    ``DB_PROBE_PY: "@DB_PROBE_PY@"``.
+    ``@DB_PROBE_PY@`` (and ``@RUN_IN_IMAGE_PY@``) become the program escaped for a YAML
+    double-quoted string (JSON's escapes are a subset of YAML's), so each must sit inside double
+    quotes: ``DB_PROBE_PY: "@DB_PROBE_PY@"``.
     """
     out = text.replace(SECRET_PLACEHOLDER, secret)
-    if probe_source is not None and PROBE_PLACEHOLDER in out:
-        out = out.replace(PROBE_PLACEHOLDER, json.dumps(probe_source, ensure_ascii=True)[1:-1])
+    for placeholder, program in (
+        (PROBE_PLACEHOLDER, probe_source),
+        (RUNNER_PLACEHOLDER, runner_source),
+    ):
+        if program is not None and placeholder in out:
+            out = out.replace(placeholder, json.dumps(program, ensure_ascii=True)[1:-1])
     return out
 
 
-def for_codebuild(text: str, secret: str, probe_source: str, source: str = "buildspec.yml") -> str:
+def for_codebuild(
+    text: str,
+    secret: str,
+    probe_source: str,
+    source: str = "buildspec.yml",
+    runner_source: str | None = None,
+) -> str:
     """What a project runs: the file's text, validated (errors name its lines), rendered."""
     parse(text, source)
-    final = render(text, secret, probe_source)
+    final = render(text, secret, probe_source, runner_source)
     spec = parse(final, source)
-    if PROBE_PLACEHOLDER in text and dict(spec.variables).get("DB_PROBE_PY") != probe_source:
-        raise BuildspecError(
-            f"{source}: {PROBE_PLACEHOLDER} must be a whole double-quoted value",
-            f'write it as DB_PROBE_PY: "{PROBE_PLACEHOLDER}" under env: variables:',
-        )
+    programs = (
+        ("DB_PROBE_PY", PROBE_PLACEHOLDER, probe_source),
+        ("RUN_IN_IMAGE_PY", RUNNER_PLACEHOLDER, runner_source),
+    )
+    for name, placeholder, program in programs:
+        if program is not None and placeholder in text:
+            if dict(spec.variables).get(name) != program:
+                raise BuildspecError(
+                    f"{source}: {placeholder} must be a whole double-quoted value",
+                    f'write it as {name}: "{placeholder}" under env: variables:',
+                )
     return final
 
 
@@ -250,11 +269,18 @@ def read_text(path: Path, source: str = "") -> str:
 
 
 def project_buildspec(path: Path, secret: str) -> str:
-    """``for_codebuild`` of a buildspec file with the suite's own ``scripts/db_probe.py``."""
-    probe = Path(__file__).resolve().parents[1] / "scripts" / "db_probe.py"
+    """``for_codebuild`` of a buildspec file with the suite's own ``scripts/db_probe.py`` and
+    ``scripts/run_in_image.py``."""
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
     source = _display(path)
     text = read_text(path, source)
-    return for_codebuild(text, secret, probe.read_text(encoding="utf-8"), source)
+    return for_codebuild(
+        text,
+        secret,
+        (scripts / "db_probe.py").read_text(encoding="utf-8"),
+        source,
+        (scripts / "run_in_image.py").read_text(encoding="utf-8"),
+    )
 
 
 def _display(path: Path) -> str:

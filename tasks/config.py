@@ -7,7 +7,9 @@ the raw config as plain dicts, the flags and the process environment.
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,6 +27,16 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # Docker's tag gramma
 TAG_POLICIES = ("git-sha", "moving")
 REGISTRY_AUTH = ("ecr", "basic", "none")
 RUNNERS = ("codebuild", "local")
+ENTRYPOINTS = ("argv", "image")  # argv[0] replaces the image's ENTRYPOINT | the image's runs argv
+DEFAULT_MIGRATE_COMMAND = ("bun", "src/db/migrate.ts")
+DEFAULT_SEED_COMMANDS: Mapping[str, tuple[str, ...]] = {
+    "organizations": ("bun", "src/db/seed-organizations.ts")
+}
+
+
+def legacy_seed_command(name: str) -> tuple[str, ...]:
+    """What the buildspec ran for a ``seed_scripts`` name before ``seed_commands`` existed."""
+    return ("bun", f"src/db/seed-{name}.ts")
 
 
 @dataclass(frozen=True)
@@ -50,7 +62,12 @@ class Settings:
     project: str = ""
     secret: str = ""
     confirm: bool = False
-    seed_scripts: tuple[str, ...] = ("organizations",)
+    migrate_command: tuple[str, ...] = DEFAULT_MIGRATE_COMMAND  # argv, run in the pinned image
+    seed_commands: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_SEED_COMMANDS)
+    )  # the seed allow-list: name -> argv
+    command_workdir: str = ""  # working directory in the image ('' = the image's WORKDIR)
+    command_entrypoint: str = "argv"  # argv | image (see ENTRYPOINTS)
     runner: str = "codebuild"  # codebuild | local
     timeout: float = 60.0  # minutes the wait may take before giving up (the build keeps running)
     service_role: str = ""
@@ -64,6 +81,12 @@ class Settings:
     buildspec: str = "buildspec/migrations.yml"
     source: str = ""  # local runner: CODEBUILD_SRC_DIR (default: this repository)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()  # deprecations to tell the user once (the CLI prints them)
+
+    @property
+    def seed_scripts(self) -> tuple[str, ...]:
+        """The seed allow-list: the names of ``seed_commands``, in configured order."""
+        return tuple(self.seed_commands)
 
     @property
     def image_name(self) -> str:
@@ -75,9 +98,11 @@ class Settings:
         return self.registry_auth == "ecr"
 
 
-_TUPLES = {"seed_scripts", "subnets", "security_groups"}
+_TUPLES = {"subnets", "security_groups"}
 _BOOLS = {"confirm", "registry_insecure"}
-_FIELD_NAMES = {f.name for f in fields(Settings)} - {"env", "extra"}
+_COMMANDS = {"migrate_command", "seed_commands"}
+_LEGACY_SEEDS = "seed_scripts"  # deprecated: read as seed_commands (legacy_seed_command)
+_FIELD_NAMES = {f.name for f in fields(Settings)} - {"env", "extra", "notices"}
 
 
 def _as_bool(key: str, value: Any) -> bool:
@@ -134,9 +159,98 @@ def choose_env(raw: Mapping[str, Any], flag: str | None, environ: Mapping[str, s
     return str(name)
 
 
+def _argv(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """A command as an argv list of non-empty strings; a string is refused, never split."""
+    if isinstance(value, str):
+        try:
+            example = json.dumps(shlex.split(value)) if value.strip() else '["bun", "migrate.ts"]'
+        except ValueError:
+            example = '["bun", "migrate.ts"]'
+        raise UsageError(
+            f"{where}: {key} must be a list of strings (argv), not the string {value!r}",
+            f"write it as a list, e.g. {key.split('.')[0]}: {example} (no shell parses it)",
+        )
+    if not isinstance(value, list | tuple):
+        raise UsageError(
+            f"{where}: {key} must be a list of strings (argv), not {type(value).__name__}",
+            f'write it as a list, e.g. {key.split(".")[0]}: ["bun", "src/db/migrate.ts"]',
+        )
+    if not value:
+        raise UsageError(
+            f"{where}: {key} is an empty list",
+            "give the program and its arguments, e.g. [bun, x.ts]",
+        )
+    if not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+        raise UsageError(
+            f"{where}: {key} must hold only strings, found {value!r}",
+            "quote each argument as a string",
+        )
+    argv = tuple(str(v) for v in value)
+    if not argv[0] or "\0" in "".join(argv):
+        raise UsageError(
+            f"{where}: {key} starts with an empty program name or holds a NUL byte",
+            "give the program first, e.g. [bun, src/db/migrate.ts]",
+        )
+    return argv
+
+
+def _seed_commands(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise UsageError(
+            f"{where}: seed_commands must map seed names to argv lists, not {type(value).__name__}",
+            "write seed_commands: {organizations: [bun, src/db/seed-organizations.ts]}",
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for name, argv in value.items():
+        if not isinstance(name, str) or not _SEED.match(name):
+            raise UsageError(
+                f"{where}: seed name {name!r} is not a plain name ([a-z0-9_-], at most 63)",
+                "rename it under seed_commands",
+            )
+        out[name] = _argv(argv, f"seed_commands.{name}", where)
+    return out
+
+
+def _from_env_text(key: str, value: Any) -> Any:
+    """RELEASE_MIGRATE_COMMAND / RELEASE_SEED_COMMANDS carry JSON (an argv list, an object)."""
+    if not isinstance(value, str) or not value.lstrip().startswith(("[", "{")):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise UsageError(
+            f"RELEASE_{key.upper()} is not valid JSON: {value!r}",
+            f"set it to a JSON {'list' if key == 'migrate_command' else 'object'}, e.g. "
+            + (
+                '["bun","src/db/migrate.ts"]'
+                if key == "migrate_command"
+                else '{"demo":["bun","d.ts"]}'
+            ),
+        ) from None
+
+
+def _legacy_seeds(value: Any, where: str) -> dict[str, tuple[str, ...]]:
+    names = _as_tuple(value)
+    for name in names:
+        if not _SEED.match(name):
+            raise UsageError(
+                f"{where}: seed script name {name!r} is not a plain name",
+                "use [a-z0-9_-] names under seed_commands",
+            )
+    return {name: legacy_seed_command(name) for name in names}
+
+
+def _legacy_notice(where: str, commands: Mapping[str, tuple[str, ...]]) -> str:
+    shown = ", ".join(f"{n}: {json.dumps(list(argv))}" for n, argv in commands.items())
+    return (
+        f"{where}: seed_scripts is deprecated and read as seed_commands {{{shown}}}; "
+        "write that under seed_commands and delete seed_scripts"
+    )
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in _FIELD_NAMES:
+    for key in sorted(_FIELD_NAMES | {_LEGACY_SEEDS}):
         value = environ.get(ENV_PREFIX + key.upper())
         if value is not None and value != "":
             out[key] = value
@@ -158,19 +272,43 @@ def load_settings(
         raise UsageError(f"release.environments.{name} must be a mapping", "fix invoke.yaml")
     merged: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    for layer in (raw.get("defaults") or {}, section, _env_overrides(environ), flags or {}):
+    notices: list[str] = []
+    layers = (
+        ("release.defaults", raw.get("defaults") or {}),
+        (f"release.environments.{name}", section),
+        ("RELEASE_* variables", _env_overrides(environ)),
+        ("flags", flags or {}),
+    )
+    seeds_from: dict[str, str] = {}  # which key set the allow-list, and where
+    for where, layer in layers:
         for key, value in layer.items():
             if value is None:
                 continue
-            if key in _FIELD_NAMES:
+            if key == "migrate_command":
+                merged[key] = _argv(_from_env_text(key, value), key, where)
+            elif key == "seed_commands":
+                merged[key] = _seed_commands(_from_env_text(key, value), where)
+                seeds_from[key] = where
+            elif key == _LEGACY_SEEDS:
+                merged["seed_commands"] = _legacy_seeds(value, where)
+                seeds_from[key] = where
+                notices.append(_legacy_notice(where, merged["seed_commands"]))
+            elif key in _FIELD_NAMES:
                 merged[key] = _coerce(key, value)
             else:
                 extra[key] = value
+    if len(seeds_from) == 2:
+        raise UsageError(
+            f"both seed_commands ({seeds_from['seed_commands']}) and the deprecated seed_scripts "
+            f"({seeds_from[_LEGACY_SEEDS]}) are set",
+            "keep seed_commands and delete seed_scripts (its names map to "
+            "[bun, src/db/seed-<name>.ts])",
+        )
     if "region" not in merged:
         region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
         if region:
             merged["region"] = region
-    settings = Settings(env=name, extra=extra, **merged)
+    settings = Settings(env=name, extra=extra, notices=tuple(notices), **merged)
     if not settings.registry and settings.account:
         settings = replace(settings, registry=ecr_registry(settings.account, settings.region))
     validate(settings)
@@ -194,9 +332,14 @@ def validate(s: Settings) -> None:
         )
     if s.runner not in RUNNERS:
         problems.append((f"runner must be one of {', '.join(RUNNERS)}", "runner"))
-    for script in s.seed_scripts:
-        if not _SEED.match(script):
-            problems.append((f"seed script name {script!r} is not a plain name", "seed_scripts"))
+    if s.command_entrypoint not in ENTRYPOINTS:
+        problems.append(
+            (f"command_entrypoint must be one of {', '.join(ENTRYPOINTS)}", "command_entrypoint")
+        )
+    if s.command_workdir and not s.command_workdir.startswith("/"):
+        problems.append(
+            (f"command_workdir {s.command_workdir!r} is not an absolute path", "command_workdir")
+        )
     if problems:
         message, key = problems[0]
         raise UsageError(

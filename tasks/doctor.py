@@ -39,6 +39,7 @@ from tasks.prereqs import (
     project_arn,
     trust_context,
 )
+from tasks.runcommands import COMMAND_VARIABLES, display, mismatches
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 CHECK_IDS = (
@@ -46,6 +47,7 @@ CHECK_IDS = (
     "environment_image",
     "privileged_mode",
     "environment_variables",
+    "run_commands",
     "service_role",
     "vpc_config",
     "subnet_egress",
@@ -581,6 +583,33 @@ def pulled_with_role(project: Mapping[str, Any] | None) -> str:
     if env.get("imagePullCredentialsType") != "SERVICE_ROLE":
         return ""
     return str(env.get("image") or "")
+
+
+def check_commands(f: Facts) -> Check:
+    """The project runs what invoke.yaml says: migrate_command, seed_commands (the seed
+    allow-list), command_workdir and command_entrypoint, as ``invoke setup`` writes them."""
+    if f.project is None:
+        return _project_missing("run_commands")
+    s = f.settings
+    found = {name: v["value"] for name, v in _variables(f.project).items()}
+    evidence = tuple(f"{n}={found[n]}" for n in COMMAND_VARIABLES if n in found)
+    differences = mismatches(s, found)
+    if differences:
+        return Check(
+            "run_commands",
+            FAIL,
+            "the project's commands differ from invoke.yaml: " + "; ".join(differences),
+            f"{setup_fix(s)} (invoke.yaml is the one source of the commands and the seed "
+            "allow-list)",
+            evidence,
+        )
+    seeds = ", ".join(s.seed_commands) or "none"
+    return Check(
+        "run_commands",
+        PASS,
+        f"the project runs {display(s.migrate_command)} and allows seeds {seeds}, as configured",
+        evidence=evidence,
+    )
 
 
 def _role_needs(f: Facts) -> tuple[list[Need], list[str]]:
@@ -1371,6 +1400,7 @@ CHECKS: tuple[Callable[[Facts], Check], ...] = (
     check_environment,
     check_privileged,
     check_variables,
+    check_commands,
     check_role,
     check_vpc,
     check_egress,

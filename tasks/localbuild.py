@@ -227,6 +227,7 @@ class LocalBackend:
         environ: Mapping[str, str] | None = None,
         initiator: str = "",
         spawn: Callable[[Path], int] | None = None,
+        project_variables: Mapping[str, str] | None = None,
     ) -> None:
         self.environ = dict(os.environ if environ is None else environ)
         self.root = (root or local_dir(self.environ) / "builds").absolute()
@@ -238,6 +239,9 @@ class LocalBackend:
         self.spawn = spawn or self._spawn
         self.spec_error: UsageError | LocalEnvError | None = None
         self.env = ""  # the run's --env, for copy-pasteable commands in refusals
+        # what a CodeBuild project's environmentVariables would hold (invoke setup writes them
+        # there): the run commands; between the buildspec's variables and the start overrides
+        self.project_variables = dict(project_variables or {})
 
     @classmethod
     def from_runtime(cls, rt: Any) -> LocalBackend:
@@ -246,12 +250,15 @@ class LocalBackend:
         path = Path(s.buildspec)
         if not path.is_absolute():
             path = PROJECT_ROOT / path
+        from tasks.runcommands import project_variables
+
         backend = cls(
             buildspec_path=path,
             secret=s.secret,
             region=s.region,
             environ=rt.environ,
             src_dir=src_dir,
+            project_variables=project_variables(s),
         )
         backend.env = s.env
         try:
@@ -417,6 +424,7 @@ class LocalBackend:
                 "src_dir": str(self.src_dir),
                 "region": self.region,
                 "timeout_minutes": request.timeout_minutes or DEFAULT_TIMEOUT_MINUTES,
+                "project_variables": sorted(self.project_variables.items()),
                 "overrides": [[v.name, v.value] for v in request.env_overrides],
                 "credentials": str(local_dir(self.environ) / "credentials.json"),
                 "docker_host": self.environ.get("DOCKER_HOST", ""),
@@ -892,6 +900,8 @@ class Worker:
             }
         )
         env.update(dict(spec.variables))
+        # CodeBuild's precedence: StartBuild overrides > project variables > the buildspec's
+        env.update(dict(self.request.get("project_variables") or ()))
         env.update(dict(self.request["overrides"]))
         creds = self._credentials()
         registry = creds.get("registry") or {}

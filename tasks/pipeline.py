@@ -195,6 +195,14 @@ def _guard_plan(s: Settings, suffix: str = "") -> str:
     return f"api  CodeBuild ListBuildsForProject+BatchGetBuilds {s.project}{suffix}"
 
 
+def _command_plan(s: Settings, action: str, script: str) -> str:
+    """The exact argv the build runs in the image (from the project's variables)."""
+    from tasks.runcommands import command_for, docker_argv, where
+
+    argv = command_for(s, action, script or None)
+    return f"build  {_cmd(docker_argv(s, argv, '<pinned image>'))}  # {where(s, argv)}"
+
+
 def _start_plan(s: Settings, action: str, script: str) -> tuple[str, ...]:
     env = (
         "RUN_MIGRATIONS=true RUN_SEED=false"
@@ -206,6 +214,7 @@ def _start_plan(s: Settings, action: str, script: str) -> tuple[str, ...]:
             _guard_plan(s, " (refuse if one runs)"),
             f"local  run {s.buildspec} on this machine with CodeBuild's semantics, overrides "
             f"[{env} IMAGE_URI=<pinned image>], in a detached worker",
+            _command_plan(s, action, script),
             "local  follow .release-local/builds/<uuid>/build.log until the build ends",
         )
     return (
@@ -213,6 +222,7 @@ def _start_plan(s: Settings, action: str, script: str) -> tuple[str, ...]:
         f"api  CodeBuild StartBuild projectName={s.project} environmentVariablesOverride="
         f"[{env} IMAGE_URI=<pinned image>] (PLAINTEXT) idempotencyToken=<sha256(project, "
         f"{action}, digest, invocation)>",
+        _command_plan(s, action, script),
         f"api  CodeBuild BatchGetBuilds + CloudWatch Logs GetLogEvents "
         f"{s.log_group or '/aws/codebuild/' + s.project} until the build ends",
     )

@@ -29,6 +29,7 @@ from tasks.builds import (
 )
 from tasks.codebuild import Caller, CodeBuildBackend, conflict, resolve_image
 from tasks.errors import ConfirmationRequired, SuiteError, UsageError
+from tasks.runcommands import command_for, display, where
 from tasks.runtime import Runtime
 from tasks.wait import FailureHook, Waiter, finish, fmt_seconds, logs_elsewhere, stop_refused
 
@@ -121,14 +122,10 @@ def _timeout_seconds(rt: Runtime, minutes: float | None) -> float:
 
 
 def seed_script(rt: Runtime, name: str | None) -> str:
-    """The seed script, only from the configured allow-list (never free text)."""
+    """The seed script, only from the configured allow-list (the keys of ``seed_commands``)."""
     allowed = rt.settings.seed_scripts
     chosen = name or (allowed[0] if allowed else "")
-    if chosen not in allowed:
-        raise UsageError(
-            f"seed script {chosen!r} is not in the allow-list ({', '.join(allowed) or 'empty'})",
-            f"pick one of those, or add it to release.environments.{rt.settings.env}.seed_scripts",
-        )
+    command_for(rt.settings, "seed", chosen)  # refuses a name outside the allow-list
     return chosen
 
 
@@ -250,10 +247,12 @@ def run_action(
     label = ACTION_NAMES[action] + (f" ({chosen})" if chosen else "")
     confirm(rt, f"run {label} with {pinned} on CodeBuild project {project}", yes=yes)
     request = start_request(rt, action, pinned, chosen)
-    rt.console.step(f"start {label}: {project}")
+    argv = command_for(rt.settings, action, chosen)
+    rt.console.step(f"start {label}: {project}: {display(argv)}")
+    rt.console.detail("runs", f"{where(rt.settings, argv)} (docker run in {pinned})")
     build = backend_for(rt).start(request)
     announce(rt, build)
-    extra = {"action": action, "image": pinned, "seed_script": chosen}
+    extra = {"action": action, "image": pinned, "seed_script": chosen, "command": list(argv)}
     if detach:
         resume = f"invoke build.wait {build.id} --env {rt.settings.env}"
         rt.console.info(f"detached; follow it with: {resume}")

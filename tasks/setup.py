@@ -46,6 +46,7 @@ from tasks.prereqs import (
     trust_statement,
 )
 from tasks.retrying import POLICIES, error_code, is_iam_lag, retrying
+from tasks.runcommands import COMMAND_VARIABLES, project_variables
 from tasks.runtime import Runtime
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +81,9 @@ class Change:
 
 
 # PLAINTEXT variables whose values the suite itself sets and may show (never secrets)
-_SHOWN_VARIABLES = frozenset({"IMAGE_URI", "RUN_MIGRATIONS", "RUN_SEED", "SEED_SCRIPT"})
+_SHOWN_VARIABLES = frozenset(
+    {"IMAGE_URI", "RUN_MIGRATIONS", "RUN_SEED", "SEED_SCRIPT", *COMMAND_VARIABLES}
+)
 
 
 def _values_hidden(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,9 +149,14 @@ def _variables(s: Settings, existing: Mapping[str, Any] | None) -> list[dict[str
     ours = {
         "DATABASE_URL": {"name": "DATABASE_URL", "type": "SECRETS_MANAGER", "value": s.secret},
         "IMAGE_URI": {"name": "IMAGE_URI", "type": "PLAINTEXT", "value": image_uri(s)},
+        # the commands and the seed allow-list: invoke.yaml is their one source
+        **{
+            name: {"name": name, "type": "PLAINTEXT", "value": value}
+            for name, value in project_variables(s).items()
+        },
     }
     current = ((existing or {}).get("environment") or {}).get("environmentVariables") or []
-    kept = {str(v["name"]): dict(v) for v in current}
+    kept = {str(v["name"]): dict(v) for v in current if v["name"] not in COMMAND_VARIABLES}
     for name, value in DEFAULT_VARIABLES.items():  # keep the user's defaults if set
         ours[name] = kept.get(name) or {"name": name, "type": "PLAINTEXT", "value": value}
     merged = {**kept, **ours}

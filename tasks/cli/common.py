@@ -78,6 +78,8 @@ def execute(
     console = console or Console(json_mode=json_, redactor=Redactor())
     try:
         settings = settings_for(c, env, {k: v for k, v in (flags or {}).items() if v is not None})
+        for notice in settings.notices:  # deprecations: once per run, never fatal
+            console.warn(notice)
         runtime = make_runtime(settings, console)
         runtime.extras.update(extras or {})
         # SIGTERM (a cancelled CI job) is a Ctrl-C everywhere: one line and exit 130, never a

@@ -73,7 +73,12 @@ def migrate(
     )
 
 
-@task(help={**START_HELP, "script": "seed script from the allow-list (release seed_scripts)"})
+@task(
+    help={
+        **START_HELP,
+        "script": "seed name from the allow-list (the keys of release seed_commands)",
+    }
+)
 def seed(
     c: Context,
     script: str | None = None,

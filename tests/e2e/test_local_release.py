@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from tasks.builds import FAILED, EnvVar, StartRequest
+from tasks.config import Settings
 from tasks.errors import ExitCode
 from tasks.localbuild import LocalBackend
+from tasks.runcommands import project_variables
 from tests.conftest import ROOT
 from tests.e2e.conftest import LocalEnv
 from tests.helpers import images
@@ -46,7 +48,8 @@ def test_release_applies_migrations_once_and_seed_inserts_once(local_env: LocalE
     assert "migrate: 2 applied, 0 already up to date" in first.out
     assert "image working directory /app" in first.out
     assert (
-        "running migrations with bun src/db/migrate.ts (relative to /app in the image)" in first.out
+        "running migrations with bun src/db/migrate.ts (entrypoint bun, in /app in the image)"
+        in first.out
     )
     assert "db-probe: ok: 127.0.0.1:" in first.out
 
@@ -100,7 +103,7 @@ def test_wrong_script_path_gives_bun_module_not_found(local_env: LocalEnv, tmp_p
     assert 'error: Module not found "src/db/migrate.ts"' in outcome.out
     assert "image working directory /app" in outcome.out
     assert (
-        "running migrations with bun src/db/migrate.ts (relative to /app in the image)"
+        "running migrations with bun src/db/migrate.ts (entrypoint bun, in /app in the image)"
         in outcome.out
     )
 
@@ -110,6 +113,7 @@ def runner(env: LocalEnv) -> LocalBackend:
         buildspec_path=ROOT / "buildspec" / "migrations.yml",
         secret="local/database-url",
         environ={**os.environ, "RELEASE_LOCAL_DIR": str(env.root)},
+        project_variables=project_variables(Settings(env="local")),  # as invoke setup writes
     )
 
 

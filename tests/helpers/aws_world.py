@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from tasks import prereqs
+from tasks import prereqs, runcommands
 from tasks.aws import AwsFactory
 from tasks.commands import CommandRunner
 from tasks.config import Settings, load_settings
@@ -265,6 +265,10 @@ def project_request(w: World, **environment: Any) -> dict[str, Any]:
             {"name": "IMAGE_URI", "type": "PLAINTEXT", "value": prereqs.image_uri(s)},
             {"name": "RUN_MIGRATIONS", "type": "PLAINTEXT", "value": "true"},
             {"name": "RUN_SEED", "type": "PLAINTEXT", "value": "false"},
+            *(
+                {"name": name, "type": "PLAINTEXT", "value": value}
+                for name, value in runcommands.project_variables(s).items()
+            ),
         ],
         **environment,
     }

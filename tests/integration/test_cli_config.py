@@ -53,3 +53,70 @@ def test_unknown_environment_and_bad_values(tmp_path: Path) -> None:
     assert unknown.returncode == 2
     assert '"code": 2' in unknown.stdout and "unknown environment 'qa'" in unknown.stderr
     assert "Traceback" not in bad_account.stderr + unknown.stderr
+
+
+PROD = """release:
+  env: prod
+  environments:
+    prod:
+      account: "123456789012"
+      region: us-east-1
+      repository: app
+      project: app-migrations
+      secret: app/db
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ("      migrate_command: bun src/db/migrate.ts\n", "must be a list of strings (argv)"),
+        ("      migrate_command: []\n", "migrate_command is an empty list"),
+        ("      seed_commands: {demo: []}\n", "seed_commands.demo is an empty list"),
+    ],
+)
+def test_bad_commands_are_one_line_exit_2_through_invoke(
+    tmp_path: Path, extra: str, needle: str
+) -> None:
+    done = run(project_copy(tmp_path, PROD + extra), "release", "--dry-run", "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: release.environments.prod: "), lines
+    assert needle in lines[0] and '"code": 2' in done.stdout
+
+
+def test_unknown_seed_name_is_one_line_exit_2(tmp_path: Path) -> None:
+    project = project_copy(tmp_path, PROD + "      seed_commands: {demo: [node, seed.js]}\n")
+    done = run(project, "release", "--dry-run", "--script", "organizations")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: seed script 'organizations' is not in the allow-list (demo). Fix: pick one of "
+        "those, or add it under release.environments.prod.seed_commands"
+    ]
+
+
+def test_dry_run_json_shows_the_exact_argv_and_seed_scripts_still_read(tmp_path: Path) -> None:
+    import json
+
+    project = project_copy(
+        tmp_path,
+        PROD
+        + "      migrate_command: [node, 'dist/my migrate.js', \"it's\", '$(id); echo']\n"
+        + "      seed_scripts: [demo]\n",
+    )
+    done = run(project, "release", "--dry-run", "--seed", "--json")
+    assert done.returncode == 0, done.stderr
+    steps = {s["name"]: s["plan"] for s in json.loads(done.stdout)["steps"]}
+    (migrate_line,) = [line for line in steps["db.migrate"] if line.startswith("build  $ ")]
+    assert migrate_line.startswith(
+        "build  $ docker run --rm --init --network host -e DATABASE_URL --entrypoint node "
+        "'<pinned image>' 'dist/my migrate.js' 'it'\"'\"'s' '$(id); echo'  # entrypoint node"
+    )
+    (seed_line,) = [line for line in steps["db.seed"] if line.startswith("build  $ ")]
+    assert "--entrypoint bun '<pinned image>' src/db/seed-demo.ts" in seed_line
+    warning = [line for line in done.stderr.splitlines() if "deprecated" in line]
+    assert warning == [
+        "WARNING: release.environments.prod: seed_scripts is deprecated and read as "
+        'seed_commands {demo: ["bun", "src/db/seed-demo.ts"]}; write that under seed_commands '
+        "and delete seed_scripts"
+    ]

@@ -15,6 +15,7 @@ import pytest
 
 from tasks.doctor import CHECK_IDS, Check
 from tasks.doctor_facts import doctor, network_path_checks
+from tasks.runcommands import project_variables
 from tests.helpers import aws_world as aw
 from tests.helpers.aws_world import make_rt
 
@@ -335,6 +336,7 @@ def test_database_url_as_plaintext(world: aw.World) -> None:
         {"name": "IMAGE_URI", "type": "PLAINTEXT", "value": "x"},
         {"name": "RUN_MIGRATIONS", "type": "PLAINTEXT", "value": "true"},
         {"name": "RUN_SEED", "type": "PLAINTEXT", "value": "false"},
+        *_command_variables(world),
     ]
     aw.replace_project(world, environmentVariables=variables)
     checks = run(world)  # run() asserts the password appears nowhere in the output
@@ -342,6 +344,35 @@ def test_database_url_as_plaintext(world: aw.World) -> None:
     check = checks["environment_variables"]
     assert "DATABASE_URL stored as PLAINTEXT" in check.message
     assert "SECRETS_MANAGER" in check.fix and "rotate" in check.fix
+
+
+def _command_variables(world: aw.World, **changed: str) -> list[dict[str, str]]:
+    values = {**project_variables(world.settings), **changed}
+    return [{"name": n, "type": "PLAINTEXT", "value": v} for n, v in values.items()]
+
+
+def test_a_project_whose_seed_allow_list_drifted_from_invoke_yaml_fails(world: aw.World) -> None:
+    """issue 9 #15: invoke.yaml is the one source; a project set up with another allow-list
+    (or by hand) is caught here, not by CodeBuild refusing in BUILD."""
+    base = [
+        {"name": "DATABASE_URL", "type": "SECRETS_MANAGER", "value": world.settings.secret},
+        {"name": "IMAGE_URI", "type": "PLAINTEXT", "value": "x"},
+        {"name": "RUN_MIGRATIONS", "type": "PLAINTEXT", "value": "true"},
+        {"name": "RUN_SEED", "type": "PLAINTEXT", "value": "false"},
+    ]
+    stale = _command_variables(world, SEED_COMMANDS='{"demo": ["bun", "seed-demo.ts"]}')
+    aw.replace_project(world, environmentVariables=base + stale)
+    checks = run(world)
+    assert failing(checks) == {"run_commands"}
+    check = checks["run_commands"]
+    assert check.message.startswith(
+        "the project's commands differ from invoke.yaml: SEED_COMMANDS is "
+        '{"demo": ["bun", "seed-demo.ts"]} (invoke.yaml: {"organizations": '
+    )
+    assert check.fix.startswith(f"run `invoke setup --apply --env {world.settings.env}`")
+    aw.replace_project(world, environmentVariables=base)  # set up before the commands existed
+    missing = run(world)["run_commands"]
+    assert "MIGRATE_COMMAND is missing" in missing.message and missing.status == "fail"
 
 
 def test_missing_secret(world: aw.World) -> None:

@@ -211,8 +211,11 @@ def test_the_shipped_buildspec_parses_with_the_secret_rendered() -> None:
     assert dict(spec.secrets_manager) == {"DATABASE_URL": "daadaar/prod/database-url"}
     assert dict(spec.variables)["RUN_MIGRATIONS"] == "false"
     joined = "\n".join(spec.phase("build").commands)  # type: ignore[union-attr]
-    assert "-e DATABASE_URL " in joined and "DATABASE_URL=" not in joined
-    assert "--network host" in joined
+    assert "DATABASE_URL" not in joined  # passed by name inside scripts/run_in_image.py
+    assert 'python3 -c "$RUN_IN_IMAGE_PY" migrate' in joined
+    # the commands and the seed allow-list live in the project's variables, not in here
+    assert "SEED_ALLOWLIST" not in text and "docker run" not in joined
+    assert not {"SEED_ALLOWLIST", "MIGRATE_SCRIPT", "MIGRATE_COMMAND"} & set(dict(spec.variables))
     assert buildspec.local_warnings(spec) == []
 
 
@@ -321,6 +324,9 @@ def test_project_buildspec_is_self_contained_for_a_no_source_project() -> None:
     assert dict(spec.secrets_manager) == {"DATABASE_URL": "daadaar/prod/database-url"}
     commands = [c for p in spec.phases for c in p.commands]
     assert 'python3 -c "$DB_PROBE_PY" --timeout "$DB_PROBE_TIMEOUT"' in commands
+    assert buildspec.RUNNER_PLACEHOLDER not in text
+    assert variables["RUN_IN_IMAGE_PY"] == (ROOT / "scripts/run_in_image.py").read_text()
+    assert '[ "$RUN_SEED" != "true" ] || python3 -c "$RUN_IN_IMAGE_PY" seed\n' in commands
 
 
 def test_the_probe_placeholder_must_be_a_double_quoted_value() -> None:

@@ -64,7 +64,9 @@ def test_default_release_order() -> None:
 
 def test_options_shape_the_plan() -> None:
     fns = Recorder().functions()
-    assert names(release_steps(SETTINGS, ReleaseOptions(seed=True, seed_script="orgs"), fns)) == [
+    assert names(
+        release_steps(SETTINGS, ReleaseOptions(seed=True, seed_script="organizations"), fns)
+    ) == [
         "guard",
         "image.check",
         "image.push",
@@ -102,7 +104,9 @@ def test_executor_stops_at_the_first_failure_with_its_message_and_code() -> None
     console, _ = _console()
     with pytest.raises(PipelineStopped) as info:
         Executor(console).run(
-            release_steps(SETTINGS, ReleaseOptions(seed=True, seed_script="o"), rec.functions()),
+            release_steps(
+                SETTINGS, ReleaseOptions(seed=True, seed_script="organizations"), rec.functions()
+            ),
             None,
         )
     assert rec.ran == ["guard", "check", "push"]

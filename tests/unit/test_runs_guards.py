@@ -18,7 +18,8 @@ from tests.helpers.fake_backend import FakeBackend, build
 
 
 def _rt(answer: Any = "unused", **settings: Any) -> tuple[Runtime, list[str]]:
-    values = {"project": "proj", "seed_scripts": ("organizations", "demo"), **settings}
+    seeds = {"organizations": ("bun", "seed-o.ts"), "demo": ("bun", "seed-d.ts")}
+    values = {"project": "proj", "seed_commands": seeds, **settings}
     s = Settings(env="prod", **values)
     console = Console(out=io.StringIO(), err=io.StringIO(), color=False)
     rt = Runtime(

@@ -107,19 +107,32 @@ def test_update_lines_never_show_a_secret_value() -> None:
     assert "environment.privilegedMode: False -> True" in lines
     assert "concurrentBuildLimit: None -> 1" in lines
     names = [v["name"] for v in change.request["environment"]["environmentVariables"]]
-    assert names == ["DATABASE_URL", "EXTRA", "IMAGE_URI", "RUN_MIGRATIONS", "RUN_SEED"]
-    assert change.request["environment"]["environmentVariables"][1]["value"] == "kept"  # sent
+    assert names == [
+        "COMMAND_ENTRYPOINT",
+        "DATABASE_URL",
+        "EXTRA",
+        "IMAGE_URI",
+        "MIGRATE_COMMAND",
+        "RUN_MIGRATIONS",
+        "RUN_SEED",
+        "SEED_COMMANDS",
+    ]
+    sent = {v["name"]: v["value"] for v in change.request["environment"]["environmentVariables"]}
+    assert sent["EXTRA"] == "kept"
     # --json shows the request, but never a value of the user's own PLAINTEXT variables
     shown = {
         v["name"]: v["value"]
         for v in change.as_dict()["request"]["environment"]["environmentVariables"]
     }
     assert shown == {
+        "COMMAND_ENTRYPOINT": "argv",
         "DATABASE_URL": "app/db",
         "EXTRA": "***",
-        "IMAGE_URI": change.request["environment"]["environmentVariables"][2]["value"],
+        "IMAGE_URI": sent["IMAGE_URI"],
+        "MIGRATE_COMMAND": '["bun", "src/db/migrate.ts"]',
         "RUN_MIGRATIONS": "true",
         "RUN_SEED": "false",
+        "SEED_COMMANDS": '{"organizations": ["bun", "src/db/seed-organizations.ts"]}',
     }
 
 
@@ -272,3 +285,29 @@ def test_service_role_pulls_the_build_image_with_least_privilege() -> None:
     assert [(f.issue, f.detail) for f in analyze_policy_string(json.dumps(policy)).findings] == []
     curated = by_kind(setup.plan(SETTINGS, READY))["role_policy"].request["PolicyDocument"]
     assert "BuildImagePull" not in json.dumps(curated)
+
+
+def test_setup_writes_the_commands_and_replaces_stale_ones() -> None:
+    """invoke.yaml is the one source of the commands and the seed allow-list: setup writes
+    them into the project and overwrites what an earlier setup (or a hand edit) left there."""
+    settings = replace(
+        SETTINGS,
+        migrate_command=("node", "dist/migrate.js", "--to", "it's latest"),
+        seed_commands={"demo": ("node", "seed.js", "$(rm -rf /); echo")},
+        command_workdir="/srv",
+    )
+    state = replace(READY, log_group_exists=True)
+    current = setup.desired_project(SETTINGS, state)
+    current["environment"]["environmentVariables"].append(
+        {"name": "COMMAND_WORKDIR", "type": "PLAINTEXT", "value": "/old"}
+    )
+    change = by_kind(setup.plan(settings, replace(state, project=current)))["project"]
+    sent = {v["name"]: v["value"] for v in change.request["environment"]["environmentVariables"]}
+    assert json.loads(sent["MIGRATE_COMMAND"]) == ["node", "dist/migrate.js", "--to", "it's latest"]
+    assert json.loads(sent["SEED_COMMANDS"]) == {"demo": ["node", "seed.js", "$(rm -rf /); echo"]}
+    assert sent["COMMAND_WORKDIR"] == "/srv"
+    assert "variable SEED_COMMANDS: new value" in change.details
+    # a workdir dropped from invoke.yaml is dropped from the project too
+    back = by_kind(setup.plan(SETTINGS, replace(state, project=change.request)))["project"]
+    names = {v["name"] for v in back.request["environment"]["environmentVariables"]}
+    assert "COMMAND_WORKDIR" not in names

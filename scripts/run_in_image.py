@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Run the configured migrate or seed command inside the pinned image (python3 stdlib only).
+
+Runs in the build (CodeBuild, or the local runner), called by the buildspec as
+``run_in_image.py migrate`` or ``run_in_image.py seed``. The commands come from the project's
+PLAINTEXT variables that ``invoke setup`` writes from invoke.yaml, JSON-encoded:
+
+  MIGRATE_COMMAND     '["bun", "src/db/migrate.ts"]'                 (an argv list)
+  SEED_COMMANDS       '{"organizations": ["bun", "src/db/seed-organizations.ts"]}'
+  SEED_SCRIPT         the seed name this build runs (StartBuild override; must be a key above)
+  COMMAND_WORKDIR     working directory in the image ('' = the image's WORKDIR)
+  COMMAND_ENTRYPOINT  argv (argv[0] replaces the image's ENTRYPOINT) | image (it runs the argv)
+  IMAGE_URI           the pinned image
+
+The argv goes to ``docker run`` as separate arguments through ``os.execvp``: no shell ever
+parses config text, so quotes, spaces, ``$(...)`` and ``;`` reach the program unchanged.
+DATABASE_URL is passed by name only (``-e DATABASE_URL``). Exit codes: the container's own, or
+2 for a bad or missing configuration (one ``error: ... Fix: ...`` line).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+USAGE = 2
+SEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SETUP_FIX = "run `invoke setup --apply` so the project's variables match invoke.yaml"
+
+
+class ConfigError(Exception):
+    pass
+
+
+def argv_from(text: str, what: str) -> list[str]:
+    """A JSON argv list of strings; anything else is a ConfigError naming ``what``."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{what} is not a JSON list: {text!r}") from None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{what} must be a non-empty JSON list of strings, not {text!r}")
+    if not value[0]:
+        raise ConfigError(f"{what} starts with an empty program name")
+    return value
+
+
+def command(action: str, environ: dict[str, str]) -> list[str]:
+    """The argv for ``migrate`` or ``seed`` (the seed name checked against the allow-list)."""
+    if action == "migrate":
+        text = environ.get("MIGRATE_COMMAND", "")
+        if not text:
+            raise ConfigError("MIGRATE_COMMAND is not set on the project")
+        return argv_from(text, "MIGRATE_COMMAND")
+    name = environ.get("SEED_SCRIPT", "")
+    try:
+        seeds = json.loads(environ.get("SEED_COMMANDS") or "null")
+    except ValueError:
+        raise ConfigError("SEED_COMMANDS is not a JSON object") from None
+    if not isinstance(seeds, dict):
+        raise ConfigError("SEED_COMMANDS is not set on the project (a JSON object)")
+    allowed = ", ".join(sorted(seeds)) or "empty"
+    if name not in seeds or not SEED_NAME.match(name):
+        raise ConfigError(f"seed script {name!r} is not in the allow-list ({allowed})")
+    return argv_from(json.dumps(seeds[name]), f"SEED_COMMANDS[{name!r}]")
+
+
+def image_workdir(image: str) -> str:
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Config.WorkingDir}}", image],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def docker_argv(argv: list[str], image: str, workdir: str, entrypoint: str) -> list[str]:
+    """``docker run`` for the argv: one argument per element, nothing for a shell to parse."""
+    out = ["docker", "run", "--rm", "--init", "--network", "host", "-e", "DATABASE_URL"]
+    if workdir:
+        out += ["--workdir", workdir]
+    if entrypoint == "image":
+        return [*out, image, *argv]
+    return [*out, "--entrypoint", argv[0], image, *argv[1:]]
+
+
+def main(args: list[str], environ: dict[str, str]) -> int:
+    if len(args) != 1 or args[0] not in ("migrate", "seed"):
+        print("usage: run_in_image.py migrate|seed", file=sys.stderr)
+        return USAGE
+    action = args[0]
+    image = environ.get("IMAGE_URI", "")
+    entrypoint = environ.get("COMMAND_ENTRYPOINT") or "argv"
+    try:
+        if not image:
+            raise ConfigError("IMAGE_URI is not set")
+        if entrypoint not in ("argv", "image"):
+            raise ConfigError(f"COMMAND_ENTRYPOINT must be argv or image, not {entrypoint!r}")
+        argv = command(action, environ)
+    except ConfigError as err:
+        print(f"error: {err}. Fix: {SETUP_FIX}", flush=True)
+        return USAGE
+    configured = environ.get("COMMAND_WORKDIR", "")
+    shown_dir = configured or image_workdir(image) or "/"
+    print(f"image working directory {shown_dir}", flush=True)
+    label = "migrations" if action == "migrate" else f"seed {environ.get('SEED_SCRIPT')}"
+    how = "entrypoint " + argv[0] if entrypoint == "argv" else "the image's entrypoint"
+    print(
+        f"running {label} with {shlex.join(argv)} ({how}, in {shown_dir} in the image)",
+        flush=True,
+    )
+    full = docker_argv(argv, image, configured, entrypoint)
+    try:
+        os.execvp(full[0], full)  # the container's exit status becomes this command's
+    except OSError as exc:
+        print(f"error: cannot run docker: {exc}. Fix: install the docker CLI", flush=True)
+        return 127
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], dict(os.environ)))
