@@ -228,12 +228,12 @@ def for_codebuild(
         ("RUN_IN_IMAGE_PY", RUNNER_PLACEHOLDER, runner_source),
     )
     for name, placeholder, program in programs:
-        if program is not None and placeholder in text:
-            if dict(spec.variables).get(name) != program:
-                raise BuildspecError(
-                    f"{source}: {placeholder} must be a whole double-quoted value",
-                    f'write it as {name}: "{placeholder}" under env: variables:',
-                )
+        found = dict(spec.variables).get(name)
+        if program is not None and placeholder in text and found != program:
+            raise BuildspecError(
+                f"{source}: {placeholder} must be a whole double-quoted value",
+                f'write it as {name}: "{placeholder}" under env: variables:',
+            )
     return final
 
 

@@ -548,7 +548,8 @@ def test_two_seeds_with_different_scripts_under_one_invocation_id_are_two_builds
 
     fake.scripts = [_script(5)]
     h = Harness(clock)  # RELEASE_INVOCATION_ID=test-run-1 for both runs
-    h.rt.settings = dataclasses.replace(h.settings, seed_scripts=("organizations", "demo"))
+    seeds = {"organizations": ("bun", "seed-o.ts"), "demo": ("bun", "seed-d.ts")}
+    h.rt.settings = dataclasses.replace(h.settings, seed_commands=seeds)
     first = runs.run_action(h.rt, "seed", script="organizations", yes=True)
     second = runs.run_action(h.rt, "seed", script="demo", yes=True)
     assert first["id"] != second["id"] and len(fake.builds) == 2
