@@ -65,12 +65,18 @@ class AwsFactory:
                 ) from None
         return self._session
 
-    def client(self, service: str, *, suite_retries: bool = False) -> Any:
+    def client(
+        self, service: str, *, suite_retries: bool = False, region: str | None = None
+    ) -> Any:
         """A cached client. ``suite_retries``: the caller retries with a named policy
         (``tasks.codebuild.Caller``), so botocore sends each call once; otherwise botocore's
         standard mode retries it. One retry layer per call, never both multiplied (8 x 3 = 24
-        requests for one throttled call)."""
+        requests for one throttled call). ``region``: another region than the settings' (an
+        ECR registry of another region is only answered by that region's API)."""
+        region = region or self.settings.region
         key = f"{service}/suite" if suite_retries else service
+        if region != self.settings.region:
+            key += f"@{region}"
         if key not in self._clients:
             from botocore.config import Config
 
@@ -81,7 +87,7 @@ class AwsFactory:
                 read_timeout=60,
                 user_agent_extra="release-suite/0.1",
             )
-            kwargs: dict[str, Any] = {"config": config, "region_name": self.settings.region}
+            kwargs: dict[str, Any] = {"config": config, "region_name": region}
             if self.settings.endpoint_url:
                 kwargs["endpoint_url"] = self.settings.endpoint_url
             self._clients[key] = self.session().client(service, **kwargs)

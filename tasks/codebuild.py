@@ -398,17 +398,22 @@ def resolve_image(
     tag: str,
     image_name: str,
     env: str = "",
+    registry_id: str = "",
 ) -> dict[str, str]:
     """The pinned ``registry/repo@sha256:...`` of the configured tag, read from ECR.
 
     Used by ``release --skip-build`` and by ``db.migrate``/``db.seed`` without ``--image``, so
-    the refusal names what works in both (``env``: the run's ``--env``, for the commands)."""
+    the refusal names what works in both (``env``: the run's ``--env``, for the commands).
+    ``client`` must be the ECR client of the registry's region and ``registry_id`` its account
+    (a registry in another account or region than the environment's)."""
     flag = f" --env {env}" if env else ""
     try:
         raw = caller(
             "ECR DescribeImages",
             lambda: client("ecr").describe_images(
-                repositoryName=repository, imageIds=[{"imageTag": tag}]
+                **({"registryId": registry_id} if registry_id else {}),
+                repositoryName=repository,
+                imageIds=[{"imageTag": tag}],
             ),
         )
     except AwsError as err:

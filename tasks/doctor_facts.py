@@ -652,12 +652,18 @@ def read_image(rt: Runtime, fetch: Fetch = _fetch) -> ImageFacts:
     s = rt.settings
     if not s.repository:
         return ImageFacts(error="no repository configured")
-    ecr = rt.aws.client("ecr")
-    found, code = _code_of(lambda: ecr.describe_repositories(repositoryNames=[s.repository]))
+    from tasks.ecr import client_for
+
+    ecr, registry_id = client_for(rt)  # the registry's own account and region
+    owner = {"registryId": registry_id} if registry_id else {}
+    found, code = _code_of(
+        lambda: ecr.describe_repositories(**owner, repositoryNames=[s.repository])
+    )
     if found is None:
         return ImageFacts() if code == "RepositoryNotFoundException" else ImageFacts(error=code)
     got, code = _code_of(
         lambda: ecr.batch_get_image(
+            **owner,
             repositoryName=s.repository,
             imageIds=[{"imageTag": s.tag}],
             acceptedMediaTypes=MANIFEST_TYPES,
@@ -685,7 +691,7 @@ def read_image(rt: Runtime, fetch: Fetch = _fetch) -> ImageFacts:
         return replace(base, note="the manifest names no config blob")
     url, code = _code_of(
         lambda: ecr.get_download_url_for_layer(
-            repositoryName=s.repository, layerDigest=config_digest
+            **owner, repositoryName=s.repository, layerDigest=config_digest
         )
     )
     if url is None:

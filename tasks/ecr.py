@@ -15,6 +15,7 @@ from typing import Any
 from tasks.aws import translate
 from tasks.errors import AwsError, RegistryError, SuiteError
 from tasks.platforms import Platform
+from tasks.references import ECR_HOST
 from tasks.registry import (
     DOCKER_MANIFEST,
     INDEX_TYPES,
@@ -51,33 +52,75 @@ def decode_token(token: str) -> tuple[str, str]:
     return user, password
 
 
-def get_token(rt: Runtime) -> EcrToken:
-    """The ECR authorization token for the configured account (cached per run)."""
-    cached = rt.extras.get("ecr_token")
+def registry_target(rt: Runtime, registry: str | None = None) -> tuple[str, str]:
+    """(account, region) of an ECR registry host ``<acct>.dkr.ecr[-fips].<region>.amazonaws.com
+    [.cn]``; for any other host (a local registry with ECR-style auth) the configured ones."""
+    host = registry if registry is not None else rt.settings.registry
+    match = ECR_HOST.match(host or "")
+    if match:
+        return match.group("account"), match.group("region")
+    return rt.settings.account, rt.settings.region
+
+
+def client_for(
+    rt: Runtime, registry: str | None = None, *, suite_retries: bool = False
+) -> tuple[Any, str]:
+    """(ECR API client, registry id) for the registry named in an image reference: its region's
+    API and its account as ``registryId``, whatever account and region this environment uses.
+    ``suite_retries``: the caller retries with a named policy (see ``AwsFactory.client``)."""
+    account, region = registry_target(rt, registry)
+    kwargs: dict[str, Any] = {"suite_retries": True} if suite_retries else {}
+    if region != rt.settings.region:
+        kwargs["region"] = region
+    return rt.aws.client("ecr", **kwargs), account
+
+
+def get_token(rt: Runtime, registry: str | None = None) -> EcrToken:
+    """The ECR authorization token for ``registry`` (default: the configured one), cached per
+    account and region. An ECR token is regional: a registry in another region or account needs
+    its own GetAuthorizationToken, in its region, with its account as ``registryIds``."""
+    account, region = registry_target(rt, registry)
+    tokens = rt.extras.setdefault("ecr_tokens", {})
+    cached = tokens.get((account, region))
     if isinstance(cached, EcrToken):
         return cached
-    client = rt.aws.client("ecr")
+    client, _ = client_for(rt, registry)
     kwargs: dict[str, Any] = {}
-    if rt.settings.account:
-        kwargs["registryIds"] = [rt.settings.account]
+    if account:
+        kwargs["registryIds"] = [account]
     try:
         data = client.get_authorization_token(**kwargs)["authorizationData"][0]
     except SuiteError:
         raise
     except Exception as exc:
-        raise translate(exc, "ECR GetAuthorizationToken") from None
+        raise translate(exc, f"ECR GetAuthorizationToken ({region})") from None
     user, password = decode_token(data["authorizationToken"])
     rt.redactor.add(password)
     rt.redactor.add(data["authorizationToken"])
     expires = data.get("expiresAt")
     token = EcrToken(user, password, data.get("proxyEndpoint", ""), expires)
+    _check_endpoint(token.endpoint, account, region)
     if isinstance(expires, datetime) and expires.astimezone(UTC) < datetime.now(UTC):
         rt.console.warn(
             f"ECR returned a token that expired at {expires.isoformat()}; if docker rejects it, "
             "check this machine's clock"
         )
-    rt.extras["ecr_token"] = token
+    tokens[(account, region)] = token
     return token
+
+
+def _check_endpoint(endpoint: str, account: str, region: str) -> None:
+    """AWS names the registry a token is for in ``proxyEndpoint``; a token for another
+    account or region would only be refused later, with a bare 401 / 'no basic auth'."""
+    match = ECR_HOST.match(endpoint.removeprefix("https://").split("/")[0])
+    if not match or not account:
+        return
+    if (match.group("account"), match.group("region")) != (account, region):
+        raise RegistryError(
+            f"ECR returned a token for {match.group('account')} in {match.group('region')}, "
+            f"not for the registry of account {account} in {region}",
+            "check AWS_ENDPOINT_URL / endpoint_url (it must serve that region) and retry",
+        )
 
 
 def docker_login(rt: Runtime, registry: str, creds: Credentials) -> None:
@@ -138,7 +181,7 @@ def registry_credentials(rt: Runtime) -> Credentials | None:
     """Credentials for the Registry HTTP API and docker login, per ``registry_auth``."""
     s = rt.settings
     if s.registry_auth == "ecr":
-        return get_token(rt).credentials
+        return get_token(rt, s.registry).credentials
     if s.registry_auth == "basic":
         password = rt.environ.get(s.registry_password_env, "")
         if not password:
@@ -154,9 +197,10 @@ def image_platforms(rt: Runtime, repository: str, tag: str) -> tuple[str, list[P
     Platforms is None for a single-platform manifest: its config blob is not readable through
     the ECR API (use the Registry HTTP API verifier for that).
     """
-    client = rt.aws.client("ecr")
+    client, registry_id = client_for(rt)
     try:
         images = client.batch_get_image(
+            **({"registryId": registry_id} if registry_id else {}),
             repositoryName=repository,
             imageIds=[{"imageTag": tag}],
             acceptedMediaTypes=[*sorted(INDEX_TYPES), OCI_MANIFEST, DOCKER_MANIFEST],

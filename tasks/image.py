@@ -236,8 +236,8 @@ def registry_client(rt: Runtime, ref: ImageRef) -> registry.RegistryClient:
     own = ref.registry == s.registry
     if own:
         creds = ecr.registry_credentials(rt)
-    elif ref.is_ecr:  # another ECR registry: its token, whatever this environment's auth is
-        creds = ecr.get_token(rt).credentials
+    elif ref.is_ecr:  # another ECR registry: the token of ITS account and region
+        creds = ecr.get_token(rt, ref.registry).credentials
     else:
         creds = None
     hint = (

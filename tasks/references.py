@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from tasks.errors import UsageError
 
-_ECR_HOST = re.compile(
+ECR_HOST = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
 )
 _REPO = re.compile(
@@ -42,16 +42,16 @@ class ImageRef:
 
     @property
     def is_ecr(self) -> bool:
-        return bool(_ECR_HOST.match(self.registry))
+        return bool(ECR_HOST.match(self.registry))
 
     @property
     def ecr_region(self) -> str:
-        m = _ECR_HOST.match(self.registry)
+        m = ECR_HOST.match(self.registry)
         return m.group("region") if m else ""
 
     @property
     def ecr_account(self) -> str:
-        m = _ECR_HOST.match(self.registry)
+        m = ECR_HOST.match(self.registry)
         return m.group("account") if m else ""
 
     def with_tag(self, tag: str) -> ImageRef:

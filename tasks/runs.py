@@ -142,9 +142,13 @@ def pinned_image(rt: Runtime, image: str | None = None) -> str:
         return str(rt.extras["pinned"])
     s = rt.settings
     if s.is_ecr:
+        from tasks.ecr import client_for
+
+        ecr_client, registry_id = client_for(rt, suite_retries=True)
         found = resolve_image(
-            suite_clients(rt),
+            lambda _service: ecr_client,
             caller_for(rt),
+            registry_id=registry_id,
             repository=s.repository,
             tag=s.tag,
             image_name=s.image_name,

@@ -135,7 +135,12 @@ def test_single_arch_config_blob_through_ecr() -> None:
         stub.add_response(
             "get_download_url_for_layer",
             {"downloadUrl": "https://example.invalid/blob", "layerDigest": "sha256:" + "c" * 64},
-            {"repositoryName": "backend", "layerDigest": "sha256:" + "c" * 64},
+            # the registry's account travels as registryId (a registry of another account)
+            {
+                "registryId": "123456789012",
+                "repositoryName": "backend",
+                "layerDigest": "sha256:" + "c" * 64,
+            },
         )
         image = read_image(runtime(ecr=ecr), fetch)
     assert fetched == ["https://example.invalid/blob"]

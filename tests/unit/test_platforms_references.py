@@ -85,3 +85,30 @@ def test_unknown_platform_is_refused(text: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_platform(text)
     assert "unknown platform" in info.value.message and info.value.code == ExitCode.USAGE
+
+
+def test_a_token_for_another_registry_is_refused() -> None:
+    """proxyEndpoint names the registry a token is for (GetAuthorizationToken reference)."""
+
+    from tasks.ecr import _check_endpoint
+    from tasks.errors import RegistryError
+
+    _check_endpoint(
+        "https://999999999999.dkr.ecr.eu-west-1.amazonaws.com", "999999999999", "eu-west-1"
+    )
+    _check_endpoint("https://registry.example", "999999999999", "eu-west-1")  # not ECR: no claim
+    with pytest.raises(RegistryError) as caught:
+        _check_endpoint(
+            "https://999999999999.dkr.ecr.us-east-1.amazonaws.com", "999999999999", "eu-west-1"
+        )
+    assert "token for 999999999999 in us-east-1" in caught.value.line()
+
+
+def test_ecr_hosts_of_every_partition_name_account_and_region() -> None:
+    for host, region in (
+        ("999999999999.dkr.ecr.eu-west-1.amazonaws.com", "eu-west-1"),
+        ("999999999999.dkr.ecr-fips.us-gov-west-1.amazonaws.com", "us-gov-west-1"),
+        ("999999999999.dkr.ecr.cn-north-1.amazonaws.com.cn", "cn-north-1"),
+    ):
+        ref = parse_image(f"{host}/app:v1")
+        assert (ref.ecr_account, ref.ecr_region) == ("999999999999", region)
