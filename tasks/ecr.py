@@ -173,7 +173,8 @@ def login(rt: Runtime) -> dict[str, Any]:
             f"export {s.registry_password_env} (it is read from the environment, never from a file)",
         )
     docker_login(rt, s.registry, creds)
-    rt.console.ok(f"docker logged in to {s.registry} as {creds.username}")
+    private = " (for this run only)" if rt.extras.get("private_docker_config") else ""
+    rt.console.ok(f"docker logged in to {s.registry} as {creds.username}{private}")
     return {"registry": s.registry, "logged_in": True, "username": creds.username}
 
 

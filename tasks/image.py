@@ -7,11 +7,13 @@ store). Decisions live in ``imageplan`` (pure); this module gathers facts and ac
 
 from __future__ import annotations
 
+import contextlib
 import platform as host_platform
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tasks import dockerhost, ecr, imageplan, registry
+from tasks import dockerconfig, dockerhost, ecr, imageplan, registry
 from tasks.errors import CommandFailed, DockerUnavailable, PlatformMismatch, UsageError
 from tasks.platforms import Platform, from_fields
 from tasks.references import ImageRef, parse_image
@@ -268,11 +270,44 @@ def verify_image(rt: Runtime, image: str | None = None) -> dict[str, Any]:
     return {**info.as_dict(), "target": str(s.platform), "pinned": pinned}
 
 
+@contextlib.contextmanager
+def private_logins(rt: Runtime) -> Iterator[str]:
+    """The suite's own ``docker login`` goes to a throw-away DOCKER_CONFIG, removed when the
+    block ends, so no credential outlives the run (``invoke ecr.login`` is the exception)."""
+    current = rt.extras.get("private_docker_config")
+    if current:  # already inside one (release -> image.push)
+        yield str(current)
+        return
+    user_dir = dockerhost.config_dir(rt.environ)
+    previous = rt.commands.env.get("DOCKER_CONFIG")
+    with dockerconfig.throwaway(user_dir, [rt.settings.registry]) as private:
+        rt.commands.env["DOCKER_CONFIG"] = str(private)
+        rt.extras["private_docker_config"] = str(private)
+        try:
+            yield str(private)
+        finally:
+            rt.extras.pop("private_docker_config", None)
+            if previous is None:
+                rt.commands.env.pop("DOCKER_CONFIG", None)
+            else:
+                rt.commands.env["DOCKER_CONFIG"] = previous
+
+
+def build_and_push(rt: Runtime, *, push: bool) -> dict[str, Any]:
+    """``image.build [--push]``: the login (for a push) lasts only as long as the build."""
+    if not push:
+        return build_image(rt)
+    with private_logins(rt):
+        ecr.login(rt)
+        return build_image(rt, push=True)
+
+
 def push_image(rt: Runtime) -> dict[str, Any]:
     """``image.push``: login, build with push, verify; returns the pinned reference."""
     s = rt.settings
-    ecr.login(rt)
-    built = build_image(rt, push=True)
+    with private_logins(rt):
+        ecr.login(rt)
+        built = build_image(rt, push=True)
     verified = verify_image(rt, f"{s.image_name}:{built['tags'][0]}")
     rt.console.info(f"pinned image for later stages: {verified['pinned']}")
     return {

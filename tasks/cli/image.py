@@ -38,16 +38,10 @@ def build(
     region: str | None = None,
 ) -> None:
     """Build the image for the target platform; refuse a wrong-platform result; optionally push."""
-    from tasks import ecr
-    from tasks.image import build_image
-
-    def action(rt):  # type: ignore[no-untyped-def]
-        if push:
-            ecr.login(rt)
-        return build_image(rt, push=push)
+    from tasks.image import build_and_push
 
     flags = {"platform": platform, "tag": tag, "profile": profile, "region": region}
-    execute(c, action, env=env, json_=json_, flags=flags)
+    execute(c, lambda rt: build_and_push(rt, push=push), env=env, json_=json_, flags=flags)
 
 
 @task(help={**HELP, **AWS_HELP, "platform": "target platform", "tag": "moving tag"})
