@@ -112,3 +112,129 @@ def test_unreachable_database_and_missing_url(tmp_path: Path) -> None:
     assert "Hunter2-pw" not in out
     code, out = run("src/db/migrate.ts", None, tmp_path)
     assert code == 2 and "DATABASE_URL is not set" in out
+
+
+def _with_migration(tmp_path: Path, name: str, text: str) -> Path:
+    copy = tmp_path / "backend"
+    shutil.copytree(BACKEND, copy, dirs_exist_ok=True)
+    (copy / "migrations" / name).write_text(text)
+    return copy
+
+
+def test_a_file_with_its_own_commit_is_refused_and_nothing_of_it_runs(
+    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+) -> None:
+    """The old migrator let the file's COMMIT commit its table, then said "rolled back"."""
+    name, url, _ = database
+    copy = _with_migration(
+        tmp_path,
+        "0003_own.sql",
+        "-- audit table\nCREATE TABLE audit (id int);\ncommit;\nINSERT INTO no_such VALUES (1);\n",
+    )
+    for _ in range(2):  # and the next run is no worse off
+        code, out = run("src/db/migrate.ts", url, tmp_path, copy)
+        assert code == 1, out
+        assert (
+            "migrate: migration 0003_own.sql failed: refused before running it: line 3: COMMIT: "
+            "a migration file must not control its transaction" in out
+        )
+        assert "migrate: nothing of 0003_own.sql was run" in out
+        assert "rolled back" not in out
+        assert sql(postgres, name, "SELECT to_regclass('public.audit')") == ""
+    assert sql(postgres, name, "SELECT count(*) FROM schema_migrations") == "2"
+    # PL/pgSQL's own BEGIN ... END and a savepoint stay inside the file's transaction
+    (copy / "migrations" / "0003_own.sql").write_text(
+        "CREATE TABLE audit (id int);\nSAVEPOINT s;\nROLLBACK TO SAVEPOINT s;\n"
+        "CREATE FUNCTION audit_count() RETURNS bigint LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n  RETURN (SELECT count(*) FROM audit);\nEND;\n$$;\n"
+    )
+    code, out = run("src/db/migrate.ts", url, tmp_path, copy)
+    assert code == 0 and "migrate: applied 0003_own.sql" in out, out
+
+
+def test_a_failed_commit_reports_what_the_database_shows(
+    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+) -> None:
+    """A deferred constraint fails at COMMIT, after every statement of the file ran: the
+    migrator reads schema_migrations again instead of assuming."""
+    name, url, _ = database
+    copy = _with_migration(
+        tmp_path,
+        "0003_deferred.sql",
+        "CREATE TABLE parent (id int PRIMARY KEY);\n"
+        "CREATE TABLE child (parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);\n"
+        "INSERT INTO child VALUES (42);\n",
+    )
+    code, out = run("src/db/migrate.ts", url, tmp_path, copy)
+    assert code == 1, out
+    assert "migrate: migration 0003_deferred.sql failed: insert or update on table" in out
+    assert (
+        "migrate: 0003_deferred.sql was not committed (schema_migrations has no row for it)" in out
+    )
+    assert sql(postgres, name, "SELECT to_regclass('public.child')") == ""
+
+
+def test_a_migrator_waiting_for_the_lock_says_who_holds_it(
+    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+) -> None:
+    """A session holding the migration lock (a migration still running, or one whose client
+    died): the waiting migrator names it every few seconds instead of sitting silent."""
+    import os
+    import threading
+    import time
+
+    name, url, password = database
+    holder = subprocess.Popen(
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-At",
+            f"host=127.0.0.1 port={postgres.port} user={name} dbname={name} "
+            "application_name=holder-test",
+        ],
+        env={**os.environ, "PGPASSWORD": password},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None and holder.stdout is not None
+    holder.stdin.write(
+        "SELECT pg_backend_pid();\nBEGIN;\nSELECT pg_advisory_xact_lock(727465001);\n"
+    )
+    holder.stdin.flush()
+    pid = holder.stdout.readline().strip()
+    assert pid.isdigit()
+    released = threading.Lock()
+
+    def release() -> None:
+        if released.acquire(blocking=False):
+            holder.stdin.write("COMMIT;\n")  # type: ignore[union-attr]
+            holder.stdin.close()  # type: ignore[union-attr]
+
+    migrator = bun("src/db/migrate.ts", url, tmp_path)
+    assert migrator.stdout is not None
+    timer = threading.Timer(30, release)  # a silent migrator still ends (the bound)
+    timer.start()
+    notices: list[tuple[float, str]] = []
+    seen: list[str] = []
+    started = time.monotonic()
+    for line in migrator.stdout:  # ends when the migrator does, at the latest after the timer
+        seen.append(line)
+        if "waiting for the migration lock" in line:
+            notices.append((time.monotonic() - started, line.strip()))
+            if len(notices) == 2:
+                release()
+    timer.cancel()
+    rest, _ = migrator.communicate(timeout=60)
+    holder.wait(timeout=10)
+    assert migrator.returncode == 0, (notices, rest)
+    assert len(notices) == 2, notices
+    first = notices[0][1]
+    assert first.startswith(
+        "migrate: waiting for the migration lock (advisory lock 727465001), held by pid "
+        f"{pid} (application holder-test, client 127.0.0.1, transaction open since "
+    ), first
+    assert first.endswith("idle in transaction); waited 0s"), first
+    assert 4.0 <= notices[1][0] - notices[0][0] <= 7.0  # every few seconds, not every poll
+    assert any(line.startswith("migrate: got the migration lock after ") for line in seen)

@@ -20,8 +20,15 @@ export function describe(url: string): string {
   }
 }
 
-export function connect(): SQL {
-  return new SQL(databaseUrl(), { max: 1, idleTimeout: 5, connectionTimeout: 10 });
+/** One connection; `application` becomes its application_name, so pg_stat_activity (and a
+ * migrator waiting on the lock) can tell who holds a session. */
+export function connect(application = "daadaar-backend"): SQL {
+  return new SQL(databaseUrl(), {
+    max: 1,
+    idleTimeout: 5,
+    connectionTimeout: 10,
+    connection: { application_name: application },
+  });
 }
 
 /** An error's message (and code) with anything URL-like stripped of credentials. */
