@@ -94,8 +94,13 @@ class Timer:
         return virtual + real
 
 
-def make_script(n_lines: int, rng: random.Random, build: float = 60.0) -> tuple[Script, list[str]]:
-    """The default phases (PROVISIONING 20 s ...), BUILD ``build`` s; both jittered +-20 %."""
+def make_script(
+    n_lines: int, rng: random.Random, build: float = 60.0, late_tail: int = 0
+) -> tuple[Script, list[str]]:
+    """The default phases (PROVISIONING 20 s ...), BUILD ``build`` s; both jittered +-20 %.
+
+    ``late_tail``: that many last lines (the agent's closing ``Phase complete`` lines among
+    them) reach CloudWatch 3 s after the final status and after ``buildComplete``."""
     phases = tuple(
         (
             name,
@@ -105,7 +110,7 @@ def make_script(n_lines: int, rng: random.Random, build: float = 60.0) -> tuple[
         )
         for name, d in PHASES
     )
-    script = Script(phases=phases)
+    script = Script(phases=phases, late_tail=late_tail, late_delay=3.0 if late_tail else 0.0)
     body = [f"migrate: step {i:06d} ok" for i in range(n_lines)]
     late = [f"late line {i}" for i in range(3)]
     script.lines = codebuild_lines(script, body, late=late)
@@ -152,10 +157,12 @@ def _fake(clock: VirtualClock, seed: int, empty: float) -> ScriptedCodeBuild:
     return fake
 
 
-def follow_suite(n_lines: int, seed: int, build: float = 60.0, empty: float = 0.0) -> Outcome:
+def follow_suite(
+    n_lines: int, seed: int, build: float = 60.0, empty: float = 0.0, late_tail: int = 0
+) -> Outcome:
     clock = VirtualClock()
     fake = _fake(clock, seed, empty)
-    script, expected = make_script(n_lines, random.Random(seed), build)
+    script, expected = make_script(n_lines, random.Random(seed), build, late_tail)
     fake.scripts = [script]
     try:
         rt, out, calls = _runtime(clock)
@@ -175,7 +182,7 @@ def follow_suite(n_lines: int, seed: int, build: float = 60.0, empty: float = 0.
 
 
 def follow_official_action(
-    n_lines: int, seed: int, build: float = 60.0, empty: float = 0.0
+    n_lines: int, seed: int, build: float = 60.0, empty: float = 0.0, late_tail: int = 0
 ) -> Outcome:
     """code-build.js: 30 s rounds of BatchGetBuilds + one GetLogEvents page."""
     import boto3
@@ -183,7 +190,7 @@ def follow_official_action(
 
     clock = VirtualClock()
     fake = _fake(clock, seed, empty)
-    script, expected = make_script(n_lines, random.Random(seed), build)
+    script, expected = make_script(n_lines, random.Random(seed), build, late_tail)
     fake.scripts = [script]
     calls: list[str] = []
     printed: list[str] = []
@@ -272,17 +279,20 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     report: dict[str, Any] = {}
     scenarios = (
-        ("typical", args.lines, 60.0, args.runs, 0.0),  # ~1m45s build, 2,000 lines
-        ("noisy", args.big, 60.0, 3, 0.0),  # the same build writing 100,000 lines
-        ("long-quiet", 500, 600.0, 3, 0.0),  # a 10-minute migration that says little
+        ("typical", args.lines, 60.0, args.runs, 0.0, 0),  # ~1m45s build, 2,000 lines
+        ("noisy", args.big, 60.0, 3, 0.0, 0),  # the same build writing 100,000 lines
+        ("long-quiet", 500, 600.0, 3, 0.0, 0),  # a 10-minute migration that says little
         # CloudWatch's documented empty pages (more events behind a new token), 25 % of reads
-        ("noisy+empty-pages", args.big, 60.0, 3, 0.25),
+        ("noisy+empty-pages", args.big, 60.0, 3, 0.25, 0),
+        # the last 20 lines (the agent's closing Phase complete lines among them) reach
+        # CloudWatch 3 s after the final status and after buildComplete
+        ("late-closing-lines", args.lines, 60.0, args.runs, 0.0, 20),
     )
     try:
-        for label, lines, build, n, empty in scenarios:
+        for label, lines, build, n, empty, late in scenarios:
             pair = {}
             for name, fn in (("suite", follow_suite), ("official_action", follow_official_action)):
-                results = [fn(lines, seed, build, empty) for seed in range(n)]
+                results = [fn(lines, seed, build, empty, late) for seed in range(n)]
                 pair[name] = summarise(results)
                 report[f"{label}/{name}"] = pair[name]
                 print(f"{label:18} {name:16} {json.dumps(pair[name])}", flush=True)
