@@ -890,7 +890,7 @@ def _endpoint_problem(net: NetworkFacts, endpoint: Endpoint) -> str:
         if value is False
     ]
     if off:
-        return f"{name}: the VPC has {' and '.join(off)} off, so its private DNS does not apply"
+        return f"the VPC has {' and '.join(off)} off, so no endpoint's private DNS applies"
     if not _admits_https(net, endpoint):
         groups = ", ".join(endpoint.groups) or "no security group"
         return f"{name}: its security groups ({groups}) do not admit tcp 443 from the build"
@@ -949,6 +949,7 @@ def check_egress(f: Facts) -> Check:
     fails: list[str] = []
     fixes: list[str] = []
     evidence: list[str] = []
+    endpoint_reasons: list[str] = []
     for sid in net.subnet_ids:
         sub = net.subnets.get(sid)
         if sub is None:
@@ -981,10 +982,10 @@ def check_egress(f: Facts) -> Check:
             continue
         missing, reasons = _missing_endpoints(net, sub, extra)
         if missing:
-            why = f" ({'; '.join(_unique(reasons))})" if reasons else ""
+            endpoint_reasons += reasons
             fails.append(
                 f"subnet {sid} has no default route and the VPC lacks working endpoints for "
-                f"{', '.join(missing)}{why}"
+                f"{', '.join(missing)}"
             )
             fixes.append(
                 f"add 0.0.0.0/0 -> NAT gateway to {table}, or create VPC endpoints "
@@ -995,6 +996,8 @@ def check_egress(f: Facts) -> Check:
         else:
             evidence.append(f"{sid}: no internet route; VPC endpoints cover ECR, S3, logs, secrets")
     if fails:
+        if endpoint_reasons:  # the endpoints are the VPC's: say once why they do not count
+            fails.append("endpoints that do not count: " + "; ".join(_unique(endpoint_reasons)))
         return Check(
             "subnet_egress", FAIL, "; ".join(fails), "; ".join(_unique(fixes)), tuple(evidence)
         )
