@@ -357,3 +357,12 @@ def test_a_release_with_a_hostile_buildspec_is_one_line_and_exit_2(
     assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and needle in errors[0] and "Fix: " in errors[0], proc.stderr
+
+
+def test_a_bin_sh_buildspec_with_only_secondary_artifacts(local: Path, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    text = (SAMPLES / "valid/sh-shell-secondary-only.yml").read_text()
+    build, lines = run(backend(local, text, src))
+    assert build.status == SUCCEEDED, lines
+    assert (build_dir(local) / "artifacts/out/out/a.txt").read_text() == "x\n"
