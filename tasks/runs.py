@@ -12,6 +12,7 @@ already made one): CodeBuild, or the local runner when ``runner: local``.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import sys
 import uuid
@@ -239,10 +240,13 @@ def run_action(
     yes: bool = False,
     detach: bool = False,
     timeout: float | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """``db.migrate`` / ``db.seed``: guards, one idempotent start, then wait (or detach)."""
     project = _project(rt)
     chosen = seed_script(rt, script) if action == "seed" else None
+    if dry_run:
+        return plan_action(rt, action, chosen, image)
     pinned = pinned_image(rt, image)
     if force:
         rt.console.warn("--force: not checking for a running build of " + project)
@@ -263,6 +267,33 @@ def run_action(
         return {**build.as_dict(rt.now()), **extra, "detached": True, "resume": resume}
     final = follow_build(rt, build, timeout=timeout)
     return {**final, **extra}
+
+
+def plan_action(rt: Runtime, action: str, chosen: str | None, image: str | None) -> dict[str, Any]:
+    """``--dry-run``: the StartBuild parameters and the exact ``docker run`` the build would
+    execute, from the same functions a real start uses; no call is made (an image not given
+    with --image shows as a placeholder rather than being resolved)."""
+    from tasks.runcommands import docker_argv
+
+    s = rt.settings
+    if image:
+        pinned_image(rt, image)  # the same pinned-digest check as a real start
+    shown = image or f"<{s.image_name}:{s.tag} pinned to its digest>"
+    params = start_params(_project(rt), overrides_for(action, shown, chosen))
+    argv = command_for(s, action, chosen)
+    docker = docker_argv(s, argv, shown)
+    runner = "local runner" if s.runner == "local" else "api  CodeBuild"
+    rt.console.line("dry run: nothing is started")
+    rt.console.line(f"  {runner} StartBuild {json.dumps(params)}")
+    rt.console.line(f"  build  $ {display(docker)}  # {where(s, argv)}")
+    return {
+        "dry_run": True,
+        "action": action,
+        "seed_script": chosen,
+        "command": list(argv),
+        "docker_argv": docker,
+        "start_build": params,
+    }
 
 
 def follow_build(

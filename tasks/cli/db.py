@@ -17,6 +17,7 @@ START_HELP = {
     "detach": "return right after the start; follow later with `invoke build.wait ID`",
     "timeout": "minutes to wait before giving up (the build keeps running; default: config)",
     "image": "pinned image registry/repo@sha256:... (default: the configured tag's digest)",
+    "dry_run": "show the StartBuild parameters and the exact docker run argv; start nothing",
     **NO_DIAGNOSE,
 }
 
@@ -51,6 +52,7 @@ def migrate(
     no_diagnose: bool = False,
     profile: str | None = None,
     region: str | None = None,
+    dry_run: bool = False,
 ) -> None:
     """Run the database migrations on CodeBuild (RUN_MIGRATIONS=true) and follow every log line."""
     from tasks.runs import run_action
@@ -65,6 +67,7 @@ def migrate(
             yes=yes,
             detach=detach,
             timeout=minutes(timeout),
+            dry_run=dry_run,
         ),
         env=env,
         json_=json_,
@@ -92,6 +95,7 @@ def seed(
     no_diagnose: bool = False,
     profile: str | None = None,
     region: str | None = None,
+    dry_run: bool = False,
 ) -> None:
     """Run an allow-listed seed script on CodeBuild (RUN_SEED=true) and follow every log line."""
     from tasks.runs import run_action
@@ -107,6 +111,7 @@ def seed(
             yes=yes,
             detach=detach,
             timeout=minutes(timeout),
+            dry_run=dry_run,
         ),
         env=env,
         json_=json_,

@@ -9,6 +9,7 @@ failing build's log to ``DIR/<tool>-<what>.log`` (how tests/samples/diagnose/liv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,10 +25,10 @@ import pytest
 
 from tasks.builds import FAILED, EnvVar, StartRequest
 from tasks.config import Settings
-from tasks.errors import ExitCode
+from tasks.errors import ExitCode, LocalEnvError
 from tasks.localbuild import LocalBackend
 from tasks.runcommands import project_variables
-from tests.conftest import ROOT
+from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.e2e.conftest import LocalEnv
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
@@ -220,6 +221,14 @@ def break_migration(sample: Sample, folder: Path, sql: str) -> str:
 
 def push(env: LocalEnv, context: Path, tag: str) -> str:
     image = f"{env.registry.host}/daadaar-backend:{tag}"
+    login = subprocess.run(
+        ["docker", "login", "--username", "AWS", "--password-stdin", env.registry.host],
+        input=MOTO_TOKEN_PASSWORD,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
     for argv in (
         ["docker", "build", "--platform", "linux/amd64", "-t", image, str(context)],
         ["docker", "push", image],
@@ -306,6 +315,9 @@ def test_a_database_that_never_answers_gives_the_drivers_timeout(
         ("knex", "unique-violation",
          "INSERT INTO organizations (slug, name) VALUES ('x', 'X'), ('x', 'Y');",
          "duplicate key value violates unique constraint"),
+        ("drizzle", "statement-timeout",
+         "SET statement_timeout = '1s';\n--> statement-breakpoint\nSELECT pg_sleep(3);",
+         "canceling statement due to statement timeout"),
     ],
 )  # fmt: skip
 def test_failed_migrations_keep_the_postgres_message_and_sqlstate(
@@ -324,7 +336,9 @@ def test_failed_migrations_keep_the_postgres_message_and_sqlstate(
     image = push(local_env, folder, f"e2e-{tool}-{what}")
     log = run_build(local_env, sample, image)
     assert wording in log
-    code = {"duplicate-table": "42P07", "unique-violation": "23505"}[what]
+    code = {"duplicate-table": "42P07", "unique-violation": "23505", "statement-timeout": "57014"}[
+        what
+    ]
     if tool == "drizzle":  # node prints the pg error's fields; knex's CLI only its message
         assert f"code: '{code}'" in log
     else:
@@ -356,5 +370,61 @@ def test_knex_names_a_corrupt_migration_directory(
         "corrupt-directory",
         "tests/e2e/test_node_backends.py: migrated, then an image without "
         "migrations/20250101000100_create_members.js; invoke's local runner",
+        log,
+    )
+
+
+def test_knex_migration_blocked_by_a_held_lock_gives_the_lock_timeout(
+    local_env: LocalEnv, node_base: str, prepared: dict[str, Path], tmp_path: Path
+) -> None:
+    """Another session (a running app, a long query) holds the table: the migration's
+    lock_timeout cancels it with SQLSTATE 55P03 and knex rolls the batch back."""
+    import threading
+
+    from tasks import services
+
+    sample = SAMPLES["knex"]
+    assert local_env.release(flags=sample.flags(prepared["knex"])).ok
+    folder = variant(prepared, "knex", tmp_path, "lock-timeout")
+    sql = "SET lock_timeout = '1s'; ALTER TABLE organizations ADD COLUMN note text;"
+    name = break_migration(sample, folder, sql)
+    image = push(local_env, folder, "e2e-knex-lock-timeout")
+    hold = "BEGIN; LOCK TABLE organizations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120); COMMIT;"
+
+    def holder() -> None:
+        with contextlib.suppress(LocalEnvError):  # terminated below, as intended
+            services.psql(local_env.pg, hold, database=local_env.database)
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+    held = (
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "WHERE c.relname = 'organizations' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+    )
+    for _ in range(100):  # at most ~10 s
+        if local_env.sql(held) == "1":
+            break
+        time.sleep(0.1)
+    assert local_env.sql(held) == "1"
+    try:
+        log = run_build(local_env, sample, image)
+    finally:
+        services.psql(
+            local_env.pg,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()",
+        )
+        thread.join(timeout=10)
+    assert "canceling statement due to lock timeout" in log
+    assert f'migration file "{name.split("/")[-1]}" failed' in log
+    assert "note" not in local_env.sql(
+        "SELECT string_agg(column_name, ',') FROM information_schema.columns "
+        "WHERE table_name = 'organizations'"
+    )
+    save_live(
+        "knex",
+        "lock-timeout",
+        f"tests/e2e/test_node_backends.py: {name} = {sql!r} while another session holds "
+        "ACCESS EXCLUSIVE on organizations; invoke's local runner",
         log,
     )

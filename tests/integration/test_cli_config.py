@@ -120,3 +120,37 @@ def test_dry_run_json_shows_the_exact_argv_and_seed_scripts_still_read(tmp_path:
         'seed_commands {demo: ["bun", "src/db/seed-demo.ts"]}; write that under seed_commands '
         "and delete seed_scripts"
     ]
+
+
+def test_db_dry_run_shows_the_start_parameters_and_the_exact_argv(tmp_path: Path) -> None:
+    import json
+
+    project = project_copy(
+        tmp_path,
+        PROD
+        + "      migrate_command: [node, 'my migrate.js', '$(id); echo']\n"
+        + '      seed_commands: {demo: [node, seed.js, "it\'s"]}\n',
+    )
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "a" * 64
+    done = run(project, "db.migrate", "--dry-run", "--json", "--image", image)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["command"] == ["node", "my migrate.js", "$(id); echo"]
+    assert result["docker_argv"][-4:] == ["node", image, "my migrate.js", "$(id); echo"]
+    overrides = {
+        v["name"]: v["value"] for v in result["start_build"]["environmentVariablesOverride"]
+    }
+    assert overrides == {"RUN_MIGRATIONS": "true", "RUN_SEED": "false", "IMAGE_URI": image}
+    assert "dry run: nothing is started" in done.stderr
+    assert f"{image} 'my migrate.js' '$(id); echo'  # entrypoint node" in done.stderr
+    seed = run(project, "db.seed", "--script", "demo", "--dry-run", "--json")
+    assert seed.returncode == 0, seed.stderr
+    planned = json.loads(seed.stdout)
+    assert planned["command"] == ["node", "seed.js", "it's"]
+    assert planned["docker_argv"][-3:] == [
+        "<123456789012.dkr.ecr.us-east-1.amazonaws.com/app:latest pinned to its digest>",
+        "seed.js",
+        "it's",
+    ]
+    refused = run(project, "db.seed", "--script", "organizations", "--dry-run")
+    assert refused.returncode == 2 and "not in the allow-list (demo)" in refused.stderr
