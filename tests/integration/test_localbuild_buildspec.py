@@ -15,12 +15,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from tasks.builds import FAILED, SUCCEEDED, Build, EnvVar, StartRequest
+from tasks.config import Settings
 from tasks.localbuild import PROJECT_ROOT, LocalBackend, source_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -305,19 +307,18 @@ def test_the_source_setting_is_codebuild_src_dir(local: Path, tmp_path: Path) ->
     assert source_dir(SimpleNamespace(source="")) == PROJECT_ROOT
     assert source_dir(SimpleNamespace(source=str(tmp_path))) == tmp_path
     assert source_dir(SimpleNamespace(source="examples")) == PROJECT_ROOT / "examples"
-    settings = SimpleNamespace(
+    settings = Settings(
+        env="local",
         buildspec=str(SAMPLES / "valid/version-0.1.yml"),
         secret="remote/database-url",
         region="us-east-1",
-        env="local",
-        registry="",
         source=str(tmp_path / "absent"),
     )
-    rt = SimpleNamespace(settings=settings, environ={**os.environ, "RELEASE_LOCAL_DIR": str(local)})
-    broken = LocalBackend.from_runtime(rt)
+    environ = {**os.environ, "RELEASE_LOCAL_DIR": str(local)}
+    broken = LocalBackend.from_runtime(SimpleNamespace(settings=settings, environ=environ))
     assert broken.spec_error is not None and "is not a directory" in broken.spec_error.message
-    settings.source = str(tmp_path)
-    b = LocalBackend.from_runtime(rt)
+    fixed = replace(settings, source=str(tmp_path))
+    b = LocalBackend.from_runtime(SimpleNamespace(settings=fixed, environ=environ))
     assert b.spec_error is None and b.src_dir == tmp_path
 
 
