@@ -268,7 +268,7 @@ def test_trust_policy_conditions_for_another_project(world: aw.World) -> None:
     assert f"project/{world.settings.project}" in check.fix
 
 
-def test_auto_retry_limit_on_the_project(world: aw.World) -> None:
+def test_auto_retry_limit_on_the_project_kept_by_the_fake(world: aw.World) -> None:
     aw.recreate_project(world, autoRetryLimit=2)
     checks = run(world)
     assert failing(checks) == {"auto_retry"}

@@ -170,7 +170,7 @@ def test_changed_project_is_updated_with_update_project(
 IAM_LAG = "Not authorized to perform DescribeSecurityGroups"  # aws/aws-cdk#11815, #2652
 
 
-def test_new_role_waits_for_iam_propagation_over_http(
+def test_new_role_waits_for_iam_propagation_fake_lag_answers(
     aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aw.patch_moto_codebuild(monkeypatch)
@@ -191,7 +191,7 @@ def test_new_role_waits_for_iam_propagation_over_http(
     assert aw.client("codebuild", aws_env).batch_get_projects(names=[s.project])["projects"]
 
 
-def test_changed_policy_on_an_existing_role_waits_for_iam_before_update_project(
+def test_changed_policy_on_an_existing_role_waits_for_iam_before_fake_update_project(
     aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The role exists; setup rewrites its policy, then UpdateProject meets IAM's lag (today
@@ -218,7 +218,7 @@ def test_changed_policy_on_an_existing_role_waits_for_iam_before_update_project(
     assert project["autoRetryLimit"] == 0
 
 
-def test_other_invalid_input_fails_at_once_with_aws_message(
+def test_other_invalid_input_fails_at_once_with_aws_message_fake_answer(
     aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # wording from hashicorp/terraform-provider-aws#37748 (a real CreateProject answer)
@@ -246,7 +246,7 @@ def test_other_invalid_input_fails_at_once_with_aws_message(
     assert "iam_propagation" not in err.getvalue()
 
 
-def test_iam_lag_that_outlasts_the_policy_says_what_to_do(
+def test_fake_iam_lag_that_outlasts_the_policy_says_what_to_do(
     aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     aw.patch_moto_codebuild(monkeypatch)
@@ -266,7 +266,7 @@ def test_iam_lag_that_outlasts_the_policy_says_what_to_do(
     assert IAM_LAG in line and "rerun `invoke setup --apply --env test`" in line
 
 
-def test_iam_answer_without_a_role_change_is_not_waited_for(
+def test_fake_iam_answer_without_a_role_change_is_not_waited_for(
     aws_env: str, buildspec: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """setup did not touch the role: the answer means the role lacks the permission."""
