@@ -1,0 +1,67 @@
+"""The labelled diagnose samples and their fixed tuning / held-out split.
+
+A labelled sample is ``tests/samples/diagnose/[<folder>/]<expected id>[--<variant>].log`` (a log)
+or ``...build.json`` (a saved batch-get-builds response); ``success/`` holds successful logs
+(no finding expected). Where a sample came from is listed in ``tests/samples/diagnose/SOURCES.md``.
+
+The split was fixed before the patterns of issue 11 were written, and never changes:
+
+* every sample whose variant starts with ``public`` (real output that users pasted in public
+  issues, collected with the search tool) is HELD OUT: the catalogue's patterns for those
+  families are written from documentation and live captures, never from these files;
+* every other sample is held out when the first 8 hex digits of the SHA-256 of its file name
+  (the name only, not the folder), read as an integer, are divisible by 3 (about one in three);
+* the rest is the TUNING part: the only samples looked at while writing patterns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "tests" / "samples" / "diagnose"
+SUCCESS = SAMPLES / "success"
+SUFFIXES = (".log", ".build.json")
+
+
+def expected_id(path: Path) -> str:
+    return path.name.split(".")[0].split("--")[0]
+
+
+def variant(path: Path) -> str:
+    stem = path.name.split(".")[0]
+    return stem.split("--", 1)[1] if "--" in stem else ""
+
+
+def is_public(path: Path) -> bool:
+    return variant(path).startswith("public")
+
+
+def held_out(path: Path) -> bool:
+    """The fixed split (see the module docstring)."""
+    if is_public(path):
+        return True
+    digest = hashlib.sha256(path.name.encode()).hexdigest()
+    return int(digest[:8], 16) % 3 == 0
+
+
+def labelled() -> list[Path]:
+    """Every labelled sample (any folder but ``success/``), sorted by path."""
+    return sorted(
+        p
+        for p in SAMPLES.rglob("*")
+        if p.is_file() and p.name.endswith(SUFFIXES) and SUCCESS not in p.parents
+    )
+
+
+def successful() -> list[Path]:
+    return sorted(p for p in SUCCESS.rglob("*") if p.is_file())
+
+
+def tuning() -> list[Path]:
+    return [p for p in labelled() if not held_out(p)]
+
+
+def holdout() -> list[Path]:
+    return [p for p in labelled() if held_out(p)]
