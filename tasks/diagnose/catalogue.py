@@ -28,6 +28,7 @@ class Signature:
     literal: str  # the longest substring every match contains (checked on candidate lines)
     weak: bool = False
     runs: tuple[str, ...] = ()  # every required literal run of MIN_LITERAL+ (trigger choices)
+    companion: bool = False  # a `requires` pattern: evidence that must accompany a signature
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,11 @@ class Entry:
     timeout_command: re.Pattern[str] | None = None
     variants: tuple[Variant, ...] = ()
     followup: str | None = None
+
+    @property
+    def requires(self) -> bool:
+        """Its signatures count only with one of its `requires` patterns in the same log."""
+        return any(sig.companion for sig in self.signatures)
 
     def variant_for(self, values: Mapping[str, str]) -> Variant | None:
         return next((v for v in self.variants if v.applies(values)), None)
@@ -137,7 +143,7 @@ def _compile(entry_id: str, text: str) -> re.Pattern[str]:
         raise _problem(entry_id, f"bad regex {text!r} ({exc})") from None
 
 
-def _signature(entry_id: str, text: str, weak: bool) -> Signature:
+def _signature(entry_id: str, text: str, weak: bool, companion: bool = False) -> Signature:
     pattern = _compile(entry_id, text)
     runs = tuple(r for r in required_runs(text) if len(r) >= MIN_LITERAL)
     if not runs:
@@ -145,7 +151,7 @@ def _signature(entry_id: str, text: str, weak: bool) -> Signature:
             entry_id,
             f"signature {text!r} has no literal of {MIN_LITERAL}+ characters to search for",
         )
-    return Signature(pattern, max(runs, key=len), weak, runs)
+    return Signature(pattern, max(runs, key=len), weak, runs, companion)
 
 
 def _strings(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -176,6 +182,10 @@ def parse_entry(raw: Mapping[str, Any]) -> Entry:
             raise _problem(entry_id, f"`{key}` is required")
     signatures = tuple(_signature(entry_id, s, False) for s in _strings(raw, "signatures"))
     signatures += tuple(_signature(entry_id, s, True) for s in _strings(raw, "weak"))
+    companions = tuple(_signature(entry_id, s, False, True) for s in _strings(raw, "requires"))
+    if companions and not signatures:
+        raise _problem(entry_id, "`requires` needs signatures to accompany")
+    signatures += companions
     build_status = _strings(raw, "build_status")
     if not signatures and not build_status:
         raise _problem(entry_id, "needs at least one signature or a build_status")

@@ -94,6 +94,7 @@ class Hit:
     groups: tuple[tuple[str, str], ...] = ()
     weak: bool = False
     structured: bool = False  # from batch-get-builds data, not from a log line
+    companion: bool = False  # matched a `requires` pattern (context, not a signature)
 
     def group_dict(self) -> dict[str, str]:
         return dict(self.groups)
@@ -140,7 +141,8 @@ class Scan:
     def add(self, hit: Hit) -> None:
         self.counts[hit.entry] = self.counts.get(hit.entry, 0) + 1
         kept = self.hits.setdefault(hit.entry, [])
-        if len(kept) < KEEP_HITS:
+        # a `requires` companion and a signature hit are each kept once even past the limit
+        if len(kept) < KEEP_HITS or not any(h.companion == hit.companion for h in kept):
             kept.append(hit)
 
 
@@ -367,7 +369,8 @@ class Scanner:
                 matched.add(entry_id)
                 groups = tuple((k, v) for k, v in found.groupdict().items() if v is not None)
                 shown = text[:MAX_LINE]
-                self.result.add(Hit(entry_id, number, phase, shown, groups, sig.weak))
+                hit = Hit(entry_id, number, phase, shown, groups, sig.weak, companion=sig.companion)
+                self.result.add(hit)
 
     def _grammar(self, message: str, number: int, buf: bytes, start: int) -> str:
         """Track phases from the agent's lines; returns the phase this line belongs to."""

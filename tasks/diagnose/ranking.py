@@ -289,6 +289,15 @@ def _candidates(catalogue: Catalogue, hits: Iterable[Hit]) -> dict[str, _Candida
     return out
 
 
+def _drop_unaccompanied(cands: dict[str, _Candidate]) -> None:
+    """An entry with `requires` counts only when a signature AND a companion pattern matched."""
+    for entry_id, cand in list(cands.items()):
+        if cand.entry.requires and not (
+            any(h.companion for h in cand.hits) and any(not h.companion for h in cand.hits)
+        ):
+            del cands[entry_id]
+
+
 def _absorb(cands: dict[str, _Candidate]) -> None:
     for cand in list(cands.values()):
         for other_id in cand.entry.absorbs:
@@ -462,6 +471,7 @@ def diagnose(
     ]
     # a tolerated error in a phase that SUCCEEDED is not a finding (kept for absorbs below)
     cands = _candidates(catalogue, hits)
+    _drop_unaccompanied(cands)
     _absorb(cands)
     for entry_id in [
         key

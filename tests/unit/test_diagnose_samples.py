@@ -1,10 +1,12 @@
-"""The labelled sample set: every catalogue entry has a sample that it wins, no entry fires on
-another's sample unless ranked below it, and successful logs give no finding at all.
+"""The labelled sample set: every catalogue entry has a sample, every TUNING sample is won by its
+entry, the HELD-OUT part stays above the issue's aim, and successful logs give no finding.
 
-A sample is ``tests/samples/diagnose/<expected id>[--<variant>].log`` (a log) or
-``<expected id>[--<variant>].build.json`` (a saved batch-get-builds response). Several samples
-are real output captured from the components (names ending in ``--bun-sql``, ``--registry``...);
-the integration tests regenerate those live.
+A sample is ``tests/samples/diagnose/[<folder>/]<expected id>[--<variant>].log`` (a log) or
+``...build.json`` (a saved batch-get-builds response). The split into a tuning part (the only
+samples patterns are written against) and a held-out part is fixed by file name in
+``tests/helpers/samples.py``; ``bench/bench_diagnose.py`` reports both figures. Where each sample
+came from (a live run on this machine, or a public paste) is listed in
+``tests/samples/diagnose/SOURCES.md``.
 """
 
 from __future__ import annotations
@@ -15,29 +17,22 @@ from pathlib import Path
 import pytest
 
 from tasks.diagnose.catalogue import load_catalogue
-from tasks.diagnose.matcher import scan_chunks
+from tasks.diagnose.matcher import Scan, scan_chunks
 from tasks.diagnose.ranking import Diagnosis, diagnose, facts_from_json
+from tests.helpers.samples import expected_id, holdout, labelled, successful, tuning
 
-SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "diagnose"
-LABELLED = sorted(p for p in SAMPLES.iterdir() if p.is_file())
-SUCCESS = sorted((SAMPLES / "success").iterdir())
-
-
-def expected_id(path: Path) -> str:
-    return path.name.split(".")[0].split("--")[0]
+HELD_OUT_AIM = 0.90  # issue 11: ">= 90 % top-1 on the unseen part"
 
 
 def run_sample(path: Path) -> Diagnosis:
     catalogue = load_catalogue()
     if path.name.endswith(".build.json"):
-        from tasks.diagnose.matcher import Scan
-
         return diagnose(catalogue, Scan(), facts_from_json(json.loads(path.read_text())))
     return diagnose(catalogue, scan_chunks([path.read_bytes()], catalogue))
 
 
-@pytest.mark.parametrize("path", LABELLED, ids=lambda p: p.name)
-def test_sample_top_finding_is_its_entry(path: Path) -> None:
+@pytest.mark.parametrize("path", tuning(), ids=lambda p: p.name)
+def test_tuning_sample_top_finding_is_its_entry(path: Path) -> None:
     result = run_sample(path)
     ids = [f.id for f in result.findings]
     assert ids, f"{path.name}: nothing matched"
@@ -48,19 +43,27 @@ def test_sample_top_finding_is_its_entry(path: Path) -> None:
 
 
 def test_every_entry_has_a_sample() -> None:
-    covered = {expected_id(p) for p in LABELLED}
+    covered = {expected_id(p) for p in labelled()}
     missing = [e.id for e in load_catalogue().entries if e.id not in covered]
     assert missing == []
 
 
 def test_cross_matches_rank_below_the_sample_entry() -> None:
     """Any other entry firing on a sample is ranked after the sample's own entry."""
-    for path in LABELLED:
+    for path in tuning():
         ids = [f.id for f in run_sample(path).findings]
         assert ids.index(expected_id(path)) == 0, (path.name, ids)
 
 
-@pytest.mark.parametrize("path", SUCCESS, ids=lambda p: p.name)
+def test_held_out_top1_meets_the_aim() -> None:
+    """Measured, not tuned: a drop below the aim means a change broke unseen wordings."""
+    paths = holdout()
+    right = [p for p in paths if [f.id for f in run_sample(p).findings][:1] == [expected_id(p)]]
+    assert len(paths) >= 80
+    assert len(right) / len(paths) >= HELD_OUT_AIM, sorted(p.name for p in set(paths) - set(right))
+
+
+@pytest.mark.parametrize("path", successful(), ids=lambda p: p.name)
 def test_successful_logs_give_no_finding(path: Path) -> None:
     result = run_sample(path)
     assert [f.id for f in result.findings] == []
