@@ -211,26 +211,55 @@ def choose_triggers(needs: Iterable[Sequence[str]], background: bytes = b"") -> 
     return tuple(sorted(triggers))
 
 
+def _trie_pattern(words: list[bytes]) -> bytes:
+    """A regex matching exactly ``words`` (all non-empty), factored as a trie: at a position
+    where the first byte matches, ``re`` tests one byte per level instead of every word."""
+    groups: dict[bytes, list[bytes]] = {}
+    for word in sorted(set(words)):
+        groups.setdefault(word[:1], []).append(word[1:])
+    branches = []
+    for first, rests in groups.items():
+        tails = [r for r in rests if r]
+        if not tails:
+            branches.append(re.escape(first))
+            continue
+        inner = _trie_pattern(tails)
+        optional = b"?" if len(tails) < len(rests) else b""
+        branches.append(re.escape(first) + b"(?:" + inner + b")" + optional)
+    return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+
 def trigger_regex(triggers: Iterable[bytes]) -> re.Pattern[bytes]:
-    """One alternation factored by first byte (``re`` then tests one byte per position)."""
-    groups: dict[bytes, set[bytes]] = {}
-    for trigger in triggers:
-        groups.setdefault(trigger[:1], set()).add(trigger[1:])
-    parts = [
-        re.escape(first) + b"(?:" + b"|".join(re.escape(r) for r in sorted(rest)) + b")"
-        for first, rest in sorted(groups.items())
-    ]
-    return re.compile(b"|".join(parts))
+    """One alternation factored as a trie (``re`` then tests one byte per position and level)."""
+    return re.compile(_trie_pattern(list(triggers)))
 
 
 @dataclass(frozen=True)
 class Compiled:
-    """The catalogue prepared for streaming: the trigger regex and literal -> signatures."""
+    """The catalogue prepared for streaming: the trigger regex, literal -> signatures, and for
+    each trigger the signatures whose literal runs contain it (the only ones a line holding
+    that trigger can match)."""
 
     catalogue: Catalogue
     triggers: tuple[bytes, ...]
     search: re.Pattern[bytes]
     literals: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]  # literal -> (entry, sig #)
+    by_trigger: dict[bytes, tuple[tuple[str, int], ...]] = field(default_factory=dict)
+    by_first: dict[int, tuple[bytes, ...]] = field(default_factory=dict)  # first byte -> triggers
+
+    def signatures_on(self, line: bytes) -> list[tuple[str, int]]:
+        """(entry, sig #) of every signature whose trigger occurs in ``line``, overlaps included
+        (one regex pass reports non-overlapping matches only: a trigger can hide another)."""
+        refs: dict[tuple[str, int], None] = {}
+        pos = 0
+        search, by_first, by_trigger = self.search.search, self.by_first, self.by_trigger
+        while (found := search(line, pos)) is not None:
+            at = found.start()
+            for trigger in by_first[line[at]]:
+                if line.startswith(trigger, at):
+                    refs.update(dict.fromkeys(by_trigger.get(trigger, ())))
+            pos = at + 1
+        return list(refs)
 
 
 _COMPILED: dict[int, Compiled] = {}
@@ -251,7 +280,24 @@ def compile_catalogue(catalogue: Catalogue) -> Compiled:
                 needs.append(sig.runs or (sig.literal,))
         triggers = choose_triggers(needs, catalogue.background)
         literals = tuple((lit, tuple(refs)) for lit, refs in table.items())
-        _COMPILED[key] = Compiled(catalogue, triggers, trigger_regex(triggers), literals)
+        by_trigger: dict[bytes, list[tuple[str, int]]] = {}
+        for entry in catalogue.entries:
+            for index, sig in enumerate(entry.signatures):
+                runs = [r.encode() for r in (sig.runs or (sig.literal,))]
+                for trigger in triggers:
+                    if any(trigger in run for run in runs):
+                        by_trigger.setdefault(trigger, []).append((entry.id, index))
+        by_first: dict[int, list[bytes]] = {}
+        for trigger in triggers:
+            by_first.setdefault(trigger[0], []).append(trigger)
+        _COMPILED[key] = Compiled(
+            catalogue,
+            triggers,
+            trigger_regex(triggers),
+            literals,
+            {t: tuple(refs) for t, refs in by_trigger.items()},
+            {b: tuple(ts) for b, ts in by_first.items()},
+        )
     return _COMPILED[key]
 
 
@@ -264,6 +310,7 @@ class Scanner:
     def __init__(self, catalogue: Catalogue) -> None:
         self.compiled = compile_catalogue(catalogue)
         self.catalogue = catalogue
+        self._entry_index = {e.id: i for i, e in enumerate(catalogue.entries)}
         self.result = Scan()
         self.phase = ""
         self._carry = b""
@@ -272,6 +319,9 @@ class Scanner:
         self._pending_context: tuple[str, str, str, int] | None = None
         self._failure_seen = False
         self._region = (0, 0)  # bounds of the region being processed in its buffer
+
+    def _order(self, ref: tuple[str, int]) -> tuple[int, int]:
+        return (self._entry_index[ref[0]], ref[1])
 
     # the public streaming interface
     def feed(self, chunk: bytes) -> None:
@@ -336,14 +386,15 @@ class Scanner:
             line_no += buf.count(b"\n", counted_to, start)
             counted_to = start
             stop = buf.find(b"\n", start, end)
-            text = clean(buf[start:stop].decode("utf-8", "replace"))
-            self._line_hit(text, line_no + 1, buf, start)
+            raw = buf[start:stop]
+            text = clean(raw.decode("utf-8", "replace"))
+            self._line_hit(text, line_no + 1, buf, start, raw)
         self._line += buf.count(b"\n", begin, end)
         self._history = (self._history + buf[max(begin, end - HISTORY_BYTES) : end])[
             -HISTORY_BYTES:
         ]
 
-    def _line_hit(self, text: str, number: int, buf: bytes, start: int) -> None:
+    def _line_hit(self, text: str, number: int, buf: bytes, start: int, raw: bytes) -> None:
         phase = self.phase
         if "hase " in text or "Running command " in text:
             message = message_of(text)
@@ -354,23 +405,22 @@ class Scanner:
                 return
         matched: set[str] = set()
         by_id = self.catalogue.by_id
-        # every literal, not only the matched trigger's: triggers found by one regex pass do
-        # not overlap, so a trigger can hide another one on the same line
-        for literal, refs in self.compiled.literals:
-            if literal not in text:
+        # only the signatures whose trigger occurs on this line (overlapping triggers included),
+        # in catalogue order so the first matching signature of an entry gives its groups
+        for entry_id, index in sorted(self.compiled.signatures_on(raw), key=self._order):
+            if entry_id in matched:
                 continue
-            for entry_id, index in refs:
-                if entry_id in matched:
-                    continue
-                sig = by_id[entry_id].signatures[index]
-                found = sig.pattern.search(text)
-                if found is None:
-                    continue
-                matched.add(entry_id)
-                groups = tuple((k, v) for k, v in found.groupdict().items() if v is not None)
-                shown = text[:MAX_LINE]
-                hit = Hit(entry_id, number, phase, shown, groups, sig.weak, companion=sig.companion)
-                self.result.add(hit)
+            sig = by_id[entry_id].signatures[index]
+            if sig.literal not in text:
+                continue
+            found = sig.pattern.search(text)
+            if found is None:
+                continue
+            matched.add(entry_id)
+            groups = tuple((k, v) for k, v in found.groupdict().items() if v is not None)
+            shown = text[:MAX_LINE]
+            hit = Hit(entry_id, number, phase, shown, groups, sig.weak, companion=sig.companion)
+            self.result.add(hit)
 
     def _grammar(self, message: str, number: int, buf: bytes, start: int) -> str:
         """Track phases from the agent's lines; returns the phase this line belongs to."""

@@ -93,3 +93,27 @@ def test_broken_entries_fail_at_load_with_their_id(change: dict[str, object], me
 def test_duplicate_ids_are_refused() -> None:
     with pytest.raises(UsageError, match="duplicate"):
         parse_catalogue({"entries": [ENTRY, ENTRY]})
+
+
+REQUIRING = {
+    "id": "old_driver",
+    "title": "Old driver",
+    "signatures": ["Connection terminated due to connection timeout"],
+    "requires": [r"at emitCloseNT \("],
+    "cause": "old driver",
+    "fix": "upgrade",
+    "docs": "https://example.org/",
+}
+
+
+def test_an_entry_with_requires_fires_only_with_its_companion() -> None:
+    catalogue = parse_catalogue({"entries": [REQUIRING]})
+    alone = ["Error: Connection terminated due to connection timeout", "    at TCP.<anonymous>"]
+    assert diagnose(catalogue, scan_lines(alone, catalogue)).findings == ()
+    companion_only = ["    at emitCloseNT (node:net:2344:8)"]
+    assert diagnose(catalogue, scan_lines(companion_only, catalogue)).findings == ()
+    both = [alone[0], *companion_only]
+    found = diagnose(catalogue, scan_lines(both, catalogue)).findings
+    assert [f.id for f in found] == ["old_driver"]
+    with pytest.raises(UsageError, match="requires"):
+        parse_catalogue({"entries": [{**REQUIRING, "signatures": [], "build_status": ["FAILED"]}]})

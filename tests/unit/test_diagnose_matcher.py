@@ -132,7 +132,7 @@ def test_random_chunking_of_all_samples_gives_the_same_scan() -> None:
     from pathlib import Path
 
     samples = Path(__file__).resolve().parents[1] / "samples" / "diagnose"
-    data = b"".join(p.read_bytes() for p in sorted(samples.glob("*.log")))
+    data = b"".join(p.read_bytes() for p in sorted(samples.rglob("*.log")))
     whole = scan_chunks([data], CAT)
     rnd = random.Random(5)
     for _ in range(5):
@@ -163,3 +163,29 @@ def test_a_command_that_mentions_an_error_is_not_the_error() -> None:
     # the same words as output (the echo ran) are still found
     printed = scan_lines([*log[:2], "error: it would fail with 'exec format error'"], CAT)
     assert printed.hits["docker_exec_format_error"][0].line == 3
+
+
+def test_the_trigger_trie_matches_exactly_what_the_plain_alternation_matches() -> None:
+    import random
+    import re
+
+    from tasks.diagnose.matcher import trigger_regex
+
+    triggers = list(compile_catalogue(CAT).triggers) + [b"ab", b"abc", b"abd", b"b"]
+    plain = re.compile(b"|".join(re.escape(t) for t in sorted(triggers, key=len, reverse=True)))
+    trie = trigger_regex(triggers)
+    rnd = random.Random(11)
+    text = b"".join(
+        rnd.choice([*triggers, b" ", b"x", b"\n", b"abz", b"Phase"]) for _ in range(5000)
+    )
+    assert [m.start() for m in trie.finditer(text)] == [m.start() for m in plain.finditer(text)]
+    for trigger in triggers:
+        found = trie.match(trigger)
+        assert found is not None and found.group() == trigger
+
+
+def test_a_trigger_hidden_inside_another_still_reaches_its_signatures() -> None:
+    compiled = compile_catalogue(CAT)
+    line = b"canceling statement due to statement timeout; no basic auth credentials"
+    refs = {entry for entry, _ in compiled.signatures_on(line)}
+    assert {"migration_statement_timeout", "ecr_no_basic_auth"} <= refs
