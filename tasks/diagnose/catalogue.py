@@ -228,9 +228,15 @@ def parse_catalogue(raw: Mapping[str, Any], background: bytes = b"") -> Catalogu
 @functools.lru_cache(maxsize=4)
 def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:
     """The catalogue at ``path`` (compiled once per process)."""
+    import yaml
+
     from tasks.config import load_yaml_file
 
-    raw = load_yaml_file(path)
+    try:  # libyaml when present: the catalogue is large and read at every diagnosis
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except (OSError, yaml.YAMLError):
+        raw = load_yaml_file(path)  # the same failure, worded as one line with its place
     if not isinstance(raw, Mapping):
         raise UsageError(f"{path} must hold a mapping with `entries`", "fix the catalogue file")
     background = BACKGROUND_PATH.read_bytes() if BACKGROUND_PATH.exists() else b""

@@ -193,13 +193,20 @@ def choose_triggers(needs: Iterable[Sequence[str]], background: bytes = b"") -> 
         starts.add(best)
         pending = {n for n in pending if all(run[i] != best for run, i in positions(n))}
 
+    counted: dict[bytes, int] = {}
+
     def seen(run: bytes, i: int) -> int:
-        return background.count(run[i : i + TRIGGER_LEN])
+        piece = run[i : i + TRIGGER_LEN]
+        if piece not in counted:
+            counted[piece] = background.count(piece)
+        return counted[piece]
 
     triggers: set[bytes] = set()
     for need in options:
         spots = positions(need)
         if all(seen(run, i) for run, i in spots if run[i] in starts):
+            # a common start byte is never added for one need: a substring the background
+            # holds (a few more candidate lines) costs less than a test at most positions
             unseen = [run[i] for run, i in spots if not seen(run, i)]
             if unseen:
                 starts.add(min(unseen, key=rarity))

@@ -171,7 +171,7 @@ def test_the_trigger_trie_matches_exactly_what_the_plain_alternation_matches() -
 
     from tasks.diagnose.matcher import trigger_regex
 
-    triggers = list(compile_catalogue(CAT).triggers) + [b"ab", b"abc", b"abd", b"b"]
+    triggers = [*compile_catalogue(CAT).triggers, b"ab", b"abc", b"abd", b"b"]
     plain = re.compile(b"|".join(re.escape(t) for t in sorted(triggers, key=len, reverse=True)))
     trie = trigger_regex(triggers)
     rnd = random.Random(11)
