@@ -1,8 +1,9 @@
 """The labelled diagnose samples and their fixed tuning / held-out split.
 
 A labelled sample is ``tests/samples/diagnose/[<folder>/]<expected id>[--<variant>].log`` (a log)
-or ``...build.json`` (a saved batch-get-builds response); ``success/`` holds successful logs
-(no finding expected). Where a sample came from is listed in ``tests/samples/diagnose/SOURCES.md``.
+or ``...build.json`` (a saved batch-get-builds response), or any ``.log`` of a folder whose
+``labels.txt`` names its expected id (``live/``, written by the e2e tests of the Node samples);
+``success/`` holds successful logs (no finding expected). Where a sample came from is listed in ``tests/samples/diagnose/SOURCES.md``.
 
 The split was fixed before the patterns of issue 11 were written, and never changes:
 
@@ -25,8 +26,32 @@ SUCCESS = SAMPLES / "success"
 SUFFIXES = (".log", ".build.json")
 
 
+LABELS = "labels.txt"  # a folder whose file names are not ids lists "<file> <expected id>"
+
+
+def _labels(folder: Path) -> dict[str, str]:
+    table = folder / LABELS
+    if not table.exists():
+        return {}
+    pairs = (line.split() for line in table.read_text().splitlines())
+    return {p[0]: p[1] for p in pairs if len(p) == 2 and not p[0].startswith("#")}
+
+
 def expected_id(path: Path) -> str:
+    labels = _labels(path.parent)
+    if labels:
+        return labels[path.name]
     return path.name.split(".")[0].split("--")[0]
+
+
+def unlabelled() -> list[Path]:
+    """Samples in a labelled folder that its labels.txt does not list."""
+    return sorted(
+        p
+        for table in SAMPLES.rglob(LABELS)
+        for p in table.parent.glob("*.log")
+        if p.name not in _labels(table.parent)
+    )
 
 
 def variant(path: Path) -> str:
@@ -48,10 +73,14 @@ def held_out(path: Path) -> bool:
 
 def labelled() -> list[Path]:
     """Every labelled sample (any folder but ``success/``), sorted by path."""
+    missing = set(unlabelled())
     return sorted(
         p
         for p in SAMPLES.rglob("*")
-        if p.is_file() and p.name.endswith(SUFFIXES) and SUCCESS not in p.parents
+        if p.is_file()
+        and p.name.endswith(SUFFIXES)
+        and SUCCESS not in p.parents
+        and p not in missing
     )
 
 

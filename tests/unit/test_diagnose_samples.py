@@ -19,7 +19,7 @@ import pytest
 from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.matcher import Scan, scan_chunks
 from tasks.diagnose.ranking import Diagnosis, diagnose, facts_from_json
-from tests.helpers.samples import expected_id, holdout, labelled, successful, tuning
+from tests.helpers.samples import expected_id, holdout, labelled, successful, tuning, unlabelled
 
 HELD_OUT_AIM = 0.90  # issue 11: ">= 90 % top-1 on the unseen part"
 
@@ -53,6 +53,10 @@ def test_cross_matches_rank_below_the_sample_entry() -> None:
     for path in tuning():
         ids = [f.id for f in run_sample(path).findings]
         assert ids.index(expected_id(path)) == 0, (path.name, ids)
+
+
+def test_every_live_sample_is_labelled() -> None:
+    assert unlabelled() == []
 
 
 def test_held_out_top1_meets_the_aim() -> None:
