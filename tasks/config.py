@@ -147,7 +147,7 @@ def environment_names(raw: Mapping[str, Any]) -> list[str]:
 
 
 def choose_env(raw: Mapping[str, Any], flag: str | None, environ: Mapping[str, str]) -> str:
-    name = flag or environ.get(f"{ENV_PREFIX}ENV") or raw.get("env") or "prod"
+    name = flag or environ.get(f"{ENV_PREFIX}ENV") or raw.get("env") or "local"
     known = environment_names(raw)
     if name not in known:
         listed = ", ".join(known) or "none configured"

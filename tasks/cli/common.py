@@ -15,9 +15,9 @@ from typing import Any
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from tasks.config import Settings, load_settings
+from tasks.config import Settings, environment_names, load_settings
 from tasks.console import Console
-from tasks.errors import ExitCode, SuiteError
+from tasks.errors import AwsAuthError, ExitCode, SuiteError
 from tasks.redact import Redactor
 from tasks.runtime import Runtime, make_runtime
 
@@ -59,6 +59,20 @@ def settings_for(c: Context, env: str | None, flags: Mapping[str, Any]) -> Setti
     return load_settings(raw_config(c), env=env, flags=flags, environ=os.environ)
 
 
+def name_environment(err: AwsAuthError, env: str, known: list[str]) -> AwsAuthError:
+    """A credentials failure names the environment it was for and how to pick another: the
+    newcomer whose first task aimed at AWS learns that ``--env local`` exists."""
+    others = ", ".join(name for name in known if name != env) or "none configured"
+    named = AwsAuthError(
+        f"{err.message} (environment {env!r})",
+        f"{err.remedy.rstrip('.')}; or choose another environment with --env NAME or "
+        f"RELEASE_ENV=NAME (others in invoke.yaml: {others})",
+        details=err.details,
+    )
+    named.retryable = err.retryable
+    return named
+
+
 def execute(
     c: Context,
     action: Action,
@@ -76,6 +90,7 @@ def execute(
     from tasks.wait import sigterm_as_interrupt
 
     console = console or Console(json_mode=json_, redactor=Redactor())
+    settings: Settings | None = None
     try:
         settings = settings_for(c, env, {k: v for k, v in (flags or {}).items() if v is not None})
         for notice in settings.notices:  # deprecations: once per run, never fatal
@@ -89,6 +104,8 @@ def execute(
         if not console.emitted:
             console.emit({"ok": True, **result})
     except SuiteError as err:
+        if isinstance(err, AwsAuthError) and settings is not None:
+            err = name_environment(err, settings.env, environment_names(raw_config(c)))
         console.error(err)
         raise Exit(code=int(err.code)) from None
     except KeyboardInterrupt:

@@ -102,7 +102,12 @@ def _one_failure(proc: subprocess.CompletedProcess[str], code: ExitCode, text: s
 
 @pytest.mark.parametrize("task", [("db.migrate",), ("doctor",)])
 def test_no_credentials(task: tuple[str, ...]) -> None:
-    _one_failure(invoke(*task), ExitCode.AWS_AUTH, "no usable AWS credentials")
+    proc = invoke(*task)
+    _one_failure(proc, ExitCode.AWS_AUTH, "no usable AWS credentials")
+    # the line names the environment it used and how to choose another (issue 10, item 4)
+    line = proc.stderr.splitlines()[-1]
+    assert "(environment 'staging')" in line, line
+    assert "--env NAME or RELEASE_ENV=NAME (others in invoke.yaml: local, prod)" in line, line
 
 
 def test_a_profile_that_does_not_exist() -> None:

@@ -52,7 +52,11 @@ def test_region_falls_back_to_aws_region_only_when_unset() -> None:
 
 
 def test_default_env_from_file(raw: dict[str, object]) -> None:
-    assert load_settings(raw, environ={}).env == "prod"
+    """The shipped default is this machine: production is always named explicitly."""
+    settings = load_settings(raw, environ={})
+    assert (settings.env, settings.runner) == ("local", "local")
+    assert load_settings(raw, environ={"RELEASE_ENV": "prod"}).env == "prod"
+    assert load_settings({"environments": {"local": {}}}, environ={}).env == "local"
 
 
 @pytest.mark.parametrize(
