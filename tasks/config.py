@@ -7,7 +7,9 @@ the raw config as plain dicts, the flags and the process environment.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import re
 import shlex
 from collections.abc import Mapping
@@ -20,10 +22,19 @@ from tasks.platforms import Platform, parse_platform
 from tasks.references import ecr_registry
 
 ENV_PREFIX = "RELEASE_"
-_ACCOUNT = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
-_SEED = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # Docker's tag grammar
+# fullmatch and [0-9], never ``$`` and ``\d``: ``$`` accepts a trailing newline (a region
+# "us-east-1\n" reached botocore's endpoint and signing code) and ``\d`` accepts any Unicode
+# digit ("５０００")
+_ACCOUNT = re.compile(r"[0-9]{12}")
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]")
+_SEED = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # Docker's tag grammar
+_PORT = re.compile(r"[0-9]{1,5}")
+# host[:port] of a registry: a DNS name, IPv4 or [IPv6], and an ASCII port
+_REGISTRY = re.compile(
+    r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::(?P<port>[^:]*))?"
+)
+MAX_YAML_NODES = 20_000  # invoke.yaml after alias expansion; the shipped one has ~150
 TAG_POLICIES = ("git-sha", "moving")
 REGISTRY_AUTH = ("ecr", "basic", "none")
 RUNNERS = ("codebuild", "local")
@@ -116,30 +127,100 @@ def _as_bool(key: str, value: Any) -> bool:
     raise UsageError(f"{key} must be true or false, not {value!r}", f"set {key}: true or false")
 
 
-def _as_tuple(value: Any) -> tuple[str, ...]:
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_tuple(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
-    return tuple(str(v) for v in (value or ()))
+    if isinstance(value, list | tuple) and all(
+        isinstance(v, str | int) and not isinstance(v, bool) for v in value
+    ):
+        return tuple(str(v) for v in value)
+    raise UsageError(
+        f"{key} must be a list of names, not {_shown(value)}",
+        f"write {key}: [name, ...] (or a comma-separated string)",
+    )
+
+
+def port_number(key: str, value: Any) -> int:
+    """A TCP port 1-65535 written with ASCII digits (int("５０００") is 5000 in Python)."""
+    text = (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    )
+    if not _PORT.fullmatch(text) or not 1 <= int(text) <= 65535:
+        raise UsageError(
+            f"{key} must be a port number from 1 to 65535, not {_shown(value)}",
+            f"fix {key} (ASCII digits, e.g. 5432)",
+        )
+    return int(text)
+
+
+def positive_minutes(key: str, value: Any) -> float:
+    """A finite positive number: nan, inf and 1e309 (inf) are refused, not waited on."""
+    number = float("nan")
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):
+            number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        raise UsageError(
+            f"{key} must be a positive number of minutes, not {_shown(value)}",
+            f"fix {key} (e.g. 30)",
+        )
+    return number
 
 
 def _coerce(key: str, value: Any) -> Any:
     if key in _TUPLES:
-        return _as_tuple(value)
+        return _as_tuple(key, value)
+    if isinstance(value, Platform) and key == "platform":
+        return value
+    if not isinstance(value, str | int | float | bool):
+        raise UsageError(
+            f"{key} must be a single value, not a {type(value).__name__} ({_shown(value)})",
+            f"write {key}: VALUE on one line",
+        )
     if key in _BOOLS:
         return _as_bool(key, value)
     if key == "platform":
-        return value if isinstance(value, Platform) else parse_platform(str(value))
-    if key in ("timeout", "database_port"):
-        try:
-            number = float(value) if key == "timeout" else int(value)
-        except (TypeError, ValueError):
-            raise UsageError(f"{key} must be a number, not {value!r}", f"fix {key}") from None
-        if number <= 0:
-            raise UsageError(f"{key} must be positive, not {value!r}", f"fix {key}")
-        return number
-    if key == "account":
-        return str(value)
-    return None if value is None else str(value) if not isinstance(value, str) else value
+        return parse_platform(str(value))
+    if key == "timeout":
+        return positive_minutes(key, value)
+    if key == "database_port":
+        return port_number(key, value)
+    return value if isinstance(value, str) else str(value)
+
+
+def check_structure(raw: Any, where: str = "release") -> None:
+    """The shape of the ``release:`` section: mappings where mappings belong. One line naming
+    the key, instead of an AttributeError deep inside (``environments: [prod]``)."""
+    if not isinstance(raw, Mapping):
+        raise UsageError(
+            f"{where} in invoke.yaml must be a mapping (key: value lines), not a "
+            f"{type(raw).__name__}",
+            "see the README's Configuration section for its layout",
+        )
+    env = raw.get("env")
+    if env is not None and not isinstance(env, str):
+        raise UsageError(
+            f"{where}.env must be an environment name, not {_shown(env)}", "write env: local"
+        )
+    for key in ("defaults", "environments"):
+        value = raw.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            raise UsageError(
+                f"{where}.{key} in invoke.yaml must be a mapping, not a {type(value).__name__}",
+                f"write {key}: followed by indented key: value lines",
+            )
+    for name, section in (raw.get("environments") or {}).items():
+        if section is not None and not isinstance(section, Mapping):
+            raise UsageError(
+                f"{where}.environments.{name} in invoke.yaml must be a mapping, not a "
+                f"{type(section).__name__}",
+                "write the environment's settings as indented key: value lines",
+            )
 
 
 def environment_names(raw: Mapping[str, Any]) -> list[str]:
@@ -202,7 +283,7 @@ def _seed_commands(value: Any, where: str) -> dict[str, tuple[str, ...]]:
         )
     out: dict[str, tuple[str, ...]] = {}
     for name, argv in value.items():
-        if not isinstance(name, str) or not _SEED.match(name):
+        if not isinstance(name, str) or not _SEED.fullmatch(name):
             raise UsageError(
                 f"{where}: seed name {name!r} is not a plain name ([a-z0-9_-], at most 63)",
                 "rename it under seed_commands",
@@ -230,9 +311,9 @@ def _from_env_text(key: str, value: Any) -> Any:
 
 
 def _legacy_seeds(value: Any, where: str) -> dict[str, tuple[str, ...]]:
-    names = _as_tuple(value)
+    names = _as_tuple(_LEGACY_SEEDS, value)
     for name in names:
-        if not _SEED.match(name):
+        if not _SEED.fullmatch(name):
             raise UsageError(
                 f"{where}: seed script name {name!r} is not a plain name",
                 "use [a-z0-9_-] names under seed_commands",
@@ -266,10 +347,9 @@ def load_settings(
 ) -> Settings:
     """Merge defaults < invoke.yaml defaults < environment < RELEASE_* vars < flags; validate."""
     environ = environ or {}
+    check_structure(raw)
     name = choose_env(raw, env, environ)
     section = (raw.get("environments") or {}).get(name) or {}
-    if not isinstance(section, Mapping):
-        raise UsageError(f"release.environments.{name} must be a mapping", "fix invoke.yaml")
     merged: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     notices: list[str] = []
@@ -318,11 +398,11 @@ def load_settings(
 def validate(s: Settings) -> None:
     """Reject settings that would only fail later, with the key to fix."""
     problems: list[tuple[str, str]] = []
-    if s.account and not _ACCOUNT.match(s.account):
+    if s.account and not _ACCOUNT.fullmatch(s.account):
         problems.append((f"account {s.account!r} is not a 12-digit AWS account id", "account"))
-    if s.region and not _REGION.match(s.region):
+    if s.region and not _REGION.fullmatch(s.region):
         problems.append((f"region {s.region!r} is not an AWS region name", "region"))
-    if not _TAG.match(s.tag):
+    if not _TAG.fullmatch(s.tag):
         problems.append((f"tag {s.tag!r} is not a Docker tag ([A-Za-z0-9_.-], at most 128)", "tag"))
     if s.tag_policy not in TAG_POLICIES:
         problems.append((f"tag_policy must be one of {', '.join(TAG_POLICIES)}", "tag_policy"))
@@ -330,6 +410,18 @@ def validate(s: Settings) -> None:
         problems.append(
             (f"registry_auth must be one of {', '.join(REGISTRY_AUTH)}", "registry_auth")
         )
+    registry = _REGISTRY.fullmatch(s.registry) if s.registry else None
+    if s.registry and registry is None:
+        problems.append((f"registry {s.registry!r} is not host[:port]", "registry"))
+    elif registry and registry.group("port") is not None:
+        port = registry.group("port")
+        if not _PORT.fullmatch(port) or not 1 <= int(port) <= 65535:
+            problems.append(
+                (
+                    f"registry port {port!r} is not a number from 1 to 65535 (ASCII digits)",
+                    "registry",
+                )
+            )
     if s.runner not in RUNNERS:
         problems.append((f"runner must be one of {', '.join(RUNNERS)}", "runner"))
     if s.command_entrypoint not in ENTRYPOINTS:
@@ -349,13 +441,36 @@ def validate(s: Settings) -> None:
 
 
 def load_yaml_file(path: Path) -> Any:
-    """Parse a YAML file; a syntax error becomes one line naming the file and line."""
+    """Parse a YAML file; any problem becomes one line naming the file (and line).
+
+    Checked on the node graph before any Python value is made: duplicate keys are refused with
+    both lines (YAML silently keeps the last one), and so is a document whose alias expansion
+    exceeds MAX_YAML_NODES (an alias "bomb": ten levels of ten aliases is 10**10 nodes, which
+    invoke's own config merge copies until the kernel kills it). Composing never expands
+    aliases, so these checks take memory in proportion to the text.
+    """
     import yaml
 
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{path} does not exist", "create it or pass the right path") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a YAML file", "pass a file") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UsageError(
+            f"{path}: line {line} is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            "save the file as UTF-8",
+        ) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None
+        _check_nodes(node, path)
+        return yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -364,3 +479,69 @@ def load_yaml_file(path: Path) -> Any:
             f"{path}:{where} is not valid YAML ({problem})",
             "fix the YAML at that line (indent with spaces, quote values containing ': ')",
         ) from None
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply", "flatten the YAML") from None
+
+
+def _check_nodes(root: Any, path: Path) -> None:
+    """Duplicate keys, recursive aliases and the size after alias expansion, iteratively (no
+    recursion limit) and once per distinct node (an alias is an edge to a shared node)."""
+    import yaml
+
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            children = _children(node)
+            total = 1 + sum(size[id(c)] for c in children)
+            if total > MAX_YAML_NODES:
+                raise UsageError(
+                    f"{path}: line {node.start_mark.line + 1}: aliases expand to more than "
+                    f"{MAX_YAML_NODES} values (a YAML alias bomb?)",
+                    "write the values out instead of nesting aliases (*name) of aliases",
+                )
+            size[key] = total
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise UsageError(
+                f"{path}: line {node.start_mark.line + 1}: an alias refers to itself",
+                "remove the recursive alias",
+            )
+        if isinstance(node, yaml.MappingNode):
+            _no_duplicate_keys(node, path)
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node))
+
+
+def _children(node: Any) -> list[Any]:
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _no_duplicate_keys(node: Any, path: Path) -> None:
+    import yaml
+
+    seen: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key_node.start_mark.line + 1
+        if key_node.value in seen:
+            raise UsageError(
+                f"{path}: line {line}: duplicate key {key_node.value!r} (first on line "
+                f"{seen[key_node.value]}; YAML would silently keep only the last)",
+                "remove or rename one of them",
+            )
+        seen[key_node.value] = line

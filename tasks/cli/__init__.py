@@ -14,21 +14,36 @@ from invoke.collection import Collection
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
+# invoke's own config sections: invoke dies with a traceback when one is not a mapping
+INVOKE_SECTIONS = ("run", "runners", "sudo", "tasks", "timeouts")
+
+
 def _check_project_config(project_dir: Path) -> None:
     """invoke itself dies with a traceback on a broken invoke.yaml; say it in one line first."""
     path = project_dir / "invoke.yaml"
     if not path.exists():
         return
-    from tasks.config import load_yaml_file
+    from tasks.config import check_structure, load_yaml_file
     from tasks.errors import SuiteError, UsageError
 
     try:
+        # before invoke reads the file itself (it does right after importing tasks.py): a
+        # non-UTF-8 file, duplicate keys or an alias bomb never reach invoke's loader
         data = load_yaml_file(path)
         if data is not None and not isinstance(data, dict):
             raise UsageError(
                 f"{path} must hold a mapping at the top (release: ...)",
                 "start invoke.yaml with `release:` and its keys (see the README)",
             )
+        for key in INVOKE_SECTIONS:
+            if data and data.get(key) is not None and not isinstance(data[key], dict):
+                raise UsageError(
+                    f"{path}: {key} must be a mapping (invoke's own settings), not a "
+                    f"{type(data[key]).__name__}",
+                    f"write {key}: followed by indented key: value lines, or remove it",
+                )
+        if data and "release" in data:
+            check_structure(data["release"])
     except SuiteError as err:
         sys.stderr.write(f"error: {err.line()}\n")
         raise SystemExit(int(err.code)) from None

@@ -23,20 +23,12 @@ START_HELP = {
 
 
 def minutes(value: Any) -> float | None:
-    """``--timeout`` in minutes (invoke passes it as text)."""
+    """``--timeout`` in minutes (invoke passes it as text); nan, inf and 1e309 are refused."""
     if value in (None, ""):
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if number <= 0:
-        from tasks.errors import UsageError
+    from tasks.config import positive_minutes
 
-        raise UsageError(
-            f"--timeout {value!r} is not a positive number of minutes", "pass e.g. --timeout 30"
-        )
-    return number
+    return positive_minutes("--timeout", value)
 
 
 @task(help=START_HELP)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -72,6 +73,30 @@ def log_lines(rt: Runtime, build: Build) -> Iterator[str]:
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+class _Gunzip:
+    """A gzip stream whose damage (a truncated download, corrupt bytes) is bad input: one line,
+    exit 2, instead of gzip's EOFError or zlib.error escaping from deep inside the scan."""
+
+    def __init__(self, raw: IO[bytes], label: str) -> None:
+        self._stream = gzip.GzipFile(fileobj=raw, mode="rb")
+        self._raw = raw
+        self._label = label
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except (EOFError, OSError, zlib.error) as exc:
+            why = "it ends before gzip's end marker" if isinstance(exc, EOFError) else str(exc)
+            raise UsageError(
+                f"the log {self._label} is a damaged gzip file ({why})",
+                "download or export the log again, or pass it uncompressed",
+            ) from None
+
+    def close(self) -> None:
+        self._stream.close()
+        self._raw.close()
+
+
 def open_log(path: str) -> IO[bytes]:
     """A saved log file, or stdin for ``-``; gzip (CloudWatch exports) is read transparently."""
     if path == "-":
@@ -84,12 +109,17 @@ def open_log(path: str) -> IO[bytes]:
         stdin: IO[bytes] = sys.stdin.buffer
         peek = getattr(stdin, "peek", None)  # buffered streams look ahead without consuming
         if peek is not None and peek(2)[:2] == GZIP_MAGIC:
-            return gzip.GzipFile(fileobj=stdin, mode="rb")  # type: ignore[return-value]
+            return _Gunzip(stdin, "on stdin")  # type: ignore[return-value]
         return stdin
     try:
-        with Path(path).open("rb") as probe:
-            gzipped = probe.read(2) == GZIP_MAGIC
-        return gzip.open(path, "rb") if gzipped else Path(path).open("rb")  # type: ignore[return-value]
+        handle = Path(path).open("rb")  # noqa: SIM115 (the caller reads and closes it)
+        if handle.read(2) == GZIP_MAGIC:
+            handle.seek(0)
+            return _Gunzip(handle, path)  # type: ignore[return-value]
+        handle.seek(0)
+        return handle
+    except IsADirectoryError:
+        raise UsageError(f"--log {path} is a directory", "pass the log file itself") from None
     except OSError as exc:
         raise UsageError(
             f"cannot read log file {path}: {exc.strerror}",
@@ -100,10 +130,16 @@ def open_log(path: str) -> IO[bytes]:
 def read_build_json(path: str) -> dict[str, Any]:
     """A saved ``aws codebuild batch-get-builds`` response."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise UsageError(
             f"cannot read {path}: {exc.strerror}", "pass the saved batch-get-builds JSON"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} is not JSON text (a binary byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            "save it with `aws codebuild batch-get-builds --ids ID > build.json`",
         ) from None
     try:
         data = json.loads(text)
