@@ -9,6 +9,10 @@ from pathlib import Path
 
 __path__ = [str(Path(__file__).with_name("tasks"))]
 
-from tasks.cli import build_root
+from tasks.interrupts import claim_sigint
+
+claim_sigint()  # first: a Ctrl-C from here on is one line and exit 130, never a traceback
+
+from tasks.cli import build_root  # noqa: E402  (after the claim, on purpose)
 
 ns = build_root(Path(__file__).parent)

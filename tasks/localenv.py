@@ -133,8 +133,7 @@ def ensure_registry(root: Path, settings: Settings, password: str, say: Say) -> 
             "stop it (or run invoke local.down), or set another registry port under "
             "release.environments.local in invoke.yaml",
         )
-    reg = services.start_registry(root / "registry", port, {user: password})
-    (root / "registry" / "registry.pid").write_text(str(reg.pid))
+    services.start_registry(root / "registry", port, {user: password})  # writes registry.pid
     say(f"registry {host} started (basic auth, user {user})")
     return {"registry": host, "registry_started": True}
 

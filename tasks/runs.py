@@ -30,6 +30,7 @@ from tasks.builds import (
 )
 from tasks.codebuild import Caller, CodeBuildBackend, conflict, resolve_image
 from tasks.errors import ConfirmationRequired, SuiteError, UsageError
+from tasks.interrupts import deferred_interrupts
 from tasks.runcommands import command_for, display, where
 from tasks.runtime import Runtime
 from tasks.wait import FailureHook, Waiter, finish, fmt_seconds, logs_elsewhere, stop_refused
@@ -258,9 +259,14 @@ def run_action(
     argv = command_for(rt.settings, action, chosen)
     rt.console.step(f"start {label}: {project}: {display(argv)}")
     rt.console.detail("runs", f"{where(rt.settings, argv)} (docker run in {pinned})")
-    build = backend_for(rt).start(request)
-    announce(rt, build)
+    # a Ctrl-C while the start is in flight waits for it, so the build it started is known
+    # and stopped below (exit 14), never left running behind an exit 130
+    with deferred_interrupts() as held:
+        build = backend_for(rt).start(request)
+        announce(rt, build)
     extra = {"action": action, "image": pinned, "seed_script": chosen, "command": list(argv)}
+    if held.pending:
+        return {**follow_build(rt, build, timeout=timeout, interrupted=True), **extra}
     if detach:
         resume = f"invoke build.wait {build.id} --env {rt.settings.env}"
         rt.console.info(f"detached; follow it with: {resume}")
@@ -297,14 +303,20 @@ def plan_action(rt: Runtime, action: str, chosen: str | None, image: str | None)
 
 
 def follow_build(
-    rt: Runtime, build: Build, *, timeout: float | None, owner: bool = True
+    rt: Runtime,
+    build: Build,
+    *,
+    timeout: float | None,
+    owner: bool = True,
+    interrupted: bool = False,
 ) -> dict[str, Any]:
     """Wait for a build, print every log line, raise its status's error unless it SUCCEEDED.
 
     ``owner``: this run started the build (db.migrate, db.seed, release), so Ctrl-C stops it;
-    ``build.wait`` follows someone else's build and only detaches."""
+    ``build.wait`` follows someone else's build and only detaches. ``interrupted``: a Ctrl-C
+    came while this run was starting it: stop it at once."""
     waiter = waiter_for(rt, timeout=_timeout_seconds(rt, timeout), owner=owner)
-    final = waiter.wait(build)
+    final = waiter.wait(build, interrupted=interrupted)
     # a build that ended on its own while we were stopping it keeps its own diagnosis
     stopped = waiter.interrupted and final.status == "STOPPED"
     hook = stopped_here if stopped else failure_hook(rt)

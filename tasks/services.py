@@ -225,7 +225,8 @@ def write_htpasswd(path: Path, users: dict[str, str]) -> None:
 
 
 def start_registry(root: Path, port: int, users: dict[str, str] | None = None) -> Registry:
-    """A Registry v2 on 127.0.0.1:port storing under root; basic auth when users are given."""
+    """A Registry v2 on 127.0.0.1:port storing under root (its pid in root/registry.pid);
+    basic auth when users are given."""
     binary = shutil.which("docker-registry") or shutil.which("registry")
     if not binary:
         raise LocalEnvError("docker-registry is not installed", "apt-get install docker-registry")
@@ -245,6 +246,9 @@ def start_registry(root: Path, port: int, users: dict[str, str] | None = None) -
         proc = subprocess.Popen(
             [binary, "serve", str(config)], stdout=out, stderr=out, start_new_session=True
         )
+    # recorded before waiting for it: a Ctrl-C during the wait must not leave a registry
+    # running (in its own session, the Ctrl-C does not reach it) that nothing knows about
+    (root / "registry.pid").write_text(str(proc.pid))
     _wait(lambda: port_open("127.0.0.1", port), 20, "the registry", log)
     return Registry(f"127.0.0.1:{port}", proc.pid, root)
 

@@ -259,12 +259,15 @@ class Waiter:
     def _slow(self) -> float:
         return float(min(2.0 ** self.pressure(), self.policy.max_slowdown))
 
-    def wait(self, build: Build) -> Build:
+    def wait(self, build: Build, *, interrupted: bool = False) -> Build:
+        """``interrupted``: a Ctrl-C already came (while the build was being started)."""
         if self.follow and build.logs.cloudwatch_disabled:
             self.console.warn(logs_elsewhere(build))  # at once, rather than wait in silence
             self.follow = False
         with sigterm_as_interrupt():
             try:
+                if interrupted:
+                    raise KeyboardInterrupt
                 final = self._loop(build)
             except KeyboardInterrupt:
                 if not self.owner:  # never stop a build this run did not start

@@ -87,11 +87,13 @@ def execute(
 
     ``extras`` seeds ``Runtime.extras`` (e.g. ``{"on_failure": None}`` for --no-diagnose).
     """
+    from tasks.interrupts import interrupts_raise
     from tasks.wait import sigterm_as_interrupt
 
     console = console or Console(json_mode=json_, redactor=Redactor())
     settings: Settings | None = None
     try:
+        interrupts_raise()  # Ctrl-C is KeyboardInterrupt now, even if inherited as ignored
         settings = settings_for(c, env, {k: v for k, v in (flags or {}).items() if v is not None})
         for notice in settings.notices:  # deprecations: once per run, never fatal
             console.warn(notice)

@@ -1,0 +1,86 @@
+"""Ctrl-C is ours to handle, from the first line of the suite's code to its exit.
+
+- ``claim_sigint`` (``tasks.py``, when invoke loads it): a Ctrl-C while the suite is still
+  starting (importing its modules, invoke parsing the command line) ends the process with one
+  line and exit 130, never a traceback. It also takes SIGINT back when the process inherited it
+  as *ignored* (a background job of a script, some CI runners): Python installs its handler
+  only when SIGINT was not ignored, so without this Ctrl-C and ``kill -INT`` did nothing.
+- ``interrupts_raise`` (``execute``, around a task): Ctrl-C raises ``KeyboardInterrupt``, which
+  the build waiter turns into StopBuild (exit 14) and ``execute`` into exit 130.
+- ``deferred_interrupts`` (around a build's start): a Ctrl-C is held until the start returned,
+  so a build that was started is always known, and stopped, never left running unseen.
+
+Only the main thread can set signal handlers; elsewhere these do nothing. Before ``tasks.py``
+runs (the interpreter and invoke importing themselves, a few hundred milliseconds) Python's own
+behaviour applies: death by SIGINT, which the shell reports as 130.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import FrameType
+
+from tasks.errors import ExitCode, SuiteError
+
+INTERRUPTED = SuiteError(
+    "interrupted while starting (nothing was started)",
+    "rerun when ready",
+    code=ExitCode.INTERRUPTED,
+)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _quit_while_starting(signum: int, frame: FrameType | None) -> None:
+    from tasks.console import Console
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+    Console(json_mode="--json" in sys.argv).error(INTERRUPTED)
+    raise SystemExit(int(ExitCode.INTERRUPTED))
+
+
+def claim_sigint() -> None:
+    """SIGINT ends the start-up quietly with exit 130 (and is ours even if inherited ignored)."""
+    if _main_thread():
+        signal.signal(signal.SIGINT, _quit_while_starting)
+
+
+def interrupts_raise() -> None:
+    """From now on Ctrl-C raises ``KeyboardInterrupt`` (whatever SIGINT was before): Python's
+    own default, set explicitly."""
+    if _main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@dataclass
+class Deferred:
+    """What ``deferred_interrupts`` held back: ``pending`` once a Ctrl-C/SIGTERM came."""
+
+    pending: bool = False
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[Deferred]:
+    """SIGINT and SIGTERM are noted, not raised, until the block ends. The caller reads
+    ``pending`` and acts (stops the build it just started)."""
+    held = Deferred()
+    if not _main_thread():
+        yield held
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        held.pending = True
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
