@@ -16,13 +16,16 @@ The copy keeps what the docker CLI and buildx need to behave as they do for the 
 - ``currentContext`` and the context store (``contexts/``), the buildx builders (``buildx/``)
   and ``cli-plugins/`` are linked, so the same engine and the same builder are used.
 
-``sanitized`` is pure; ``throwaway`` does the file work.
+A run killed outright (SIGKILL) cannot clean up: the next run removes what it left
+(``sweep_stale``; the directory name carries the pid). ``sanitized`` is pure; ``throwaway``
+does the file work.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,10 +70,36 @@ def _read(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+PREFIX = "release-docker-config-"
+
+
+def sweep_stale(directory: Path) -> list[Path]:
+    """Remove private configs left by runs that were killed outright (SIGKILL, OOM, power):
+    the directory name carries the pid of the run that made it."""
+    removed = []
+    for path in directory.glob(f"{PREFIX}*-*"):
+        pid = path.name[len(PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def throwaway(user_dir: Path, registries: Sequence[str]) -> Iterator[Path]:
     """A private DOCKER_CONFIG directory for the duration of the block, then removed."""
-    private = Path(tempfile.mkdtemp(prefix="release-docker-config-"))  # mode 0700
+    sweep_stale(Path(tempfile.gettempdir()))
+    private = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))  # mode 0700
     try:
         config = sanitized(_read(user_dir / "config.json"), registries)
         target = private / "config.json"

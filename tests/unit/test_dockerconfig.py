@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -65,3 +66,24 @@ def test_throwaway_links_contexts_and_builders_and_is_removed_even_on_error(
         raise KeyboardInterrupt
     assert not seen[0].exists()
     assert (user / "contexts" / "meta").is_dir()  # the user's own store is untouched
+
+
+def test_a_config_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tasks.dockerconfig import PREFIX, sweep_stale
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    stale = tmp_path / f"{PREFIX}{dead.stdout.strip()}-abc"
+    live = tmp_path / f"{PREFIX}{os.getpid()}-def"
+    for directory in (stale, live):
+        directory.mkdir()
+        (directory / "config.json").write_text('{"auths": {"r": {"auth": "eA=="}}}')
+    assert sweep_stale(tmp_path) == [stale]
+    assert not stale.exists() and live.exists()
