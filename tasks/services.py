@@ -262,7 +262,13 @@ class Postgres:
     socket_dir: Path
 
     def url(self, user: str, password: str, database: str) -> str:
-        return f"postgres://{user}:{password}@{self.host}:{self.port}/{database}"
+        """Userinfo percent-encoded: a password with '@', ':' or '/' must not end the host part."""
+        from urllib.parse import quote
+
+        return (
+            f"postgres://{quote(user, safe='')}:{quote(password, safe='')}@{self.host}:{self.port}"
+            f"/{database}"
+        )
 
 
 def _pg_bin(name: str) -> str:
