@@ -370,3 +370,13 @@ def test_check_gives_the_verdict_and_the_warnings(tmp_path: Path) -> None:
         buildspec.check(SAMPLES / "invalid/duplicate-phases.yml", "dup.yml")
     assert caught.value.details["errors"] == [caught.value.message]
     assert caught.value.details["valid"] is False
+
+
+def test_check_refuses_a_program_placeholder_outside_double_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "bs.yml"
+    path.write_text(
+        "version: 0.2\nenv:\n  variables:\n    RUN_IN_IMAGE_PY: '@RUN_IN_IMAGE_PY@'\n"
+        "phases:\n  build:\n    commands: [ls]\n"
+    )
+    with pytest.raises(BuildspecError, match="@RUN_IN_IMAGE_PY@ must be a whole double-quoted"):
+        buildspec.check(path, "bs.yml")
