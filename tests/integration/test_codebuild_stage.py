@@ -750,12 +750,20 @@ def test_cloudwatch_disabled_says_so_at_once_with_the_s3_location(
     script.cloudwatch, script.s3_logs = "DISABLED", "my-bucket/build-log"
     fake.scripts = [script]
     h = Harness(clock)
+    said_at: list[int] = []  # how many pauses the wait had made when it said so
+    warn = h.rt.console.warn
+
+    def spy(text: str) -> None:
+        if "DISABLED" in text:
+            said_at.append(len(clock.sleeps))
+        warn(text)
+
+    h.rt.console.warn = spy  # type: ignore[method-assign]
     result = runs.run_action(h.rt, "migrate", yes=True)
     assert result["status"] == "SUCCEEDED"
     err = h.err.getvalue()
     assert "CloudWatch Logs are DISABLED" in err and "s3://my-bucket/build-log" in err
-    # said at once: before the first status poll after the start
-    assert h.out.getvalue().index("started build") < len(h.out.getvalue())
+    assert said_at == [0]  # at once, before the wait's first pause, and once
     assert fake.log_requests == []  # no reads of a stream that will never exist
     shown = Harness(clock)
     data = runs.show_logs(shown.rt, result["id"])
@@ -843,3 +851,26 @@ def test_a_cloudwatch_logs_quota_fails_at_once_without_retries(
         runs.backend_for(h.rt).read_logs(LogLocation("/aws/codebuild/x", "s"), None)
     assert info.value.code == ExitCode.AWS_QUOTA
     assert quota.seen["n"] == 1  # type: ignore[attr-defined]
+
+
+def test_credentials_refused_mid_wait_name_the_build_that_runs_on(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    from tasks.errors import AwsAuthError
+
+    fake.scripts = [_script(200)]
+    h = Harness(clock)
+    denied = _always(
+        "AccessDeniedException",
+        "User is not authorized to perform: codebuild:BatchGetBuilds",
+        n_from=4,
+    )
+    h.client("codebuild").meta.events.register("before-send.codebuild.BatchGetBuilds", denied)
+    with pytest.raises(AwsAuthError) as info:
+        runs.run_action(h.rt, "migrate", yes=True)
+    build = fake.only()
+    line = info.value.line()
+    assert "CodeBuild BatchGetBuilds" in line and "AccessDeniedException" in line
+    assert f"build {build.id} is still running" in line
+    assert f"invoke build.wait {build.id} --env prod" in line
+    assert fake.stops == []  # refused credentials are no reason to stop anything
