@@ -79,9 +79,16 @@ def image_workdir(image: str) -> str:
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
-def docker_argv(argv: list[str], image: str, workdir: str, entrypoint: str) -> list[str]:
+BUILD_LABEL = "release-suite.build-id"  # the local runner kills a stopped build's containers
+
+
+def docker_argv(
+    argv: list[str], image: str, workdir: str, entrypoint: str, build_id: str = ""
+) -> list[str]:
     """``docker run`` for the argv: one argument per element, nothing for a shell to parse."""
     out = ["docker", "run", "--rm", "--init", "--network", "host", "-e", "DATABASE_URL"]
+    if build_id:  # a docker CLI killed mid-run leaves its container running: this finds it
+        out += ["--label", f"{BUILD_LABEL}={build_id}"]
     if workdir:
         out += ["--workdir", workdir]
     if entrypoint == "image":
@@ -114,7 +121,8 @@ def main(args: list[str], environ: dict[str, str]) -> int:
         f"running {label} with {shlex.join(argv)} ({how}, in {shown_dir} in the image)",
         flush=True,
     )
-    full = docker_argv(argv, image, configured, entrypoint)
+    build_id = environ.get("CODEBUILD_BUILD_ID", "")
+    full = docker_argv(argv, image, configured, entrypoint, build_id)
     try:
         os.execvp(full[0], full)  # the container's exit status becomes this command's
     except OSError as exc:

@@ -45,6 +45,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,6 +94,8 @@ PAGE_BYTES = 1_048_576
 KEEP_BUILDS = 200  # builds kept under .release-local/builds (older finished ones are pruned)
 _STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL of a stopped phase's processes
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+# scripts/run_in_image.py labels the containers a build runs with this (and the build's id)
+BUILD_LABEL = "release-suite.build-id"
 
 
 def local_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -649,10 +652,40 @@ def _kill_orphans(directory: Path, pgid: int) -> None:
         return
 
 
+def kill_containers(build_id: str, docker_host: str = "") -> list[str]:
+    """Kill the containers a build started (by their label) and return their ids. On CodeBuild
+    they die with the build container; here a docker CLI killed mid-run leaves its container
+    running on the shared engine, still connected to the database."""
+    docker = shutil.which("docker")
+    if not docker:
+        return []
+    env = {**os.environ, **({"DOCKER_HOST": docker_host} if docker_host else {})}
+    label = f"label={BUILD_LABEL}={build_id}"
+    try:
+        listed = subprocess.run(
+            [docker, "ps", "-q", "--filter", label],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+        ids = listed.stdout.split()
+        if ids:
+            subprocess.run(
+                [docker, "kill", *ids], capture_output=True, env=env, timeout=30, check=False
+            )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return ids
+
+
 def _mark_dead(directory: Path, state: dict[str, Any]) -> dict[str, Any]:
     """The final state of a build whose worker is gone: FAULT, or STOPPED when a stop had been
     asked for (it killed a worker too young to handle it). Written when the disk allows."""
     _kill_orphans(directory, int(state.get("pgid") or 0))
+    with contextlib.suppress(OSError, ValueError):
+        kill_containers(state["id"], _read_json(directory / "request.json").get("docker_host", ""))
     for private in directory.glob("run-*"):  # the build's docker login lives there
         _remove_tree(private)
     now = time.time()
@@ -785,6 +818,8 @@ class Worker:
             if self.state["phases"][-1].get("status") is None:
                 self.finish_phase(FAULT, [("CLIENT_ERROR", f"local runner error: {exc}")])
         finally:
+            if status in (STOPPED, TIMED_OUT, FAULT):  # nothing of it outlives the build
+                kill_containers(self.state["id"], self.request.get("docker_host", ""))
             now = self.now()
             if self.state["phases"][-1].get("status") is None:
                 self.finish_phase(status)
@@ -1104,9 +1139,14 @@ class Worker:
 
         def kill_later() -> None:
             time.sleep(_STOP_GRACE)
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            try:  # the group, not just its shell: bash dies at once, a docker CLI may not
+                os.killpg(proc.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            # the containers first: once their docker CLI is killed nothing stops them
+            kill_containers(self.state["id"], self.request.get("docker_host", ""))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
         threading.Thread(target=kill_later, daemon=True).start()
 

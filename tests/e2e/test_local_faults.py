@@ -171,3 +171,51 @@ def test_a_migration_with_its_own_commit_is_refused_before_it_runs(
     fixed = local_env.release(flags=flags_for(own))
     assert fixed.ok, fixed.out
     assert applied(local_env)[-1] == "0003_audit.sql"
+
+
+def test_a_stopped_build_kills_a_container_that_ignores_sigterm(
+    local_env: LocalEnv, backend_image: str, tmp_path: Path
+) -> None:
+    """A migration program that ignores SIGTERM: once the stop's grace is over the runner
+    kills its docker CLI, which alone would leave the container running (and connected) on
+    the shared engine; the container must die with the build, as on CodeBuild."""
+    del backend_image  # (its session fixture has logged docker in to the registry)
+    stubborn = variant(tmp_path, "stubborn")
+    (stubborn / "src" / "stubborn.ts").write_text(
+        'process.on("SIGTERM", () => console.log("stubborn: ignoring SIGTERM"));\n'
+        'console.log("stubborn: started");\nawait Bun.sleep(120_000);\n'
+    )
+    image = _push_variant(local_env, stubborn, "e2e-stubborn")
+    b = runner(local_env)
+    overrides = (
+        EnvVar("RUN_MIGRATIONS", "true"),
+        EnvVar("RUN_SEED", "false"),
+        EnvVar("IMAGE_URI", image),
+        EnvVar("MIGRATE_COMMAND", '["bun", "src/stubborn.ts"]'),
+    )
+    build = b.start(StartRequest("e2e", "migrate", overrides, image, os.urandom(8).hex()))
+    deadline = time.monotonic() + 120
+    while "stubborn: started" not in _log(b, build):
+        assert time.monotonic() < deadline, f"the program never started: {b.get(build.id)}"
+        time.sleep(0.2)
+
+    def running() -> list[str]:
+        ps = ["docker", "ps", "-q", "--filter", f"ancestor={image}"]
+        return subprocess.run(ps, capture_output=True, text=True, check=True).stdout.split()
+
+    assert len(running()) == 1
+    stopped_at = time.monotonic()
+    b.stop(build.id)
+    while (running() or not build.final) and time.monotonic() - stopped_at < 30:
+        time.sleep(0.2)
+        build = b.get(build.id)
+    took = time.monotonic() - stopped_at
+    left = running()
+    if left:  # (a failing run must not leave it behind)
+        subprocess.run(["docker", "kill", *left], capture_output=True, check=False)
+    assert left == [], f"the container still ran {took:.1f}s after the stop"
+    assert build.status == STOPPED, build
+    assert took < 16.0  # the 10 s grace, then the kill
+    text = _log(b, build)
+    local_env.outputs.append(text)
+    assert "stubborn: ignoring SIGTERM" in text  # it got the polite request first
