@@ -28,7 +28,7 @@ import subprocess
 import sys
 
 USAGE = 2
-SEED_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SEED_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # fullmatch: no trailing newline
 SETUP_FIX = "run `invoke setup --apply` so the project's variables match invoke.yaml"
 
 
@@ -64,7 +64,7 @@ def command(action: str, environ: dict[str, str]) -> list[str]:
     if not isinstance(seeds, dict):
         raise ConfigError("SEED_COMMANDS is not set on the project (a JSON object)")
     allowed = ", ".join(sorted(seeds)) or "empty"
-    if name not in seeds or not SEED_NAME.match(name):
+    if name not in seeds or not SEED_NAME.fullmatch(name):
         raise ConfigError(f"seed script {name!r} is not in the allow-list ({allowed})")
     return argv_from(json.dumps(seeds[name]), f"SEED_COMMANDS[{name!r}]")
 

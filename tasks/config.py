@@ -35,6 +35,7 @@ _REGISTRY = re.compile(
     r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::(?P<port>[^:]*))?"
 )
 MAX_YAML_NODES = 20_000  # invoke.yaml after alias expansion; the shipped one has ~150
+_URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@:]*:[^/\s@]+@", re.IGNORECASE)
 TAG_POLICIES = ("git-sha", "moving")
 REGISTRY_AUTH = ("ecr", "basic", "none")
 RUNNERS = ("codebuild", "local")
@@ -267,6 +268,14 @@ def _argv(value: Any, key: str, where: str) -> tuple[str, ...]:
             "quote each argument as a string",
         )
     argv = tuple(str(v) for v in value)
+    for index, arg in enumerate(argv):
+        if _URL_WITH_PASSWORD.search(arg):  # never echo the argument itself: it is the secret
+            raise UsageError(
+                f"{where}: {key}[{index}] holds a URL with a password; a command is stored in "
+                "the CodeBuild project and printed in every build log",
+                "drop it: the command runs with DATABASE_URL (from Secrets Manager) in its "
+                "environment, so read the URL from there",
+            )
     if not argv[0] or "\0" in "".join(argv):
         raise UsageError(
             f"{where}: {key} starts with an empty program name or holds a NUL byte",

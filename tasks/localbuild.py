@@ -935,7 +935,9 @@ class Worker:
             }
         )
         env.update(dict(spec.variables))
-        # CodeBuild's precedence: StartBuild overrides > project variables > the buildspec's
+        # StartBuild's overrides win ("environmentVariablesOverride: A set of environment
+        # variables that overrides, for this build only, the latest ones already defined in the
+        # build project"); the suite's project variables are never declared in the buildspec
         env.update(dict(self.request.get("project_variables") or ()))
         env.update(dict(self.request["overrides"]))
         creds = self._credentials()

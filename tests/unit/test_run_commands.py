@@ -82,6 +82,16 @@ def test_bad_command_values_are_one_line_usage_errors(
     assert info.value.code == 2 and "\n" not in info.value.line()
 
 
+def test_a_password_in_a_command_is_refused_without_being_repeated() -> None:
+    argv = ["node", "migrate.js", "--url", "postgres://app:hunter22@db:5432/app"]
+    with pytest.raises(UsageError) as info:
+        load_settings(_raw(migrate_command=argv), env="prod", environ={})
+    assert "migrate_command[3] holds a URL with a password" in info.value.message
+    assert "hunter22" not in info.value.line() and "DATABASE_URL" in info.value.remedy
+    plain = ["node", "migrate.js", "--url", "https://example.com/x", "user@example.com"]
+    assert load_settings(_raw(migrate_command=plain), env="prod", environ={}).migrate_command[3]
+
+
 def test_a_string_command_error_names_where_and_shows_the_list_to_write() -> None:
     with pytest.raises(UsageError) as info:
         load_settings(_raw(migrate_command="bun src/db/migrate.ts"), env="prod", environ={})
