@@ -63,7 +63,11 @@ def log_group_name(settings: Settings) -> str:
 
 
 def repository_arn(s: Settings) -> str:
-    return f"arn:aws:ecr:{s.region}:{s.account}:repository/{s.repository}"
+    """The image repository's ARN: in the registry's own account and region when the registry
+    is an ECR host of another account or region (a central image account)."""
+    return ecr_image_repository_arn(s.image_name) or (
+        f"arn:aws:ecr:{s.region}:{s.account}:repository/{s.repository}"
+    )
 
 
 def log_group_arns(s: Settings) -> tuple[str, str]:

@@ -584,10 +584,13 @@ def _log_group_exists(rt: Runtime, group: str) -> bool:
 def _repository_exists(rt: Runtime, repository: str) -> bool:
     if not repository:
         return False
-    ecr = rt.aws.client("ecr")
+    from tasks.ecr import client_for
+
+    ecr, registry_id = client_for(rt)  # the registry's own account and region
+    owner = {"registryId": registry_id} if registry_id else {}
     return bool(
         _maybe(
-            lambda: ecr.describe_repositories(repositoryNames=[repository]),
+            lambda: ecr.describe_repositories(**owner, repositoryNames=[repository]),
             "RepositoryNotFoundException",
         )
     )

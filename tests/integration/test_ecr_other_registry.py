@@ -149,3 +149,10 @@ def test_image_resolution_reads_the_registry_region(aws_env: str) -> None:
     }
     rt = make_runtime(load_settings(raw, env="x"), Console(redactor=Redactor()))
     assert pinned_image(rt) == f"{registry}/app@{digest}"
+    # setup and doctor look for the repository there too
+    from tasks.doctor_facts import read_image
+    from tasks.setup import _repository_exists
+
+    assert _repository_exists(rt, "app")
+    facts = read_image(rt)
+    assert facts.repository_exists and facts.tag_exists and facts.digest == digest

@@ -112,3 +112,22 @@ def test_ecr_hosts_of_every_partition_name_account_and_region() -> None:
     ):
         ref = parse_image(f"{host}/app:v1")
         assert (ref.ecr_account, ref.ecr_region) == ("999999999999", region)
+
+
+def test_the_build_role_pulls_from_the_registry_account_and_region() -> None:
+    from dataclasses import replace
+
+    from tasks.config import load_settings
+    from tasks.prereqs import repository_arn
+
+    base = load_settings(
+        {
+            "environments": {
+                "p": {"account": "123456789012", "region": "us-east-1", "repository": "app"}
+            }
+        },
+        env="p",
+    )
+    assert repository_arn(base) == "arn:aws:ecr:us-east-1:123456789012:repository/app"
+    central = replace(base, registry="999999999999.dkr.ecr.eu-west-1.amazonaws.com")
+    assert repository_arn(central) == "arn:aws:ecr:eu-west-1:999999999999:repository/app"
