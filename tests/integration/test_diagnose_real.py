@@ -13,6 +13,9 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
@@ -29,9 +32,10 @@ from tasks.diagnose.matcher import scan_lines
 from tasks.diagnose.ranking import Diagnosis, diagnose
 from tasks.redact import Redactor
 from tasks.runtime import make_runtime
-from tests.conftest import MOTO_TOKEN_PASSWORD
+from tests.conftest import MOTO_TOKEN_PASSWORD, STATE
 from tests.helpers.bun import bun_env, ensure_bun
 from tests.helpers.images import busybox_image, docker_env, push_manifest_list
+from tests.helpers.node_tools import ensure_node_tools
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND = ROOT / "examples" / "backend"
@@ -337,3 +341,240 @@ def test_report_never_shows_the_database_password(
     text = "\n".join(line for _, line in render(report, Redactor()))
     assert "pg_auth_failed" in text and "diagnose_user:***@127.0.0.1" in text
     assert "wrong-pw" not in text and "wrong-pw" not in str(report.as_dict())
+
+
+# -- migration tools (issue 11) and wrong diagnoses (issue 10, item 14) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def node_tools() -> Path:
+    return ensure_node_tools()
+
+
+KNEXFILE = """module.exports = {
+  client: "pg",
+  connection: process.env.DATABASE_URL,
+  acquireConnectionTimeout: Number(process.env.ACQUIRE || 60000),
+  migrations: { directory: process.env.MIGRATIONS },
+};
+"""
+
+
+def knex_migrate(
+    tools: Path, work: Path, files: Mapping[str, str], db_url: str, ok: bool = False, **env: str
+) -> str:
+    """`knex migrate:latest` over ``files`` (name -> SQL), DATABASE_URL by environment; its
+    output (both streams). ``ok``: the run must succeed, else it must fail."""
+    migrations = work / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    for name, sql in files.items():
+        body = f"exports.up = (knex) => knex.raw({sql!r});\nexports.down = () => {{}};\n"
+        (migrations / name).write_text(body)
+    (work / "knexfile.js").write_text(KNEXFILE)
+    if not (work / "node_modules").exists():  # knex's CLI wants its install beside the knexfile
+        (work / "node_modules").symlink_to(tools / "node_modules")
+    cli = tools / "node_modules" / "knex" / "bin" / "cli.js"
+    environ = {**os.environ, "DATABASE_URL": db_url, "MIGRATIONS": str(migrations), **env}
+    argv = ["node", str(cli), "--knexfile", str(work / "knexfile.js"), "migrate:latest"]
+    if not ok:
+        return run(argv, env=environ, cwd=work)
+    proc = subprocess.run(
+        argv, env=environ, cwd=work, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout + proc.stderr
+
+
+def fresh_url(pg: services.Postgres, name: str) -> str:
+    services.psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    services.ensure_database(pg, name, "diagnose_user", PASSWORD)
+    return url(pg.port, database=name)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("sql", "title"),
+    [
+        ("create tabel orders (id int)", "syntax error (42601)"),
+        (
+            "create table accounts (email text unique); "
+            "insert into accounts values ('a@x'), ('a@x')",
+            "unique constraint (23505)",
+        ),
+    ],
+)
+def test_knex_sql_failure_names_the_migration_file(
+    node_tools: Path, database: services.Postgres, tmp_path: Path, sql: str, title: str
+) -> None:
+    db_url = fresh_url(database, "diag_knex_sql")
+    output = knex_migrate(node_tools, tmp_path, {"20240101000000_add_orders.js": sql}, db_url)
+    top_finding = diagnosed(output).findings[0]
+    assert top_finding.id == "migration_sql_failed"
+    assert title in top_finding.title
+    assert top_finding.values["file"] == "20240101000000_add_orders.js"
+    assert "20240101000000_add_orders.js" in top_finding.cause
+
+
+@pytest.mark.postgres
+def test_knex_corrupt_directory_and_pool_timeout(
+    node_tools: Path, database: services.Postgres, tmp_path: Path
+) -> None:
+    db_url = fresh_url(database, "diag_knex_corrupt")
+    files = {"20240101_a.js": "create table a (id int)", "20240102_b.js": "create table b (id int)"}
+    work = tmp_path / "w"
+    # a first run applies both (success: no finding), then the image lacks one applied file
+    first = knex_migrate(node_tools, work, files, db_url, ok=True)
+    assert diagnosed(first).findings == ()
+    (work / "migrations" / "20240102_b.js").unlink()
+    result = diagnosed(knex_migrate(node_tools, work, {}, db_url))
+    assert result.findings[0].id == "knex_migration_dir_corrupt"
+    assert "20240102_b.js" in result.findings[0].cause
+
+    with dropped_port() as (port, how):
+        output = knex_migrate(
+            node_tools, tmp_path / "t", {"1_x.js": "select 1"}, url(port), ACQUIRE="3000"
+        )
+    assert diagnosed(output).findings[0].id == "knex_acquire_timeout", (how, output)
+
+
+def _terminate_later(pg: services.Postgres, marker: str, delay: float) -> threading.Thread:
+    """End the session running ``marker`` from another one after ``delay`` seconds (57P01)."""
+
+    def kill() -> None:
+        time.sleep(delay)
+        services.psql(
+            pg,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE query LIKE '%{marker}%' AND pid <> pg_backend_pid()",
+        )
+
+    thread = threading.Thread(target=kill)
+    thread.start()
+    return thread
+
+
+@pytest.mark.postgres
+def test_session_killed_mid_migration_is_not_an_sql_failure(
+    bun: Path, node_tools: Path, database: services.Postgres, tmp_path: Path
+) -> None:
+    """Issue 10 item 14: the server ending the migration's session is not "your SQL failed"."""
+    # knex over node-postgres
+    db_url = fresh_url(database, "diag_killed_knex")
+    thread = _terminate_later(database, "pg_sleep(30)", 3)
+    output = knex_migrate(
+        node_tools, tmp_path / "k", {"20240101_slow.js": "select pg_sleep(30)"}, db_url
+    )
+    thread.join()
+    ids = [f.id for f in diagnosed(output).findings]
+    assert ids[0] == "pg_connection_lost", output
+    assert "migration_sql_failed" not in ids
+
+    # the sample backend (Bun's SQL client): its own line says "migration X failed"
+    backend = tmp_path / "backend"
+    shutil.copytree(BACKEND, backend, ignore=shutil.ignore_patterns("node_modules"))
+    (backend / "migrations" / "0003_slow_backfill.sql").write_text("SELECT pg_sleep(31);\n")
+    db_url = fresh_url(database, "diag_killed_bun")
+    thread = _terminate_later(database, "pg_sleep(31)", 4)
+    env = {**bun_env(tmp_path), "DATABASE_URL": db_url}
+    output = run([str(bun), "src/db/migrate.ts"], env=env, cwd=backend)
+    thread.join()
+    assert "0003_slow_backfill.sql failed" in output
+    result = diagnosed(output)
+    assert result.findings[0].id == "pg_connection_lost", output
+    assert "app_migration_failed" not in [f.id for f in result.findings]
+    assert "did not fail" in result.findings[0].title
+
+
+@pytest.mark.postgres
+def test_postgresql_stopped_mid_migration(node_tools: Path, tmp_path: Path) -> None:
+    """A server of its own, stopped (fast shutdown) while a knex migration runs."""
+    root = Path(tempfile.mkdtemp(prefix="pg-stopped-", dir=STATE))
+    root.chmod(0o755)  # the server runs as the postgres user
+    pg = services.ensure_postgres(root, services.free_port())
+    try:
+        services.ensure_database(pg, "stopme", "diagnose_user", PASSWORD)
+
+        def stop() -> None:
+            time.sleep(3)
+            services.stop_postgres(root)
+
+        thread = threading.Thread(target=stop)
+        thread.start()
+        output = knex_migrate(
+            node_tools,
+            tmp_path / "k",
+            {"20240101_backfill.js": "select pg_sleep(30)"},
+            url(pg.port, database="stopme"),
+        )
+        thread.join()
+    finally:
+        services.stop_postgres(root)
+        shutil.rmtree(root, ignore_errors=True)
+    ids = [f.id for f in diagnosed(output).findings]
+    assert ids[0] == "pg_connection_lost", output
+    assert "migration_sql_failed" not in ids
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(
+    ("dockerfile", "expected"),
+    [
+        ("FROM {base}\nRUNN echo hi\n", "docker_dockerfile_parse_error"),
+        ("FROM\nRUN echo hi\n", "docker_dockerfile_parse_error"),
+        ("FROM scratch\nRUN echo hi\n", "docker_build_no_shell"),
+        (
+            'FROM {base}\nSHELL ["/bin/busybox", "sh", "-c"]\nRUN echo installing && exit 3\n',
+            "docker_build_step_failed",
+        ),
+        ("FROM {base}\nCOPY package.json /app/\n", "docker_build_context_missing"),
+    ],
+)
+def test_every_common_docker_build_failure_has_a_finding(
+    docker_host: str, tmp_path: Path, dockerfile: str, expected: str
+) -> None:
+    """Issue 10 item 14: a failed image build says "run invoke diagnose"; that never ends in
+    "no known failure" for these."""
+    base = busybox_image("amd64", "diagnose-test/busybox:amd64")
+    (tmp_path / "Dockerfile").write_text(dockerfile.format(base=base))
+    output = run(
+        ["docker", "build", "-t", "diagnose-test/broken:1", str(tmp_path)], env=docker_env()
+    )
+    result = diagnosed(output)
+    assert result.matched, output
+    assert result.findings[0].id == expected, output
+
+
+@pytest.mark.docker
+def test_a_full_disk_gets_its_own_finding(docker_host: str) -> None:
+    base = busybox_image("amd64", "diagnose-test/busybox:amd64")
+    argv = ["docker", "run", "--rm", "--tmpfs", "/data:size=1m", base]
+    output = run(
+        [*argv, "dd", "if=/dev/zero", "of=/data/big", "bs=1M", "count=4"], env=docker_env()
+    )
+    assert "No space left on device" in output
+    assert top(output) == "disk_full"
+
+
+def test_postgresjs_and_sequelize_connection_errors(node_tools: Path, tmp_path: Path) -> None:
+    script = tmp_path / "pgjs.js"
+    script.write_text(
+        'const postgres = require("postgres");\n'
+        "const sql = postgres(process.env.DATABASE_URL, { connect_timeout: 3 });\n"
+        "(async () => { await sql`select 1`; await sql.end(); })();\n"
+    )
+    env = {**os.environ, "NODE_PATH": str(node_tools / "node_modules")}
+    dns = run(["node", str(script)], env={**env, "DATABASE_URL": "postgres://u:p@db.invalid/d"})
+    result = diagnosed(dns)
+    assert result.findings[0].id == "pg_dns_not_found"
+    assert result.findings[0].values["host"] == "db.invalid"
+
+    seq = tmp_path / "seq.js"
+    seq.write_text(
+        'const { Sequelize } = require("sequelize");\n'
+        "const s = new Sequelize(process.env.DATABASE_URL, { logging: false });\n"
+        "s.authenticate().catch((e) => { console.error(e); process.exit(1); });\n"
+    )
+    refused = f"postgres://u:p@127.0.0.1:{services.free_port()}/d"
+    assert top(run(["node", str(seq)], env={**env, "DATABASE_URL": refused})) == (
+        "pg_connection_refused"
+    )

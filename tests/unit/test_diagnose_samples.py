@@ -56,7 +56,8 @@ def test_cross_matches_rank_below_the_sample_entry() -> None:
 
 
 def test_every_live_sample_is_labelled() -> None:
-    assert unlabelled() == []
+    missing = [p.name for p in unlabelled()]
+    assert missing == [], "add '<file> <expected finding id>' lines to that folder's labels.txt"
 
 
 def test_held_out_top1_meets_the_aim() -> None:
