@@ -21,6 +21,13 @@ if [ "$(uname -m)" != "x86_64" ]; then
   exit 2
 fi
 
+# -- working as yourself afterwards: what this run makes for the sudo user becomes theirs, on
+#    any exit (scripts/hand_over.sh: .venv and .release-local's credentials and builds, never the
+#    engine's or PostgreSQL's own files)
+if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ]; then
+  trap 'scripts/hand_over.sh || true' EXIT
+fi
+
 # -- system packages (only what is missing) -------------------------------------------------
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
@@ -63,6 +70,14 @@ local PostgreSQL, exactly as CodeBuild would run them.
 Put invoke on your PATH first (in each new shell), as the user you work as:
   . .venv/bin/activate
   invoke --list
+NEXT
+if [ -n "${SUDO_USER:-}" ] && [ "$SUDO_USER" != root ] && ! id -nG "$SUDO_USER" | grep -qw docker; then
+  cat <<DOCKER
+Releases as $SUDO_USER need the Docker Engine: sudo usermod -aG docker $SUDO_USER, then log in
+again (the docker group is root-equivalent), or run them with sudo.
+DOCKER
+fi
+cat <<NEXT
 
 Where to look next:
 NEXT

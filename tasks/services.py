@@ -76,6 +76,16 @@ def ensure_dockerd(state_dir: Path, host: str = DEFAULT_DOCKER_HOST, timeout: fl
     """A daemon answering on ``host``; starts Debian's dockerd there when none does."""
     if docker_answers(host):
         return host
+    sock = host.removeprefix("unix://") if host.startswith("unix://") else ""
+    if sock and os.path.exists(sock) and not os.access(sock, os.R_OK | os.W_OK):
+        import getpass
+
+        user = getpass.getuser()
+        raise LocalEnvError(
+            f"the Docker Engine's socket {sock} refuses {user} (permission denied)",
+            f"sudo usermod -aG docker {user}, then log in again (the docker group is "
+            "root-equivalent), or run the task with sudo",
+        )
     dockerd = shutil.which("dockerd")
     if not dockerd:
         raise LocalEnvError(

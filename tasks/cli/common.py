@@ -7,9 +7,11 @@ becomes one line too (``RELEASE_DEBUG=1`` shows the traceback).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from invoke.context import Context
@@ -73,6 +75,40 @@ def name_environment(err: AwsAuthError, env: str, known: list[str]) -> AwsAuthEr
     return named
 
 
+PROJECT_SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def permission_denied(exc: PermissionError) -> SuiteError:
+    """A file this user may not read or write: typically state that ``sudo
+    scripts/quickstart.sh`` (or a task run with sudo) made as root. One line with the command
+    that gives it back, never "unexpected"."""
+    import getpass
+    import pwd
+
+    from tasks.errors import LocalEnvError, UsageError
+    from tasks.localbuild import local_dir
+
+    path = Path(str(exc.filename or ""))
+    user = getpass.getuser()
+    owner = "another user"
+    for candidate in (path, *path.parents):
+        with contextlib.suppress(OSError, KeyError):
+            owner = pwd.getpwuid(candidate.stat().st_uid).pw_name
+            break
+    state = local_dir()
+    if path == state or state in path.parents:
+        return LocalEnvError(
+            f"permission denied: {path} belongs to {owner} (made by a run with sudo, e.g. "
+            f"sudo scripts/quickstart.sh), not to {user}",
+            f"sudo {PROJECT_SCRIPTS / 'hand_over.sh'} (gives {user} the quick start's state, "
+            "not the engine's own files), or run the task with sudo",
+        )
+    return UsageError(
+        f"permission denied: {path or 'a file'} belongs to {owner}, not to {user}",
+        f"sudo chown {user}: {path}, or run the task as {owner}",
+    )
+
+
 def execute(
     c: Context,
     action: Action,
@@ -121,6 +157,10 @@ def execute(
         raise Exit(code=int(ExitCode.INTERRUPTED)) from None
     except Exit:
         raise
+    except PermissionError as exc:
+        denied = permission_denied(exc)
+        console.error(denied)
+        raise Exit(code=int(denied.code)) from None
     except Exception as exc:
         if os.environ.get("RELEASE_DEBUG"):
             raise
