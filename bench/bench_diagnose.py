@@ -87,7 +87,12 @@ def accuracy() -> dict[str, Any]:
         "tuning": _score(catalogue, samples.tuning()),
         "held_out": _score(catalogue, held),
         "held_out_public": _score(catalogue, [p for p in held if samples.is_public(p)]),
-        "held_out_live_tools": _score(catalogue, [p for p in held if p.parent.name == "tools"]),
+        "held_out_public_after_freeze": _score(
+            catalogue, [p for p in held if "--public-after-freeze" in p.name]
+        ),
+        "held_out_live_tools": _score(
+            catalogue, [p for p in held if p.parent.name in ("tools", "live")]
+        ),
         "held_out_older": _score(catalogue, [p for p in held if p.parent == samples.SAMPLES]),
     }
     false_findings: list[str] = []
@@ -218,9 +223,10 @@ def main() -> None:
     print(f"- catalogue entries: {acc['entries']} ({acc['entries_with_samples']} with samples)")
     for key, label in (
         ("tuning", "tuning part (patterns written against these)"),
-        ("held_out", "held-out part (never looked at while writing patterns)"),
+        ("held_out", "held-out part (not used to write patterns; see bench/README.md)"),
         ("held_out_public", "  of which public pastes (issues of other projects)"),
-        ("held_out_live_tools", "  of which live captures of the migration tools"),
+        ("held_out_public_after_freeze", "    of which collected after the patterns were frozen"),
+        ("held_out_live_tools", "  of which live captures of the migration tools (tools/, live/)"),
         ("held_out_older", "  of which earlier samples (seen by earlier catalogue authors)"),
     ):
         part = acc[key]
