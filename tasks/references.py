@@ -12,14 +12,17 @@ from dataclasses import dataclass, replace
 from tasks.errors import UsageError
 
 ECR_HOST = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$"
+    r"^(?P<account>[0-9]{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\Z"
 )
 _REPO = re.compile(
-    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+    r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*\Z"
 )
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
-_HOST = re.compile(r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::\d{1,5})?$")
+# \Z and [0-9], not $ and \d: "$" accepts a trailing newline, "\d" any Unicode digit ("５０００")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}\Z")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}\Z")
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::(?P<port>[0-9]{1,5}))?\Z"
+)
 DOCKER_HUB = "registry-1.docker.io"
 
 
@@ -90,8 +93,11 @@ def parse_image(text: str, *, default_registry: str = "") -> ImageRef:
         registry, path = first, remainder
     else:
         registry, path = default_registry or DOCKER_HUB, rest
-    if not _HOST.match(registry):
+    host = _HOST.match(registry)
+    if not host:
         raise _bad(text, f"{registry!r} is not a registry host")
+    if host.group("port") and not 1 <= int(host.group("port")) <= 65535:
+        raise _bad(text, f"port {host.group('port')} of {registry!r} is not from 1 to 65535")
     tag = ""
     if ":" in path.rsplit("/", 1)[-1]:
         path, tag = path.rsplit(":", 1)

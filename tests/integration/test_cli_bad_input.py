@@ -150,3 +150,16 @@ def test_a_binary_build_json_for_diagnose(tmp_path: Path) -> None:
     blob.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 10)
     done = run(project(tmp_path, LOCAL), "diagnose", "--build-json", str(blob))
     one_line_exit_2(done, "is not JSON text (a binary byte 0x89 at offset 0)")
+
+
+@pytest.mark.parametrize(
+    ("image", "needle"),
+    [
+        ("127.0.0.1:５０００/app:x", "'127.0.0.1:５０００' is not a registry host"),
+        ("127.0.0.1:99999/app:x", "port 99999 of '127.0.0.1:99999' is not from 1 to 65535"),
+        ("127.0.0.1:0/app:x", "port 0 of '127.0.0.1:0' is not from 1 to 65535"),
+    ],
+)
+def test_bad_registry_ports_in_an_image_reference(tmp_path: Path, image: str, needle: str) -> None:
+    done = run(project(tmp_path, LOCAL), "image.verify", "--image", image, "--env", "local")
+    one_line_exit_2(done, needle)
