@@ -48,7 +48,14 @@ GRAMMAR = (
     "Phase complete: ",
     "Phase context status code: ",
     "Running command ",
+    # a batch-get-builds response pasted into the log (pretty-printed JSON, one field a line)
+    '"phaseType": "',
+    '"statusCode": "',
 )
+_JSON_FIELD = re.compile(
+    r'^\s*"(?P<key>phaseType|statusCode|message)": "(?P<value>(?:[^"\\]|\\.)*)"'
+)
+JSON_CONTEXT_LINES = 3  # the "message" of a context follows its "statusCode" within these
 SUCCEEDED = "SUCCEEDED"
 
 
@@ -324,6 +331,7 @@ class Scanner:
         self._history = b""  # processed text kept for "lines before the failure"
         self._line = 0  # lines fully processed so far
         self._pending_context: tuple[str, str, str, int] | None = None
+        self._json_phase = ""
         self._failure_seen = False
         self._region = (0, 0)  # bounds of the region being processed in its buffer
 
@@ -401,7 +409,39 @@ class Scanner:
             -HISTORY_BYTES:
         ]
 
+    def _json_context(self, text: str, buf: bytes, start: int) -> None:
+        """Contexts of a pasted batch-get-builds response: "statusCode", then its "message" on
+        one of the next lines (read ahead in this region)."""
+        found = _JSON_FIELD.match(text)
+        if found is None:
+            return
+        if found["key"] == "phaseType":
+            self._json_phase = found["value"]
+            return
+        if found["key"] != "statusCode":
+            return
+        end = self._region[1]
+        pos = buf.find(b"\n", start, end)
+        for offset in range(1, JSON_CONTEXT_LINES + 1):
+            if pos == -1:
+                return
+            stop = buf.find(b"\n", pos + 1, end)
+            line = buf[pos + 1 : stop if stop != -1 else end].decode("utf-8", "replace")
+            message = _JSON_FIELD.match(clean(line))
+            if message is not None and message["key"] == "message":
+                code, value = found["value"], message["value"].replace('\\"', '"')
+                if code or value:
+                    number = self._line_at(buf, start) + offset
+                    self.result.contexts.append(ContextLine(self._json_phase, code, value, number))
+                return
+            pos = stop
+
+    def _line_at(self, buf: bytes, start: int) -> int:
+        return self._line + buf.count(b"\n", self._region[0], start) + 1
+
     def _line_hit(self, text: str, number: int, buf: bytes, start: int, raw: bytes) -> None:
+        if '": "' in text:
+            self._json_context(text, buf, start)
         phase = self.phase
         if "hase " in text or "Running command " in text:
             message = message_of(text)

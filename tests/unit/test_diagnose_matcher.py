@@ -189,3 +189,32 @@ def test_a_trigger_hidden_inside_another_still_reaches_its_signatures() -> None:
     line = b"canceling statement due to statement timeout; no basic auth credentials"
     refs = {entry for entry, _ in compiled.signatures_on(line)}
     assert {"migration_statement_timeout", "ecr_no_basic_auth"} <= refs
+
+
+def test_contexts_of_a_pasted_batch_get_builds_response_are_read() -> None:
+    """`aws codebuild batch-get-builds` output printed into a log (a pipeline step, an issue
+    paste): statusCode and message are separate JSON lines (field names of the CodeBuild API's
+    PhaseContext: "statusCode", "message")."""
+    log = [
+        "[Container] 2023/10/16 15:08:44 Running command cat codebuild-output.json",
+        "{",
+        '  "builds": [{',
+        '    "buildStatus": "FAILED",',
+        '    "phases": [{',
+        '      "phaseType": "DOWNLOAD_SOURCE",',
+        '      "phaseStatus": "FAILED",',
+        '      "contexts": [{',
+        '        "statusCode": "YAML_FILE_ERROR",',
+        '        "message": "stat /codebuild/output/src1/src/buildspec.yml: no such file or directory"',
+        "      }]",
+        '    }, {"phaseType": "BUILD", "contexts": [{"statusCode": "", "message": ""}]}]',
+        "  }]",
+        "}",
+    ]
+    scan = scan_lines(log, CAT)
+    assert [(c.phase, c.code, c.line) for c in scan.contexts] == [
+        ("DOWNLOAD_SOURCE", "YAML_FILE_ERROR", 10)
+    ]
+    from tasks.diagnose.ranking import diagnose
+
+    assert [f.id for f in diagnose(CAT, scan).findings] == ["cb_buildspec_not_found"]
