@@ -238,3 +238,58 @@ def test_a_migrator_waiting_for_the_lock_says_who_holds_it(
     assert first.endswith("idle in transaction); waited 0s"), first
     assert 4.0 <= notices[1][0] - notices[0][0] <= 7.0  # every few seconds, not every poll
     assert any(line.startswith("migrate: got the migration lock after ") for line in seen)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("CREATE TABLE a (id int);\nINSERT INTO a VALUES (1);", None),
+        ("BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;", "1 BEGIN"),
+        (
+            "-- BEGIN;\nCREATE TABLE a (id int); /* COMMIT; /* nested */ still */\ncommit;",
+            "3 COMMIT",
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n  PERFORM 1;\n"
+            "END;\n$$;\nSELECT 'COMMIT;';",
+            None,
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $b$ BEGIN RAISE '$$'; END; $b$;",
+            None,
+        ),
+        (
+            "CREATE FUNCTION g() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n"
+            "  SELECT CASE WHEN true THEN 1 ELSE 2 END;\n  SELECT 2;\nEND;\nSELECT 1;",
+            None,
+        ),
+        ("SAVEPOINT s; INSERT INTO a VALUES (1); ROLLBACK TO SAVEPOINT s; RELEASE s;", None),
+        ("SELECT E'it\\'s; COMMIT'; SELECT \"end\" FROM t;\nend;", "2 END"),
+        ("start transaction isolation level serializable;", "1 START TRANSACTION"),
+        ("select 1;\n\n  Rollback;", "3 ROLLBACK"),
+        ("UPDATE t SET begin = 1; -- a column named begin", None),
+    ],
+)
+def test_transaction_control_is_found_outside_comments_strings_and_bodies(
+    tmp_path: Path, text: str, found: str | None
+) -> None:
+    """The migrator's lexer (src/db/transaction-control.ts), run by the real bun."""
+    import json
+
+    probe = tmp_path / "probe.ts"
+    probe.write_text(
+        f'import {{ transactionControl }} from "{BACKEND}/src/db/transaction-control.ts";\n'
+        "const hit = transactionControl(await Bun.stdin.text());\n"
+        "console.log(JSON.stringify(hit ? `${hit.line} ${hit.statement}` : null));\n"
+    )
+    proc = subprocess.run(
+        [str(ensure_bun()), str(probe)],
+        input=text,
+        env=bun_env(tmp_path / "home"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == found
