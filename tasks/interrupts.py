@@ -21,7 +21,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
 
@@ -67,16 +67,25 @@ class Deferred:
 
 
 @contextlib.contextmanager
-def deferred_interrupts() -> Iterator[Deferred]:
-    """SIGINT and SIGTERM are noted, not raised, until the block ends. The caller reads
-    ``pending`` and acts (stops the build it just started)."""
+def deferred_interrupts(say: Callable[[str], None] | None = None) -> Iterator[Deferred]:
+    """SIGINT and SIGTERM are noted, not raised, until the block ends; the caller reads
+    ``pending`` and acts (stops the build it just started). ``say`` tells the user so. A
+    second one raises ``KeyboardInterrupt`` at once: a start that hangs (AWS retrying) never
+    leaves Ctrl-C without effect."""
     held = Deferred()
     if not _main_thread():
         yield held
         return
 
     def note(signum: int, frame: FrameType | None) -> None:
+        if held.pending:
+            raise KeyboardInterrupt
         held.pending = True
+        if say is not None:
+            say(
+                "interrupted: the build is being started; it is stopped as soon as it has "
+                "(Ctrl-C again to leave now)"
+            )
 
     previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

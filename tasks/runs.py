@@ -261,7 +261,7 @@ def run_action(
     rt.console.detail("runs", f"{where(rt.settings, argv)} (docker run in {pinned})")
     # a Ctrl-C while the start is in flight waits for it, so the build it started is known
     # and stopped below (exit 14), never left running behind an exit 130
-    with deferred_interrupts() as held:
+    with deferred_interrupts(rt.console.warn) as held:
         build = backend_for(rt).start(request)
         announce(rt, build)
     extra = {"action": action, "image": pinned, "seed_script": chosen, "command": list(argv)}

@@ -1,0 +1,40 @@
+"""Ctrl-C around a build's start: held once (the started build is then stopped), a second
+press leaves at once; SIGINT inherited as ignored is taken back. Real signals, this process."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tasks.interrupts import deferred_interrupts, interrupts_raise
+
+
+def test_a_ctrl_c_during_the_start_is_held_and_a_second_one_leaves_now() -> None:
+    said: list[str] = []
+    with deferred_interrupts(said.append) as held:
+        signal.raise_signal(signal.SIGINT)
+        assert held.pending is True  # noted, not raised: the start goes on
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert said == [
+        "interrupted: the build is being started; it is stopped as soon as it has "
+        "(Ctrl-C again to leave now)"
+    ]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # pytest's, restored
+
+
+def test_sigterm_is_held_like_ctrl_c() -> None:
+    with deferred_interrupts() as held:
+        signal.raise_signal(signal.SIGTERM)
+    assert held.pending is True
+
+
+def test_an_ignored_sigint_is_taken_back() -> None:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        interrupts_raise()
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
