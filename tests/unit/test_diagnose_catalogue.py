@@ -117,3 +117,23 @@ def test_an_entry_with_requires_fires_only_with_its_companion() -> None:
     assert [f.id for f in found] == ["old_driver"]
     with pytest.raises(UsageError, match="requires"):
         parse_catalogue({"entries": [{**REQUIRING, "signatures": [], "build_status": ["FAILED"]}]})
+
+
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        # Node's inotify limit shares the errno with a full disk (webpack/vite/jest --watch)
+        (
+            "Error: ENOSPC: System limit for number of file watchers reached, watch '/app/src'",
+            "file watchers",
+        ),
+        # PostgreSQL 53100, as its server message reads in a client's error
+        ('error: could not extend file "base/16384/24576": No space left on device', "53100"),
+        ("dd: error writing '/data/big': No space left on device", "No space left"),
+    ],
+)
+def test_enospc_wordings_get_the_right_disk_full_variant(line: str, title: str) -> None:
+    catalogue = load_catalogue()
+    found = diagnose(catalogue, scan_lines([line], catalogue)).findings
+    assert found[0].id == "disk_full" and title in found[0].title
+    assert "<" not in found[0].cause
