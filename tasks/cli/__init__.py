@@ -62,6 +62,7 @@ NAMESPACES: list[tuple[str, str | None]] = [
     ("doctor", None),
     ("setup", None),
     ("diagnose", None),
+    ("init", None),
 ]
 
 
@@ -72,10 +73,19 @@ def build_root(project_dir: Path | None = None) -> Collection:
     _check_project_config(project_dir or PROJECT_ROOT)
     ns = Collection()
     for module_name, collection_name in NAMESPACES:
-        module = importlib.import_module(f"tasks.cli.{module_name}")
+        module = importlib.import_module(f"{__name__}.{module_name}")
         if collection_name is None:
             for task in Collection.from_module(module).tasks.values():
                 ns.add_task(task)
         else:
             ns.add_collection(Collection.from_module(module, name=collection_name))
     return ns
+
+
+def __getattr__(name: str) -> Collection:
+    """``from release_suite.cli import collection``: the root collection for a user's own
+    tasks.py (``ns.add_collection(collection, name="release")`` or its tasks at the root),
+    checking the invoke.yaml of the current directory."""
+    if name == "collection":
+        return build_root(Path.cwd())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,38 @@
+"""Files the suite reads at run time, shipped inside the package (``<package>/resources/``).
+
+They are the repository's own ``buildspec/migrations.yml`` and ``scripts/*`` (the folder holds
+links to them, so the repository's paths stay the one source and a wheel carries copies). Read
+through importlib.resources, so an installed ``release_suite`` never looks for this repository.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+from collections.abc import Iterator
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+# "tasks" in this repository, "release_suite" when installed
+TOP = (__package__ or __name__).split(".")[0]
+BUILDSPEC = "migrations.yml"
+
+
+def resource(name: str) -> Traversable:
+    return importlib.resources.files(f"{TOP}.resources").joinpath(name)
+
+
+def read_text(name: str) -> str:
+    return resource(name).read_text(encoding="utf-8")
+
+
+@contextlib.contextmanager
+def as_path(name: str) -> Iterator[Path]:
+    """A real file path for the resource (for a program that must run it)."""
+    with importlib.resources.as_file(resource(name)) as path:
+        yield Path(path)
+
+
+def module_name(relative: str) -> str:
+    """``local.runner`` -> the full module name under this installation's top package."""
+    return f"{TOP}.{relative}"

@@ -1,0 +1,1 @@
+../../scripts/make_bun_base.sh
