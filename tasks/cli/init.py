@@ -119,7 +119,7 @@ def init(
         registry_port=registry_port,
         database_port=database_port,
         own_buildspec=buildspec,
-        workflow=env != "local" or workflow,
+        workflow=workflow,
     )
     for line in found.lines():
         console.line(f"found {line}")

@@ -230,7 +230,7 @@ class Options:
     registry_port: int = 5000
     database_port: int = 55439
     own_buildspec: bool = False
-    workflow: bool = True
+    workflow: bool = False  # also for env local (an AWS environment always gets one)
 
 
 @dataclass(frozen=True)
@@ -376,7 +376,7 @@ def plan(
         writes.append(
             FileWrite("buildspec/migrations.yml", buildspec_text, "buildspec (your copy)")
         )
-    if opts.workflow:
+    if opts.env != "local" or opts.workflow:
         workflow_env = opts.env if opts.env != "local" else "prod"
         writes.append(
             FileWrite(
