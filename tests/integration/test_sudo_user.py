@@ -68,8 +68,11 @@ def made_by_sudo_quickstart() -> Iterator[Path]:
     credentials (0600), a finished local build, the engine's own directory, a .venv."""
     project = Path(tempfile.mkdtemp(prefix="sudo-", dir="/tmp"))
     project.chmod(0o755)
-    for name in ("tasks.py", "tasks", "invoke.yaml", "scripts", "buildspec"):
-        (project / name).symlink_to(ROOT / name)
+    # copies, not symlinks: the checkout may sit where the user cannot read (/root/project)
+    for name in ("tasks.py", "invoke.yaml"):
+        shutil.copy(ROOT / name, project / name)
+    for name in ("tasks", "scripts", "buildspec"):
+        shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
     state = project / ".release-local"
     environ = {**os.environ, "RELEASE_LOCAL_DIR": str(state)}
     state.mkdir(mode=0o711)
@@ -130,7 +133,7 @@ def test_without_the_hand_over_the_user_gets_one_line_saying_what_to_run(
     assert len(lines) == 1 and "unexpected" not in done.stderr and "Traceback" not in done.stderr
     assert lines[0].startswith("error: permission denied: ") and "belongs to root" in lines[0]
     assert f"not to {user}" in lines[0]
-    assert f"Fix: sudo {ROOT / 'scripts' / 'hand_over.sh'}" in lines[0]
+    assert f"Fix: sudo {made_by_sudo_quickstart / 'scripts' / 'hand_over.sh'}" in lines[0]
 
 
 def test_after_the_hand_over_the_user_works_as_themselves(
