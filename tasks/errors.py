@@ -36,6 +36,7 @@ class ExitCode(IntEnum):
     DIAGNOSE_NO_MATCH = 21
     LOCAL_ENV = 22  # the local environment cannot be started
     SETUP_BLOCKED = 23  # setup --apply: a prerequisite it never creates is missing (VPC, secret)
+    BACKUP = 24  # the snapshot before a migration could not be made (missing db, wrong state)
     INTERRUPTED = 130
 
 

@@ -254,7 +254,11 @@ def run_action(
     else:
         refuse_if_running(rt, project)
     label = ACTION_NAMES[action] + (f" ({chosen})" if chosen else "")
-    confirm(rt, f"run {label} with {pinned} on CodeBuild project {project}", yes=yes)
+    from tasks.release import snapshot
+
+    note = snapshot.confirm_note(rt) if action == "migrate" else ""
+    confirm(rt, f"run {label} with {pinned} on CodeBuild project {project}{note}", yes=yes)
+    snap = snapshot.take_snapshot(rt, pinned) if action == "migrate" else None
     request = start_request(rt, action, pinned, chosen)
     argv = command_for(rt.settings, action, chosen)
     rt.console.step(f"start {label}: {project}: {display(argv)}")
@@ -264,14 +268,27 @@ def run_action(
     with deferred_interrupts(rt.console.warn) as held:
         build = backend_for(rt).start(request)
         announce(rt, build)
-    extra = {"action": action, "image": pinned, "seed_script": chosen, "command": list(argv)}
+    extra: dict[str, Any] = {
+        "action": action,
+        "image": pinned,
+        "seed_script": chosen,
+        "command": list(argv),
+    }
+    if snap is not None:
+        extra["snapshot"] = snap.as_dict()
     if held.pending:
         return {**follow_build(rt, build, timeout=timeout, interrupted=True), **extra}
     if detach:
         resume = f"invoke build.wait {build.id} --env {rt.settings.env}"
         rt.console.info(f"detached; follow it with: {resume}")
         return {**build.as_dict(rt.now()), **extra, "detached": True, "resume": resume}
-    final = follow_build(rt, build, timeout=timeout)
+    try:
+        final = follow_build(rt, build, timeout=timeout)
+    except SuiteError as err:
+        snapshot.on_failure(rt, err)
+        raise
+    if snap is not None:
+        extra["snapshots_deleted"] = snapshot.prune_snapshots(rt)
     return {**final, **extra}
 
 
@@ -506,8 +523,11 @@ def release(
         results = DryRunExecutor(rt.console).run(steps, rt)
         return {**base, "steps": [{**r.as_dict(), **r.result} for r in results]}
     if migrate or seed:
+        from tasks.release.snapshot import confirm_note
+
         names = " + ".join(s.name for s in steps)
-        confirm(rt, f"release {names} ({rt.settings.project})", yes=yes)
+        note = confirm_note(rt) if migrate else ""
+        confirm(rt, f"release {names} ({rt.settings.project}){note}", yes=yes)
     results = Executor(rt.console, rt.monotonic).run(steps, rt)
     out: dict[str, Any] = {**base, "steps": [r.as_dict() for r in results]}
     out["results"] = {r.name: dict(r.result) for r in results}

@@ -20,6 +20,9 @@ START_HELP = {
     "dry_run": "show the StartBuild parameters and the exact docker run argv; start nothing",
     **NO_DIAGNOSE,
 }
+NO_BACKUP_HELP = (
+    "skip the snapshot taken before migrating (backup: snapshot); the confirmation says so"
+)
 
 
 def minutes(value: Any) -> float | None:
@@ -31,7 +34,7 @@ def minutes(value: Any) -> float | None:
     return positive_minutes("--timeout", value)
 
 
-@task(help=START_HELP)
+@task(help={**START_HELP, "no_backup": NO_BACKUP_HELP})
 def migrate(
     c: Context,
     env: str | None = None,
@@ -45,6 +48,7 @@ def migrate(
     profile: str | None = None,
     region: str | None = None,
     dry_run: bool = False,
+    no_backup: bool = False,
 ) -> None:
     """Run the database migrations on CodeBuild (RUN_MIGRATIONS=true) and follow every log line."""
     from tasks.runs import run_action
@@ -64,7 +68,7 @@ def migrate(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras=no_diagnose_extras(no_diagnose),
+        extras={**no_diagnose_extras(no_diagnose), "no_backup": no_backup},
     )
 
 

@@ -6,7 +6,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from tasks.cli.common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
-from tasks.cli.db import minutes
+from tasks.cli.db import NO_BACKUP_HELP, minutes
 
 
 @task(
@@ -21,6 +21,7 @@ from tasks.cli.db import minutes
         "yes": "confirm for environments marked confirm: true (required without a terminal)",
         "detach": "start the migration build and return (not with --seed)",
         "timeout": "minutes each build wait may take (default: config)",
+        "no_backup": NO_BACKUP_HELP,
         **NO_DIAGNOSE,
     }
 )
@@ -39,6 +40,7 @@ def release(
     no_diagnose: bool = False,
     profile: str | None = None,
     region: str | None = None,
+    no_backup: bool = False,
 ) -> None:
     """Check, build, push and verify the image, then run the migrations (and a seed) on it."""
     from tasks.runs import release as run_release
@@ -59,5 +61,5 @@ def release(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras=no_diagnose_extras(no_diagnose),
+        extras={**no_diagnose_extras(no_diagnose), "no_backup": no_backup},
     )
