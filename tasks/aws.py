@@ -199,3 +199,14 @@ def _html_title(page: str) -> str:
     text = found.group(1) if found else re.sub(r"<[^>]*>", " ", page)
     text = " ".join(text.split())
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def configured_region(profile: str | None = None) -> str | None:
+    """The region of the user's AWS configuration (AWS_REGION, AWS_DEFAULT_REGION, the
+    profile's ``region``), or None: what ``release-suite init`` proposes."""
+    import boto3
+
+    try:
+        return boto3.session.Session(profile_name=profile or None).region_name or None
+    except Exception:  # an unknown profile: init says so when it reads the account
+        return None

@@ -173,3 +173,14 @@ def execute(
         raise Exit(code=int(ExitCode.UNEXPECTED)) from None
     finally:
         sys.stdout.flush()
+
+
+def execute_plain(console: Console, action: Callable[[], Mapping[str, Any]]) -> None:
+    """A task that needs no environment (``init``): a SuiteError is its one line and exit code,
+    the result the one JSON object under --json."""
+    try:
+        result = action()
+    except SuiteError as err:
+        console.error(err)
+        raise Exit(code=int(err.code)) from None
+    console.emit({"ok": True, **result})
