@@ -24,7 +24,6 @@ PACKAGES = {
     "knex": "3.3.0",
     "pg": "8.23.1",
     "postgres": "3.4.9",
-    "typeorm": "1.1.1",
     "sequelize": "6.37.8",
 }
 STATE = Path(os.environ.get("RELEASE_TEST_STATE", "/tmp/release-suite-tests"))
