@@ -9,7 +9,7 @@ from pathlib import Path
 
 __path__ = [str(Path(__file__).with_name("tasks"))]
 
-from tasks.interrupts import claim_sigint
+from tasks.core.interrupts import claim_sigint
 
 claim_sigint()  # first: a Ctrl-C from here on is one line and exit 130, never a traceback
 

@@ -126,8 +126,8 @@ def main() -> None:
                 sk,
             )
         )
-        from tasks.references import parse_image
-        from tasks.registry import Credentials, RegistryClient, inspect
+        from tasks.core.references import parse_image
+        from tasks.image.registry import Credentials, RegistryClient, inspect
 
         ref = parse_image(tag)
         in_process = []

@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tasks import services  # noqa: E402
-from tasks.localbuild import local_dir  # noqa: E402
-from tasks.localenv import LOCAL_PG_PORT, postgres_root  # noqa: E402
+from tasks.local.environment import LOCAL_PG_PORT, postgres_root  # noqa: E402
+from tasks.local.runner import local_dir  # noqa: E402
 
 BY_HAND = r"""
 set -euo pipefail

@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tasks import runs  # noqa: E402
-from tasks.aws import AwsFactory  # noqa: E402
-from tasks.commands import CommandRunner  # noqa: E402
-from tasks.config import load_settings, load_yaml_file  # noqa: E402
-from tasks.console import Console  # noqa: E402
-from tasks.runtime import Runtime  # noqa: E402
+from tasks.core.aws import AwsFactory  # noqa: E402
+from tasks.core.commands import CommandRunner  # noqa: E402
+from tasks.core.config import load_settings, load_yaml_file  # noqa: E402
+from tasks.core.console import Console  # noqa: E402
+from tasks.core.runtime import Runtime  # noqa: E402
 from tests.helpers.scripted_codebuild import (  # noqa: E402
     PHASES,
     Script,

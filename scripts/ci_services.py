@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks import services
-from tasks.errors import SuiteError
+from tasks.core.errors import SuiteError
+from tasks.local import services
 
 STATE = Path(os.environ.get("RELEASE_TEST_STATE") or "/tmp/release-suite-tests")
 PG_PORT = int(os.environ.get("RELEASE_TEST_PG_PORT") or "55432")

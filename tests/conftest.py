@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tasks import services
+from tasks.local import services
 
 ROOT = Path(__file__).resolve().parents[1]
 MOTO_ACCOUNT = "123456789012"

@@ -23,8 +23,8 @@ def _check_project_config(project_dir: Path) -> None:
     path = project_dir / "invoke.yaml"
     if not path.exists():
         return
-    from tasks.config import check_structure, load_yaml_file
-    from tasks.errors import SuiteError, UsageError
+    from ..core.config import check_structure, load_yaml_file
+    from ..core.errors import SuiteError, UsageError
 
     try:
         # before invoke reads the file itself (it does right after importing tasks.py): a

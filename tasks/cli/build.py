@@ -5,8 +5,8 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
-from tasks.cli.db import minutes
+from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
+from .db import minutes
 
 ID_HELP = {**HELP, **AWS_HELP, "build_id": "the build id, project:uuid (see `invoke build.list`)"}
 
@@ -25,7 +25,7 @@ def wait(
     region: str | None = None,
 ) -> None:
     """Follow a build to its end, printing its whole log; exit with its status's code."""
-    from tasks.runs import wait_build
+    from ..release.actions import wait_build
 
     execute(
         c,
@@ -48,7 +48,7 @@ def logs(
     region: str | None = None,
 ) -> None:
     """Print a build's log (every line once, in order); --follow until it ends."""
-    from tasks.runs import show_logs
+    from ..release.actions import show_logs
 
     execute(
         c,
@@ -69,7 +69,7 @@ def stop(
     region: str | None = None,
 ) -> None:
     """Stop a build (StopBuild) and wait until CodeBuild reports it ended."""
-    from tasks.runs import stop_build
+    from ..release.actions import stop_build
 
     execute(
         c,
@@ -84,7 +84,7 @@ def count(value: object) -> int:
     """``--limit`` as a positive whole number (invoke would die with a traceback on 'abc')."""
     text = str(value).strip()
     if not text.isdigit() or int(text) < 1:
-        from tasks.errors import UsageError
+        from ..core.errors import UsageError
 
         raise UsageError(f"--limit {value!r} is not a positive whole number", "pass e.g. --limit 5")
     return int(text)
@@ -100,7 +100,7 @@ def list_(
     region: str | None = None,
 ) -> None:
     """Recent builds of the project: id, status, start, duration, action, initiator."""
-    from tasks.runs import list_recent
+    from ..release.actions import list_recent
 
     execute(
         c,

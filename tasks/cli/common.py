@@ -17,11 +17,11 @@ from typing import Any
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from tasks.config import Settings, environment_names, load_settings
-from tasks.console import Console
-from tasks.errors import AwsAuthError, ExitCode, SuiteError
-from tasks.redact import Redactor
-from tasks.runtime import Runtime, make_runtime
+from ..core.config import Settings, environment_names, load_settings
+from ..core.console import Console
+from ..core.errors import AwsAuthError, ExitCode, SuiteError
+from ..core.redact import Redactor
+from ..core.runtime import Runtime, make_runtime
 
 # invoke refuses help for parameters a task lacks: HELP fits every task (all take --env and
 # --json); tasks that talk to AWS add AWS_HELP for --profile and --region.
@@ -85,8 +85,8 @@ def permission_denied(exc: PermissionError) -> SuiteError:
     import getpass
     import pwd
 
-    from tasks.errors import LocalEnvError, UsageError
-    from tasks.localbuild import local_dir
+    from ..core.errors import LocalEnvError, UsageError
+    from ..local.runner import local_dir
 
     path = Path(str(exc.filename or ""))
     user = getpass.getuser()
@@ -123,8 +123,8 @@ def execute(
 
     ``extras`` seeds ``Runtime.extras`` (e.g. ``{"on_failure": None}`` for --no-diagnose).
     """
-    from tasks.interrupts import interrupts_raise
-    from tasks.wait import sigterm_as_interrupt
+    from ..codebuild.wait import sigterm_as_interrupt
+    from ..core.interrupts import interrupts_raise
 
     console = console or Console(json_mode=json_, redactor=Redactor())
     settings: Settings | None = None

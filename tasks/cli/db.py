@@ -7,7 +7,7 @@ from typing import Any
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
+from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
 
 START_HELP = {
     **HELP,
@@ -29,7 +29,7 @@ def minutes(value: Any) -> float | None:
     """``--timeout`` in minutes (invoke passes it as text); nan, inf and 1e309 are refused."""
     if value in (None, ""):
         return None
-    from tasks.config import positive_minutes
+    from ..core.config import positive_minutes
 
     return positive_minutes("--timeout", value)
 
@@ -51,7 +51,7 @@ def migrate(
     no_backup: bool = False,
 ) -> None:
     """Run the database migrations on CodeBuild (RUN_MIGRATIONS=true) and follow every log line."""
-    from tasks.runs import run_action
+    from ..release.actions import run_action
 
     execute(
         c,
@@ -94,7 +94,7 @@ def seed(
     dry_run: bool = False,
 ) -> None:
     """Run an allow-listed seed script on CodeBuild (RUN_SEED=true) and follow every log line."""
-    from tasks.runs import run_action
+    from ..release.actions import run_action
 
     execute(
         c,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from .common import AWS_HELP, HELP, execute
 
 
 @task(
@@ -35,7 +35,7 @@ def diagnose(
     ``--build-id`` (``-b``) picks the build; invoke has no optional positional arguments, so
     the id is a flag. Without it: the project's most recent failed build.
     """
-    from tasks.diagnose.service import run
+    from ..diagnose.service import run
 
     def action(rt):  # type: ignore[no-untyped-def]
         return run(rt, build_id=build_id, log=log, build_json=build_json, checks=checks)

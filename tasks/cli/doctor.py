@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from .common import AWS_HELP, HELP, execute
 
 
 @task(
@@ -25,7 +25,7 @@ def doctor(
 ) -> None:
     """Check every prerequisite of a migration build (project, role, VPC, DB, secret, image)."""
 
-    from tasks.doctor_facts import run_doctor
+    from ..provision.facts import run_doctor
 
     execute(
         c,

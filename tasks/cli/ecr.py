@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from .common import AWS_HELP, HELP, execute
 
 
 @task(help={**HELP, **AWS_HELP})
@@ -17,6 +17,6 @@ def login(
     region: str | None = None,
 ) -> None:
     """Log docker in to the environment's registry (ECR token, or configured basic auth)."""
-    from tasks import ecr
+    from ..image import ecr
 
     execute(c, ecr.login, env=env, json_=json_, flags={"profile": profile, "region": region})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from .common import AWS_HELP, HELP, execute
 
 
 @task(help={**HELP, "platform": "target platform (default: the environment's, linux/amd64)"})
@@ -13,7 +13,7 @@ def check(
     c: Context, env: str | None = None, json_: bool = False, platform: str | None = None
 ) -> None:
     """Platform guard: daemon, engine OS/arch, host arch, buildx and its platforms."""
-    from tasks.image import check_platform
+    from ..image.engine import check_platform
 
     execute(c, check_platform, env=env, json_=json_, flags={"platform": platform})
 
@@ -38,7 +38,7 @@ def build(
     region: str | None = None,
 ) -> None:
     """Build the image for the target platform; refuse a wrong-platform result; optionally push."""
-    from tasks.image import build_and_push
+    from ..image.engine import build_and_push
 
     flags = {"platform": platform, "tag": tag, "profile": profile, "region": region}
     execute(c, lambda rt: build_and_push(rt, push=push), env=env, json_=json_, flags=flags)
@@ -55,7 +55,7 @@ def push(
     region: str | None = None,
 ) -> None:
     """Login, build with push, verify; print the pinned repo@sha256 reference."""
-    from tasks.image import push_image
+    from ..image.engine import push_image
 
     flags = {"platform": platform, "tag": tag, "profile": profile, "region": region}
     execute(c, push_image, env=env, json_=json_, flags=flags)
@@ -79,7 +79,7 @@ def verify(
     region: str | None = None,
 ) -> None:
     """Ask the registry for the manifest or index; exit 0 only if the target platform is there."""
-    from tasks.image import verify_image
+    from ..image.engine import verify_image
 
     flags = {"platform": platform, "profile": profile, "region": region}
     execute(c, lambda rt: verify_image(rt, image), env=env, json_=json_, flags=flags)

@@ -9,7 +9,7 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import execute_plain
+from .common import execute_plain
 
 
 def _ask(question: str) -> bool:
@@ -47,11 +47,11 @@ def init(
     json_: bool = False,
 ) -> None:
     """Scaffold invoke.yaml (environments), a CI workflow and, if asked, the buildspec here."""
-    from tasks.cli.program import VERSION
-    from tasks.console import Console
-    from tasks.core.resources import BUILDSPEC, read_text
-    from tasks.provision import adopt, scaffold
-    from tasks.redact import Redactor
+    from ..core.console import Console
+    from ..core.redact import Redactor
+    from ..core.resources import BUILDSPEC, read_text
+    from ..provision import adopt, scaffold
+    from .program import VERSION
 
     console = Console(json_mode=json_, redactor=Redactor())
     opts = scaffold.Options(env, registry_port, database_port, buildspec, workflow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import HELP, execute
+from .common import HELP, execute
 
 LOCAL_HELP = {**HELP, "env": "environment from invoke.yaml with runner: local (default: local)"}
 
@@ -13,7 +13,7 @@ LOCAL_HELP = {**HELP, "env": "environment from invoke.yaml with runner: local (d
 @task(help=LOCAL_HELP)
 def up(c: Context, env: str | None = "local", json_: bool = False) -> None:
     """Start (idempotently) Docker Engine, the local registry, PostgreSQL and the bun base image."""
-    from tasks import localenv
+    from ..local import environment as localenv
 
     def action(rt):  # type: ignore[no-untyped-def]
         facts = localenv.up(rt.settings, rt.environ, rt.console.ok)
@@ -29,7 +29,7 @@ def up(c: Context, env: str | None = "local", json_: bool = False) -> None:
 )
 def down(c: Context, env: str | None = "local", json_: bool = False, purge: bool = False) -> None:
     """Stop what local.up started (a Docker Engine it found running is left alone)."""
-    from tasks import localenv
+    from ..local import environment as localenv
 
     execute(
         c,

@@ -44,7 +44,7 @@ def missing_config(argv: list[str], cwd: Path) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tasks.interrupts import claim_sigint
+    from ..core.interrupts import claim_sigint
 
     claim_sigint()  # a Ctrl-C from here on is one line and exit 130, never a traceback
     argv = list(sys.argv if argv is None else argv)

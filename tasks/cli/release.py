@@ -5,8 +5,8 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
-from tasks.cli.db import NO_BACKUP_HELP, minutes
+from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
+from .db import NO_BACKUP_HELP, minutes
 
 
 @task(
@@ -43,7 +43,7 @@ def release(
     no_backup: bool = False,
 ) -> None:
     """Check, build, push and verify the image, then run the migrations (and a seed) on it."""
-    from tasks.runs import release as run_release
+    from ..release.actions import release as run_release
 
     execute(
         c,

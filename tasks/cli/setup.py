@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from tasks.cli.common import AWS_HELP, HELP, execute
+from .common import AWS_HELP, HELP, execute
 
 
 @task(
@@ -25,7 +25,7 @@ def setup(
 ) -> None:
     """Plan the service role, its policy, the log group and the CodeBuild project; --apply."""
 
-    from tasks.setup import run_setup
+    from ..provision.setup import run_setup
 
     execute(
         c,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import UsageError
+from ..core.errors import UsageError
 
 DEFAULT_PATH = Path(__file__).with_name("catalogue.yaml")
 BACKGROUND_PATH = Path(__file__).with_name("background.log")
@@ -230,7 +230,7 @@ def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:
     """The catalogue at ``path`` (compiled once per process)."""
     import yaml
 
-    from tasks.config import load_yaml_file
+    from ..core.config import load_yaml_file
 
     try:  # libyaml when present: the catalogue is large and read at every diagnosis
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

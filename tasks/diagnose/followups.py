@@ -2,9 +2,9 @@
 
 * ``image_platforms`` (after exec format error, a platform warning, no matching manifest, an
   unknown manifest): ask the registry what the image reference holds, with the image stage's
-  verifier (``tasks.image.registry_client`` + ``tasks.registry.inspect``).
+  verifier (``tasks.image.engine.registry_client`` + ``tasks.image.registry.inspect``).
 * ``network_path`` (after a database timeout): the network-path checks of ``invoke doctor``
-  (``tasks.doctor_facts.network_path_checks``) for the database port.
+  (``tasks.provision.facts.network_path_checks``) for the database port.
 
 The orchestration (:func:`run_followups`) is pure: checks are plain callables
 ``(Finding) -> list[CheckResult]`` keyed by the catalogue's ``followup`` name, so tests inject
@@ -19,9 +19,9 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from tasks.diagnose.ranking import Finding
-from tasks.diagnose.report import CheckResult
-from tasks.errors import SuiteError
+from ..core.errors import SuiteError
+from .ranking import Finding
+from .report import CheckResult
 
 FollowUp = Callable[[Finding], list[CheckResult]]
 SKIPPED = "skipped"
@@ -76,8 +76,9 @@ def image_platforms(rt: Any) -> FollowUp:
         )
         if not reference:
             return [CheckResult("image platforms", SKIPPED, "no registry/repository configured")]
-        from tasks import image, registry
-        from tasks.references import parse_image
+        from ..core.references import parse_image
+        from ..image import engine as image
+        from ..image import registry
 
         ref = parse_image(reference, default_registry=s.registry)
         host, port = _registry_endpoint(ref.registry, s.registry_insecure)
@@ -118,7 +119,7 @@ def network_path(rt: Any, doctor: Callable[..., Sequence[Any]] | None = None) ->
 
 def _doctor_network_checks() -> Callable[..., Sequence[Any]] | None:
     """The hook where ``invoke doctor`` plugs in (``network_path_checks(rt, port)``)."""
-    for module_name in ("tasks.doctor_facts", "tasks.doctor"):
+    for module_name in ("tasks.provision.facts", "tasks.provision.doctor"):
         try:
             module = importlib.import_module(module_name)
         except ImportError:

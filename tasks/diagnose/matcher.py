@@ -22,8 +22,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from tasks.builds import PHASE_ORDER
-from tasks.diagnose.catalogue import Catalogue
+from ..codebuild.model import PHASE_ORDER
+from .catalogue import Catalogue
 
 CHUNK = 1 << 20
 KEEP_HITS = 5  # first hits kept per entry

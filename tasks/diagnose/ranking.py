@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.diagnose.catalogue import Catalogue, Entry
-from tasks.diagnose.matcher import PHASES, ContextLine, Hit, LogLine, Scan, clean
+from .catalogue import Catalogue, Entry
+from .matcher import PHASES, ContextLine, Hit, LogLine, Scan, clean
 
 PHASE_ORDER = PHASES
 SUCCEEDED = "SUCCEEDED"
@@ -113,7 +113,7 @@ def facts_from_json(raw: Mapping[str, Any]) -> BuildFacts:
 
 
 def facts_from_build(build: Any) -> BuildFacts:
-    """From a ``tasks.builds.Build`` (duck-typed: id, project, status, current_phase, phases)."""
+    """From a ``tasks.codebuild.model.Build`` (duck-typed: id, project, status, current_phase, phases)."""
     return BuildFacts(
         id=str(build.id),
         project=str(getattr(build, "project", "")),

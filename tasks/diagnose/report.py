@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.diagnose.matcher import LogLine
-from tasks.diagnose.ranking import Diagnosis, Finding
-from tasks.redact import Redactor
+from ..core.redact import Redactor
+from .matcher import LogLine
+from .ranking import Diagnosis, Finding
 
 TEXT_WIDTH = 160
 

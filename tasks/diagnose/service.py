@@ -6,7 +6,7 @@ Entry points:
   ``--build-json``); returns the ``--json`` dict, raises ``DIAGNOSE_NO_MATCH`` when nothing
   matched.
 * :func:`diagnose_build` - for the wait loop: a finished build plus its log lines -> Report.
-* :func:`failure_hook` - a ``tasks.wait.FailureHook`` (install it as
+* :func:`failure_hook` - a ``tasks.codebuild.wait.FailureHook`` (install it as
   ``rt.extras["on_failure"]``): prints the diagnosis and returns the one-line remedy.
 """
 
@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from tasks.diagnose import source
-from tasks.diagnose.catalogue import Catalogue, load_catalogue
-from tasks.diagnose.followups import FollowUp, default_checks, run_followups
-from tasks.diagnose.matcher import Scan, read_chunks, scan_chunks, scan_lines
-from tasks.diagnose.ranking import BuildFacts, diagnose, facts_from_build, facts_from_json
-from tasks.diagnose.report import Report, render, summary_line
-from tasks.errors import ExitCode, SuiteError, UsageError
-from tasks.runtime import Runtime
+from ..core.errors import ExitCode, SuiteError, UsageError
+from ..core.runtime import Runtime
+from . import source
+from .catalogue import Catalogue, load_catalogue
+from .followups import FollowUp, default_checks, run_followups
+from .matcher import Scan, read_chunks, scan_chunks, scan_lines
+from .ranking import BuildFacts, diagnose, facts_from_build, facts_from_json
+from .report import Report, render, summary_line
 
 ChecksFactory = Callable[[Runtime], Mapping[str, FollowUp]]
 
@@ -76,7 +76,7 @@ def diagnose_build(
     catalogue: Catalogue | None = None,
     checks: Mapping[str, FollowUp] | None = None,
 ) -> Report:
-    """Diagnose a finished build (a ``tasks.builds.Build``) from its lines. No printing."""
+    """Diagnose a finished build (a ``tasks.codebuild.model.Build``) from its lines. No printing."""
     catalogue = catalogue or load_catalogue()
     scan = scan_lines(log_lines, catalogue)
     facts = facts_from_build(build)

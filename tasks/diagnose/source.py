@@ -1,7 +1,7 @@
 """Where a diagnosis reads from: a build (through the issue-3 ``BuildBackend``), a saved log
 file or stdin, and a saved ``batch-get-builds`` JSON.
 
-Adapter module: the build and its CloudWatch log come from ``tasks.runs.backend_for(rt)`` (the
+Adapter module: the build and its CloudWatch log come from ``tasks.release.actions.backend_for(rt)`` (the
 CodeBuild backend, or the local runner's) so diagnose reads builds exactly as ``build.wait``
 does; nothing here creates a boto3 client itself.
 """
@@ -16,16 +16,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tasks.builds import FINAL_STATUSES, SUCCEEDED, Build, BuildBackend
-from tasks.errors import UsageError
-from tasks.runtime import Runtime
+from ..codebuild.model import FINAL_STATUSES, SUCCEEDED, Build, BuildBackend
+from ..core.errors import UsageError
+from ..core.runtime import Runtime
 
 MAX_LOG_PAGES = 20_000  # a bound on one read (each page holds up to 10,000 events)
 RECENT = 25  # builds looked at for "the most recent failed build"
 
 
 def backend(rt: Runtime) -> BuildBackend:
-    from tasks.runs import backend_for
+    from ..release.actions import backend_for
 
     return backend_for(rt)
 

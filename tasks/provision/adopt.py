@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tasks.console import Console
-from tasks.errors import SuiteError, UsageError
-from tasks.provision import scaffold
+from ..core.console import Console
+from ..core.errors import SuiteError, UsageError
+from . import scaffold
 
 ACTION_REF = "daadaar/release-suite@v{version}"
 
@@ -21,8 +21,8 @@ def aws_facts(profile: str | None, warn: Callable[[str], None]) -> scaffold.AwsF
     """The region, account, ECR repositories and CodeBuild projects, each with its source."""
 
     def facts(region: str | None) -> dict[str, scaffold.Found]:
-        from tasks.aws import AwsFactory, configured_region, translate
-        from tasks.config import Settings
+        from ..core.aws import AwsFactory, configured_region, translate
+        from ..core.config import Settings
 
         out: dict[str, scaffold.Found] = {}
         if region:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tasks.errors import AwsError, ExitCode, QuotaExceeded, SuiteError, UsageError
+from ..core.errors import AwsError, ExitCode, QuotaExceeded, SuiteError, UsageError
 
 SUITE_TAG_KEY = "release-suite:backup"  # the tag that marks a snapshot as the suite's own
 MODES = ("snapshot", "none")
@@ -213,7 +213,7 @@ def translate(exc: Exception, kind: str, database: str, region: str) -> SuiteErr
             f"{'clusters' if kind == 'cluster' else 'instances'}`) and rerun, or rerun with "
             "--no-backup",
         )
-    from tasks.aws import translate as aws_translate
+    from ..core.aws import translate as aws_translate
 
     err = aws_translate(exc, f"snapshot {what} {database}")
     return err if isinstance(err, SuiteError) else AwsError(str(exc))

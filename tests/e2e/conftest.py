@@ -2,7 +2,7 @@
 
 ``local_env`` gives a private ``.release-local`` (credentials pointing at the harness's registry
 and a fresh database per test) and a ``release`` callable that runs the real pipeline
-(``tasks.runs.release``) in-process on ``--env local``, capturing everything it prints.
+(``tasks.release.actions.release``) in-process on ``--env local``, capturing everything it prints.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from tasks import services
-from tasks.config import load_settings, load_yaml_file
-from tasks.console import Console
-from tasks.errors import SuiteError
-from tasks.redact import Redactor
-from tasks.runtime import make_runtime
+from tasks.core.config import load_settings, load_yaml_file
+from tasks.core.console import Console
+from tasks.core.errors import SuiteError
+from tasks.core.redact import Redactor
+from tasks.core.runtime import make_runtime
+from tasks.local import services
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.helpers.bun import ensure_bun
 
@@ -98,7 +98,7 @@ class LocalEnv:
 
 
 def _release(rt: Any, **kwargs: Any) -> dict[str, Any]:
-    from tasks.runs import release
+    from tasks.release.actions import release
 
     return release(rt, yes=True, **kwargs)
 

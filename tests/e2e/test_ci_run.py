@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import services
+from tasks.local import services
 from tests.conftest import ROOT, STATE
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]

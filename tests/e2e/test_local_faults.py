@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.builds import FAILED, STOPPED, Build, EnvVar, StartRequest
-from tasks.errors import ExitCode
-from tasks.localbuild import LocalBackend
+from tasks.codebuild.model import FAILED, STOPPED, Build, EnvVar, StartRequest
+from tasks.core.errors import ExitCode
+from tasks.local.runner import LocalBackend
 from tests.e2e.conftest import LocalEnv
 from tests.e2e.test_local_release import applied, flags_for, runner, variant
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.builds import FAILED, EnvVar, StartRequest
-from tasks.config import Settings
-from tasks.errors import ExitCode
-from tasks.localbuild import LocalBackend
-from tasks.runcommands import project_variables
+from tasks.codebuild.commands import project_variables
+from tasks.codebuild.model import FAILED, EnvVar, StartRequest
+from tasks.core.config import Settings
+from tasks.core.errors import ExitCode
+from tasks.local.runner import LocalBackend
 from tests.conftest import ROOT
 from tests.e2e.conftest import LocalEnv
 from tests.helpers import images

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from tasks.builds import FAILED, EnvVar, StartRequest
-from tasks.config import Settings
-from tasks.errors import ExitCode, LocalEnvError
-from tasks.localbuild import LocalBackend
-from tasks.runcommands import project_variables
+from tasks.codebuild.commands import project_variables
+from tasks.codebuild.model import FAILED, EnvVar, StartRequest
+from tasks.core.config import Settings
+from tasks.core.errors import ExitCode, LocalEnvError
+from tasks.local.runner import LocalBackend
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.e2e.conftest import LocalEnv
 
@@ -381,7 +381,7 @@ def test_knex_migration_blocked_by_a_held_lock_gives_the_lock_timeout(
     lock_timeout cancels it with SQLSTATE 55P03 and knex rolls the batch back."""
     import threading
 
-    from tasks import services
+    from tasks.local import services
 
     sample = SAMPLES["knex"]
     assert local_env.release(flags=sample.flags(prepared["knex"])).ok

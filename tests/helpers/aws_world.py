@@ -22,12 +22,13 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from tasks import prereqs, runcommands
-from tasks.aws import AwsFactory
-from tasks.commands import CommandRunner
-from tasks.config import Settings, load_settings
-from tasks.console import Console
-from tasks.runtime import Runtime
+from tasks.codebuild import commands as runcommands
+from tasks.core.aws import AwsFactory
+from tasks.core.commands import CommandRunner
+from tasks.core.config import Settings, load_settings
+from tasks.core.console import Console
+from tasks.core.runtime import Runtime
+from tasks.provision import requirements as prereqs
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.config import load_settings
+from tasks.core.config import load_settings
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbCdEf"
 SETTINGS = load_settings(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from tasks.builds import PHASE_ORDER, Build, LogEvent, LogLocation, LogPage, Phase, StartRequest
+from tasks.codebuild.model import (
+    PHASE_ORDER,
+    Build,
+    LogEvent,
+    LogLocation,
+    LogPage,
+    Phase,
+    StartRequest,
+)
 
 LOC = LogLocation("/aws/codebuild/proj", "uuid-1", "https://logs")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import services
+from tasks.local import services
 from tests.conftest import ROOT
 from tests.helpers.bun import bun_env, ensure_bun
 

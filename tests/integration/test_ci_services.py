@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks import localenv, services
+from tasks.local import environment as localenv
+from tasks.local import services
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
@@ -119,7 +120,7 @@ def test_local_down_never_stops_an_engine_it_did_not_start(
 
 
 def _local_settings(environ: dict[str, str]):  # type: ignore[no-untyped-def]
-    from tasks.config import load_settings, load_yaml_file
+    from tasks.core.config import load_settings, load_yaml_file
 
     raw = load_yaml_file(ROOT / "invoke.yaml")["release"]
     return load_settings(raw, env="local", environ=environ)

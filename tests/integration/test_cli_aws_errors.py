@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import ExitCode
+from tasks.core.errors import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPIRED_JSON = b'{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}'

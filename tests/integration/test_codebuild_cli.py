@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from tasks.builds import PHASE_ORDER
-from tasks.errors import ExitCode
+from tasks.codebuild.model import PHASE_ORDER
+from tasks.core.errors import ExitCode
 from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, codebuild_lines
 
 ROOT = Path(__file__).resolve().parents[2]

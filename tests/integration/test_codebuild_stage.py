@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from tasks import runs
-from tasks.aws import AwsFactory
-from tasks.builds import BuildUnsuccessful, WaitTimedOut, idempotency_token
-from tasks.commands import CommandRunner
-from tasks.config import load_settings, load_yaml_file
-from tasks.console import Console
-from tasks.errors import BuildConflict, ExitCode, RegistryError
-from tasks.runtime import Runtime
+from tasks.codebuild.model import BuildUnsuccessful, WaitTimedOut, idempotency_token
+from tasks.core.aws import AwsFactory
+from tasks.core.commands import CommandRunner
+from tasks.core.config import load_settings, load_yaml_file
+from tasks.core.console import Console
+from tasks.core.errors import BuildConflict, ExitCode, RegistryError
+from tasks.core.runtime import Runtime
+from tasks.release import actions as runs
 from tests.helpers.scripted_codebuild import (
     FlakyProxy,
     Script,
@@ -464,7 +464,7 @@ def test_missing_tag_in_ecr_is_one_clear_error(
 def test_release_runs_the_pushed_digest(
     fake: ScriptedCodeBuild, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasks.image
+    import tasks.image.engine
 
     pushed = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend@sha256:{'cd' * 32}"
     order: list[str] = []
@@ -478,8 +478,8 @@ def test_release_runs_the_pushed_digest(
         clock.sleep(12.0)  # building takes a while
         return {"pinned": pushed, "digest": "sha256:" + "cd" * 32}
 
-    monkeypatch.setattr(tasks.image, "check_platform", check)
-    monkeypatch.setattr(tasks.image, "push_image", push)
+    monkeypatch.setattr(tasks.image.engine, "check_platform", check)
+    monkeypatch.setattr(tasks.image.engine, "push_image", push)
     fake.scripts = [_script(30), _script(10)]
     h = Harness(clock)
     h.rt.extras.pop("pinned")
@@ -565,7 +565,7 @@ def test_two_seeds_with_different_scripts_under_one_invocation_id_are_two_builds
 def test_account_quota_is_not_a_concurrency_conflict(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
-    from tasks.errors import QuotaExceeded
+    from tasks.core.errors import QuotaExceeded
 
     fake.account_queue_limit = 0  # a new account: "Cannot have more than 0 builds in queue"
     h = Harness(clock)
@@ -608,7 +608,7 @@ def _ctrl_c_after(clock: VirtualClock, seconds: float) -> None:
 def test_ctrl_c_on_a_follower_detaches_and_never_stops_the_build(
     fake: ScriptedCodeBuild, clock: VirtualClock, how: str
 ) -> None:
-    from tasks.errors import SuiteError
+    from tasks.core.errors import SuiteError
 
     fake.scripts = [_script(300)]
     started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
@@ -631,7 +631,7 @@ def test_ctrl_c_on_a_follower_detaches_and_never_stops_the_build(
 def test_ctrl_c_with_stop_build_denied_names_the_build_that_keeps_running(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
-    from tasks.errors import SuiteError
+    from tasks.core.errors import SuiteError
 
     fake.scripts = [_script(300)]
     fake.deny_stop = True
@@ -652,7 +652,7 @@ def test_ctrl_c_with_stop_build_denied_names_the_build_that_keeps_running(
 def test_build_stop_denied_names_the_build_that_keeps_running(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
-    from tasks.errors import SuiteError
+    from tasks.core.errors import SuiteError
 
     fake.scripts = [_script(300)]
     started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
@@ -793,7 +793,7 @@ def _always(code: str, message: str, n_from: int = 1) -> Any:
 def test_env_credentials_expiring_mid_wait_say_what_was_tried(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
-    from tasks.errors import AwsAuthError
+    from tasks.core.errors import AwsAuthError
 
     fake.scripts = [_script(200)]
     h = Harness(clock)  # credentials from AWS_ACCESS_KEY_ID/AWS_SESSION_TOKEN (aws_env)
@@ -826,8 +826,8 @@ def test_env_credentials_expiring_mid_wait_say_what_was_tried(
 
 
 def test_one_retry_layer_for_a_throttled_call(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
-    from tasks.errors import AwsError
-    from tasks.retrying import POLICIES
+    from tasks.core.errors import AwsError
+    from tasks.core.retrying import POLICIES
 
     h = Harness(clock)
     throttle = _always("ThrottlingException", "Rate exceeded")
@@ -841,8 +841,8 @@ def test_one_retry_layer_for_a_throttled_call(fake: ScriptedCodeBuild, clock: Vi
 def test_a_cloudwatch_logs_quota_fails_at_once_without_retries(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
-    from tasks.builds import LogLocation
-    from tasks.errors import QuotaExceeded
+    from tasks.codebuild.model import LogLocation
+    from tasks.core.errors import QuotaExceeded
 
     h = Harness(clock)
     quota = _always("LimitExceededException", "Resource limit exceeded.")
@@ -856,7 +856,7 @@ def test_a_cloudwatch_logs_quota_fails_at_once_without_retries(
 def test_credentials_refused_mid_wait_name_the_build_that_runs_on(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
-    from tasks.errors import AwsAuthError
+    from tasks.core.errors import AwsAuthError
 
     fake.scripts = [_script(200)]
     h = Harness(clock)

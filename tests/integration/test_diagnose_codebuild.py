@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tasks import runs
-from tasks.aws import AwsFactory
-from tasks.builds import BuildUnsuccessful
-from tasks.commands import CommandRunner
-from tasks.config import load_settings, load_yaml_file
-from tasks.console import Console
+from tasks.codebuild.model import BuildUnsuccessful
+from tasks.core.aws import AwsFactory
+from tasks.core.commands import CommandRunner
+from tasks.core.config import load_settings, load_yaml_file
+from tasks.core.console import Console
+from tasks.core.runtime import Runtime
 from tasks.diagnose import service
-from tasks.runtime import Runtime
+from tasks.release import actions as runs
 from tests.helpers.scripted_codebuild import (
     Script,
     ScriptedCodeBuild,

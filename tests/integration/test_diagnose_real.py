@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from tasks import services
-from tasks.config import load_settings
-from tasks.console import Console
+from tasks.core.config import load_settings
+from tasks.core.console import Console
+from tasks.core.redact import Redactor
+from tasks.core.runtime import make_runtime
 from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.followups import image_platforms
 from tasks.diagnose.matcher import scan_lines
 from tasks.diagnose.ranking import Diagnosis, diagnose
-from tasks.redact import Redactor
-from tasks.runtime import make_runtime
+from tasks.local import services
 from tests.conftest import MOTO_TOKEN_PASSWORD, STATE
 from tests.helpers.bun import bun_env, ensure_bun
 from tests.helpers.images import busybox_image, docker_env, push_manifest_list

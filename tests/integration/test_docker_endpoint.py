@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import dockerhost
+from tasks.image import dockerhost
 from tests.conftest import ROOT, STATE
 from tests.helpers.tls_engine import Pki, TlsEngine, make_pki, start_tls_dockerd
 

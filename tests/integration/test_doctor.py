@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tasks.doctor import CHECK_IDS, Check
-from tasks.doctor_facts import doctor, network_path_checks
-from tasks.runcommands import project_variables
+from tasks.codebuild.commands import project_variables
+from tasks.provision.doctor import CHECK_IDS, Check
+from tasks.provision.facts import doctor, network_path_checks
 from tests.helpers import aws_world as aw
 from tests.helpers.aws_world import make_rt
 
@@ -298,7 +298,7 @@ def test_cross_account_ecr_build_image_with_codebuild_credentials(world: aw.Worl
 
 
 def test_custom_image_with_the_suites_docker_buildspec_warns(world: aw.World) -> None:
-    from tasks.setup import read_buildspec
+    from tasks.provision.setup import read_buildspec
 
     image = f"{aw.ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/build-images:1"
     env = {**aw.project_request(world)["environment"], "image": image}

@@ -24,11 +24,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tasks import services
-from tasks.config import load_settings
-from tasks.console import Console
-from tasks.redact import Redactor
-from tasks.runtime import make_runtime
+from tasks.core.config import load_settings
+from tasks.core.console import Console
+from tasks.core.redact import Redactor
+from tasks.core.runtime import make_runtime
+from tasks.local import services
 from tests.conftest import MOTO_ACCOUNT, ROOT
 from tests.helpers import images
 
@@ -95,7 +95,7 @@ def test_verify_uses_the_token_of_the_registry_in_the_reference(
 def test_the_token_comes_from_the_registry_account_and_region(aws_env: str) -> None:
     """Each registry's token is asked in its region for its account (FIPS hosts included), and
     cached per account and region."""
-    from tasks import ecr
+    from tasks.image import ecr
 
     settings = load_settings(
         {"environments": {"x": {"account": MOTO_ACCOUNT, "region": "us-east-1"}}}, env="x"
@@ -116,7 +116,7 @@ def test_image_resolution_reads_the_registry_region(aws_env: str) -> None:
     """`release --skip-build` / db.migrate without --image pin the tag with DescribeImages: in the
     registry's region, with its account as registryId (moto: the repository exists only in
     eu-west-1, so the environment's us-east-1 answers RepositoryNotFoundException)."""
-    from tasks.runs import pinned_image
+    from tasks.release.actions import pinned_image
 
     manifest = json.dumps(
         {
@@ -150,8 +150,8 @@ def test_image_resolution_reads_the_registry_region(aws_env: str) -> None:
     rt = make_runtime(load_settings(raw, env="x"), Console(redactor=Redactor()))
     assert pinned_image(rt) == f"{registry}/app@{digest}"
     # setup and doctor look for the repository there too
-    from tasks.doctor_facts import read_image
-    from tasks.setup import _repository_exists
+    from tasks.provision.facts import read_image
+    from tasks.provision.setup import _repository_exists
 
     assert _repository_exists(rt, "app")
     facts = read_image(rt)

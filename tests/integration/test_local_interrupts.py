@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.errors import ExitCode
+from tasks.core.errors import ExitCode
 from tests.conftest import ROOT
 
 PINNED = "127.0.0.1:5000/daadaar-backend@sha256:" + "ab" * 32
@@ -64,7 +64,7 @@ def _states(local: Path) -> list[dict[str, object]]:
 
 def _stop_leftovers(local: Path) -> None:
     """Whatever a failing test left running: stop it (bounded)."""
-    from tasks.localbuild import LocalBackend
+    from tasks.local.runner import LocalBackend
 
     b = LocalBackend(buildspec_path=local, secret="", root=local / "builds")
     for build in [x for x in b._all(None) if not x.final]:
@@ -72,7 +72,7 @@ def _stop_leftovers(local: Path) -> None:
 
 
 def _all_final(local: Path, seconds: float = 20) -> list[dict[str, object]]:
-    from tasks.localbuild import LocalBackend
+    from tasks.local.runner import LocalBackend
 
     b = LocalBackend(buildspec_path=local, secret="", root=local / "builds")
     deadline = time.monotonic() + seconds
@@ -185,7 +185,7 @@ def test_ctrl_c_during_local_up_leaves_nothing_local_down_does_not_know(
     """A terminal's Ctrl-C (SIGINT to the foreground process group) while local.up waits for
     the registry it just started: the registry runs in its own session, so it lives on; it
     must be on record, so that local.down stops it."""
-    from tasks import services
+    from tasks.local import services
 
     local = tmp_path / "release-local"
     env = {

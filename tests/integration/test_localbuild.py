@@ -16,9 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from tasks.builds import FAILED, FAULT, STOPPED, SUCCEEDED, TIMED_OUT, Build, EnvVar, StartRequest
-from tasks.buildspec import BuildspecError
-from tasks.localbuild import LocalBackend
+from tasks.codebuild.model import (
+    FAILED,
+    FAULT,
+    STOPPED,
+    SUCCEEDED,
+    TIMED_OUT,
+    Build,
+    EnvVar,
+    StartRequest,
+)
+from tasks.local.buildspec import BuildspecError
+from tasks.local.runner import LocalBackend
 
 SECRET_URL = "postgres://app:Sup3r-Secret-pw@127.0.0.1:5432/app"
 STAMP = r"\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} "
@@ -301,7 +310,7 @@ def test_invalid_buildspec_is_refused_before_any_build(local: Path) -> None:
 
 
 def test_unknown_build_id(local: Path) -> None:
-    from tasks.builds import BuildNotFound
+    from tasks.codebuild.model import BuildNotFound
 
     b = backend(local, SEMANTICS)
     with pytest.raises(BuildNotFound):
@@ -382,7 +391,7 @@ def test_release_before_local_up_says_to_run_it(tmp_path: Path) -> None:
 
 
 def test_old_finished_builds_are_pruned(local: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tasks.localbuild as localbuild
+    import tasks.local.runner as localbuild
 
     monkeypatch.setattr(localbuild, "KEEP_BUILDS", 2)
     b = backend(local, "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n")
@@ -402,7 +411,7 @@ def test_check_ready_names_a_stopped_local_database(tmp_path: Path) -> None:
     build whose failure would then be diagnosed."""
     import socket
 
-    from tasks.errors import ExitCode, LocalEnvError
+    from tasks.core.errors import ExitCode, LocalEnvError
 
     with socket.socket() as registry, socket.socket() as db:
         registry.bind(("127.0.0.1", 0))
@@ -432,9 +441,9 @@ def test_check_ready_names_a_stopped_local_database(tmp_path: Path) -> None:
 _STARTER = """
 import os, sys, time
 from pathlib import Path
-from tasks.builds import EnvVar, StartRequest
-from tasks.errors import SuiteError
-from tasks.localbuild import LocalBackend
+from tasks.codebuild.model import EnvVar, StartRequest
+from tasks.core.errors import SuiteError
+from tasks.local.runner import LocalBackend
 
 local, go, token = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 b = LocalBackend(buildspec_path=local / "buildspec.yml", secret="test/database-url",
@@ -493,7 +502,7 @@ def test_a_start_on_a_full_disk_leaves_no_phantom_build(local: Path, tmp_path: P
     either runs or fails in one line; never a build left IN_PROGRESS that blocks the next."""
     import subprocess
 
-    from tasks.errors import ExitCode, LocalEnvError
+    from tasks.core.errors import ExitCode, LocalEnvError
 
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -538,7 +547,7 @@ def test_a_start_killed_before_its_worker_ran_leaves_no_phantom_build(local: Pat
     import subprocess
     import sys
 
-    from tasks.errors import LocalEnvError
+    from tasks.core.errors import LocalEnvError
 
     text = "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n"
     backend(local, text)

@@ -21,9 +21,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tasks.builds import FAILED, SUCCEEDED, Build, EnvVar, StartRequest
-from tasks.config import Settings
-from tasks.localbuild import PROJECT_ROOT, LocalBackend, source_dir
+from tasks.codebuild.model import FAILED, SUCCEEDED, Build, EnvVar, StartRequest
+from tasks.core.config import Settings
+from tasks.local.runner import PROJECT_ROOT, LocalBackend, source_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests/samples/buildspecs"

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks import localenv, services
-from tasks.config import load_settings, load_yaml_file
-from tasks.errors import LocalEnvError
+from tasks.core.config import load_settings, load_yaml_file
+from tasks.core.errors import LocalEnvError
+from tasks.local import environment as localenv
+from tasks.local import services
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
@@ -158,9 +159,9 @@ def test_purge_refuses_while_a_build_runs(tmp_path: Path) -> None:
     stopped or deleted; once the build ended, the purge goes ahead."""
     import time
 
-    from tasks.builds import EnvVar, StartRequest
-    from tasks.errors import ExitCode
-    from tasks.localbuild import LocalBackend
+    from tasks.codebuild.model import EnvVar, StartRequest
+    from tasks.core.errors import ExitCode
+    from tasks.local.runner import LocalBackend
 
     root = tmp_path / "release-local"
     root.mkdir()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import services
+from tasks.local import services
 from tests.conftest import MOTO_ACCOUNT, MOTO_TOKEN_PASSWORD, ROOT
 from tests.helpers import images
 

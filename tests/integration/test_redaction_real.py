@@ -16,10 +16,10 @@ from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
-from tasks import services
-from tasks.builds import EnvVar, StartRequest
-from tasks.localbuild import LocalBackend
-from tasks.redact import Redactor
+from tasks.codebuild.model import EnvVar, StartRequest
+from tasks.core.redact import Redactor
+from tasks.local import services
+from tasks.local.runner import LocalBackend
 from tests.conftest import MOTO_TOKEN_PASSWORD
 
 RAW_PASSWORD = "p@ss/w0rd:Xy%z"  # needs percent-encoding in a URL

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from tasks import runs
-from tasks.builds import BuildUnsuccessful
-from tasks.errors import ExitCode, QuotaExceeded
+from tasks.codebuild.model import BuildUnsuccessful
+from tasks.core.errors import ExitCode, QuotaExceeded
+from tasks.release import actions as runs
 from tasks.release import snapshot
 from tests.helpers.aws_world import client
 from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, VirtualClock
@@ -313,8 +313,8 @@ def test_fake_snapshot_that_never_finishes_is_bounded(
 
 
 def test_policy_defaults_and_refusals() -> None:
-    from tasks.config import load_settings
-    from tasks.errors import UsageError
+    from tasks.core.config import load_settings
+    from tasks.core.errors import UsageError
 
     def policy(**env: Any) -> snapshot.BackupPolicy:
         raw = {"environments": {"e": {"project": "p", **env}}}

@@ -15,12 +15,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tasks import setup
-from tasks.buildspec import project_buildspec
-from tasks.doctor import CHECK_IDS
-from tasks.doctor_facts import doctor
-from tasks.errors import ExitCode, SuiteError, UsageError
-from tasks.prereqs import INLINE_POLICY_NAME, role_name
+from tasks.core.errors import ExitCode, SuiteError, UsageError
+from tasks.local.buildspec import project_buildspec
+from tasks.provision import setup
+from tasks.provision.doctor import CHECK_IDS
+from tasks.provision.facts import doctor
+from tasks.provision.requirements import INLINE_POLICY_NAME, role_name
 from tests.helpers import aws_world as aw
 from tests.helpers.aws_world import make_rt
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks import localenv
-from tasks.builds import EnvVar, StartRequest
-from tasks.localbuild import LocalBackend
+from tasks.codebuild.model import EnvVar, StartRequest
+from tasks.local import environment as localenv
+from tasks.local.runner import LocalBackend
 from tests.conftest import ROOT, STATE
 
 pytestmark = [pytest.mark.slow]

@@ -14,20 +14,20 @@ ROOT = Path(__file__).resolve().parents[2]
 TASKS = ROOT / "tasks"
 HEAVY = ("boto3", "botocore", "docker", "invoke")
 PURE = [
-    "tasks.platforms",
-    "tasks.references",
-    "tasks.config",
-    "tasks.errors",
-    "tasks.redact",
-    "tasks.imageplan",
-    "tasks.dockerhost",
-    "tasks.registry",
-    "tasks.builds",
-    "tasks.policy",
-    "tasks.prereqs",
-    "tasks.doctor",
-    "tasks.buildspec",
-    "tasks.pipeline",
+    "tasks.core.platforms",
+    "tasks.core.references",
+    "tasks.core.config",
+    "tasks.core.errors",
+    "tasks.core.redact",
+    "tasks.image.plan",
+    "tasks.image.dockerhost",
+    "tasks.image.registry",
+    "tasks.codebuild.model",
+    "tasks.provision.policy",
+    "tasks.provision.requirements",
+    "tasks.provision.doctor",
+    "tasks.local.buildspec",
+    "tasks.release.pipeline",
     "tasks.diagnose.catalogue",
     "tasks.diagnose.matcher",
     "tasks.diagnose.ranking",
@@ -93,12 +93,12 @@ def test_only_console_prints() -> None:
 
 def test_only_the_factory_imports_boto3() -> None:
     users = {str(p.relative_to(ROOT)) for p, tree in _trees() if "boto3" in _imports(tree)}
-    assert users == {"tasks/aws.py"}
+    assert users == {"tasks/core/aws.py"}
 
 
 def test_retry_policies_are_declared_in_one_place() -> None:
     users = {str(p.relative_to(ROOT)) for p, tree in _trees() if "tenacity" in _imports(tree)}
-    assert users <= {"tasks/retrying.py", "tasks/codebuild.py"}
+    assert users <= {"tasks/core/retrying.py", "tasks/codebuild/client.py"}
     for path, tree in _trees():
         if path.name == "retrying.py":
             continue

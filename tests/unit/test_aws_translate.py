@@ -6,9 +6,9 @@ import io
 
 from botocore.exceptions import ClientError
 
-from tasks.aws import translate
-from tasks.console import Console
-from tasks.errors import ExitCode, SuiteError
+from tasks.core.aws import translate
+from tasks.core.console import Console
+from tasks.core.errors import ExitCode, SuiteError
 
 PAGE = "<!doctype html>\n<html><title>502 Bad Gateway</title>\n<h1>Bad Gateway</h1>\n</html>"
 

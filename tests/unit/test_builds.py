@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.builds import (
+from tasks.codebuild.model import (
     Build,
     BuildBackend,
     Context,
@@ -16,7 +16,7 @@ from tasks.builds import (
     idempotency_token,
     overrides_for,
 )
-from tasks.errors import ExitCode
+from tasks.core.errors import ExitCode
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks import buildspec
-from tasks.buildspec import BuildspecError, parse, render, secret_id
-from tasks.errors import ExitCode
+from tasks.core.errors import ExitCode
+from tasks.local import buildspec
+from tasks.local.buildspec import BuildspecError, parse, render, secret_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests/samples/buildspecs"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import tenacity
 
-from tasks.codebuild import Caller, console_url, logs_url, parse_build
-from tasks.errors import AwsAuthError, AwsError
+from tasks.codebuild.client import Caller, console_url, logs_url, parse_build
+from tasks.core.errors import AwsAuthError, AwsError
 
 
 class FakeClientError(Exception):

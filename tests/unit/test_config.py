@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks.config import load_settings, load_yaml_file
-from tasks.errors import UsageError
+from tasks.core.config import load_settings, load_yaml_file
+from tasks.core.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tasks.console import Console
+from tasks.core.console import Console
 
 
 class ClosedPipe(io.StringIO):

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from tasks.console import Console, wants_color
-from tasks.errors import RegistryError
-from tasks.redact import Redactor, redact_url
+from tasks.core.console import Console, wants_color
+from tasks.core.errors import RegistryError
+from tasks.core.redact import Redactor, redact_url
 
 
 class Tty(io.StringIO):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tasks.core.errors import UsageError
 from tasks.diagnose.catalogue import load_catalogue, parse_catalogue, required_literal
 from tasks.diagnose.matcher import scan_lines
 from tasks.diagnose.ranking import diagnose
-from tasks.errors import UsageError
 
 REFERENCE = Path("/work/shared/reference/failure-catalogue.md")
 REFERENCE_IDS = [

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from tasks.core.redact import Redactor
 from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.matcher import scan_lines
 from tasks.diagnose.ranking import BuildFacts, PhaseFacts, diagnose
 from tasks.diagnose.report import CheckResult, Report, render, summary_line
-from tasks.redact import Redactor
 
 CAT = load_catalogue()
 SECRET_LINE = (

@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from tasks.builds import Build, Context, EnvVar, LogEvent, LogLocation, LogPage, Phase
-from tasks.config import load_settings
-from tasks.console import Console
+from tasks.codebuild.model import Build, Context, EnvVar, LogEvent, LogLocation, LogPage, Phase
+from tasks.core.config import load_settings
+from tasks.core.console import Console
+from tasks.core.errors import ExitCode, SuiteError
+from tasks.core.runtime import Runtime, make_runtime
 from tasks.diagnose import service
 from tasks.diagnose.followups import network_path, run_followups
 from tasks.diagnose.ranking import Finding
 from tasks.diagnose.report import CheckResult
-from tasks.errors import ExitCode, SuiteError
-from tasks.runtime import Runtime, make_runtime
 
 RAW = {
     "environments": {

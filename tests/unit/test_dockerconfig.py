@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.dockerconfig import sanitized, throwaway
+from tasks.image.dockerconfig import sanitized, throwaway
 
 OURS = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
@@ -72,7 +72,7 @@ def test_a_config_left_by_a_killed_run_is_removed_by_the_next(tmp_path: Path) ->
     import subprocess
     import sys
 
-    from tasks.dockerconfig import PREFIX, sweep_stale
+    from tasks.image.dockerconfig import PREFIX, sweep_stale
 
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks import dockerhost
-from tasks.errors import DockerUnavailable
+from tasks.core.errors import DockerUnavailable
+from tasks.image import dockerhost
 
 
 def _context(config: Path, name: str, host: str, *, tls: bool = True, skip: bool = False) -> None:

@@ -11,14 +11,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tasks.aws import AwsFactory
-from tasks.commands import CommandRunner
-from tasks.console import Console
-from tasks.doctor import Facts, NetworkFacts, RoleFacts, SecretFacts
-from tasks.doctor_facts import read_image, simulate
-from tasks.platforms import parse_platform
-from tasks.policy import Decision
-from tasks.runtime import Runtime
+from tasks.core.aws import AwsFactory
+from tasks.core.commands import CommandRunner
+from tasks.core.console import Console
+from tasks.core.platforms import parse_platform
+from tasks.core.runtime import Runtime
+from tasks.provision.doctor import Facts, NetworkFacts, RoleFacts, SecretFacts
+from tasks.provision.facts import read_image, simulate
+from tasks.provision.policy import Decision
 from tests.helpers.doctor_data import SECRET_ARN, SETTINGS
 
 
@@ -47,7 +47,7 @@ def test_simulator_results_become_outcomes() -> None:
         network=NetworkFacts("vpc-1", ("subnet-a",), ("sg-1",)),
         secret=SecretFacts("app/db", True, SECRET_ARN),
     )
-    from tasks.prereqs import needs
+    from tasks.provision.requirements import needs
 
     wanted = needs(SETTINGS, subnets=("subnet-a",), groups=("sg-1",), secret_arn=SECRET_ARN)
     groups: dict[tuple[str, Any], list[str]] = {}
@@ -152,8 +152,8 @@ def test_unreachable_endpoint_is_one_error_not_twelve_warnings(
 ) -> None:
     from dataclasses import replace
 
-    from tasks.doctor_facts import doctor
-    from tasks.errors import AwsError
+    from tasks.core.errors import AwsError
+    from tasks.provision.facts import doctor
 
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(key, "x")

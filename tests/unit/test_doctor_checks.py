@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tasks.doctor import (
+from tasks.core.platforms import parse_platform
+from tasks.provision.doctor import (
     FAIL,
     PASS,
     WARN,
@@ -39,10 +40,9 @@ from tasks.doctor import (
     secret_matches,
     split_secret_reference,
 )
-from tasks.doctor_facts import _parse_secret
-from tasks.platforms import parse_platform
-from tasks.policy import Decision, NamedDocument, Outcome
-from tasks.prereqs import needs, role_policy, trust_policy
+from tasks.provision.facts import _parse_secret
+from tasks.provision.policy import Decision, NamedDocument, Outcome
+from tasks.provision.requirements import needs, role_policy, trust_policy
 from tests.helpers.doctor_data import SECRET_ARN, SETTINGS
 
 
@@ -347,7 +347,7 @@ def test_role_uses_the_simulator_when_it_answered() -> None:
 
 
 def test_without_a_project_or_network_settings_only_the_cause_fails() -> None:
-    from tasks.doctor import run_checks
+    from tasks.provision.doctor import run_checks
 
     bare = facts(project=None, network=NetworkFacts(source="settings"), role=_role(_policy()))
     checks = {c.id: c for c in run_checks(bare)}

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.errors import PlatformMismatch
-from tasks.imageplan import (
+from tasks.core.errors import PlatformMismatch
+from tasks.core.platforms import from_fields, parse_platform
+from tasks.core.references import parse_image
+from tasks.image.plan import (
     BuildxFacts,
     EngineFacts,
     assess,
@@ -12,9 +14,7 @@ from tasks.imageplan import (
     parse_buildx_inspect,
     plan_tags,
 )
-from tasks.platforms import from_fields, parse_platform
-from tasks.references import parse_image
-from tasks.registry import (
+from tasks.image.registry import (
     ManifestInfo,
     check_target,
     is_loopback,
@@ -144,7 +144,7 @@ def test_loopback_registries_use_http(host: str, loop: bool) -> None:
 
 
 def test_engine_error_reason_keeps_the_cause_not_a_cut_off_prefix() -> None:
-    from tasks.imageplan import engine_error_reason
+    from tasks.image.plan import engine_error_reason
 
     tcp = (
         "Error while fetching server API version: HTTPConnectionPool(host='127.0.0.1', port=1): "

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from tasks.interrupts import deferred_interrupts, interrupts_raise
+from tasks.core.interrupts import deferred_interrupts, interrupts_raise
 
 
 def test_a_ctrl_c_during_the_start_is_held_and_a_second_one_leaves_now() -> None:

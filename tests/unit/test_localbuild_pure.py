@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tasks.builds import FAILED, Build
-from tasks.localbuild import build_from_state, one_line, phase_from_dict, stamp
+from tasks.codebuild.model import FAILED, Build
+from tasks.local.runner import build_from_state, one_line, phase_from_dict, stamp
 
 
 def test_stamp_is_codebuild_agent_time_in_utc() -> None:
@@ -71,7 +71,7 @@ def test_state_round_trip_to_the_shared_build_model() -> None:
 def test_mounts_under_lists_deepest_first_and_only_below_the_directory() -> None:
     from pathlib import Path
 
-    from tasks.localenv import mounts_under
+    from tasks.local.environment import mounts_under
 
     text = (
         "nsfs /x/.release-local/dockerd/exec/netns/default nsfs rw 0 0\n"
@@ -90,7 +90,7 @@ def test_first_local_up_says_it_is_downloading_bun(tmp_path, monkeypatch) -> Non
     """A fresh machine downloads ~40 MB: local.up says so first; a cached bun stays quiet."""
     import subprocess
 
-    from tasks import localenv
+    from tasks.local import environment as localenv
 
     def fake_run(argv, **kwargs):  # type: ignore[no-untyped-def]
         out = str(tmp_path / "bun" / "1.4.5" / "bun") if "fetch_bun" in argv[0] else "base:1"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasks.logs import LogFollower
+from tasks.codebuild.logs import LogFollower
 from tests.helpers.fake_backend import LOC, FakeBackend, lines
 
 
@@ -68,7 +68,7 @@ def test_drain_of_a_build_that_never_wrote_ends() -> None:
 
 
 def test_phase_marks_are_reported() -> None:
-    from tasks.builds import LogEvent
+    from tasks.codebuild.model import LogEvent
 
     backend = FakeBackend(events=[LogEvent(1, "[Container] 2024/01/01 Entering phase POST_BUILD")])
     got = LogFollower(backend, lambda s: None).round(LOC)
@@ -103,7 +103,7 @@ def test_a_ctrl_c_in_the_middle_of_a_page_never_prints_that_page_twice() -> None
 
 
 def test_drain_keeps_reading_until_the_closing_phase_line_arrives() -> None:
-    from tasks.builds import LogEvent
+    from tasks.codebuild.model import LogEvent
 
     body = [LogEvent(1, "[Container] 2024/01/01 Phase complete: BUILD State: SUCCEEDED")]
     closing = [

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from tasks.config import Settings
-from tasks.console import Console
-from tasks.errors import ExitCode, PlatformMismatch, UsageError
-from tasks.pipeline import (
+from tasks.core.config import Settings
+from tasks.core.console import Console
+from tasks.core.errors import ExitCode, PlatformMismatch, UsageError
+from tasks.release.pipeline import (
     DryRunExecutor,
     Executor,
     PipelineStopped,

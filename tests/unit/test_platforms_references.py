@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.errors import ExitCode, UsageError
-from tasks.platforms import Platform, describe, first_match, from_fields, parse_platform
-from tasks.references import ecr_registry, parse_image
+from tasks.core.errors import ExitCode, UsageError
+from tasks.core.platforms import Platform, describe, first_match, from_fields, parse_platform
+from tasks.core.references import ecr_registry, parse_image
 
 
 @pytest.mark.parametrize(
@@ -90,8 +90,8 @@ def test_unknown_platform_is_refused(text: str) -> None:
 def test_a_token_for_another_registry_is_refused() -> None:
     """proxyEndpoint names the registry a token is for (GetAuthorizationToken reference)."""
 
-    from tasks.ecr import _check_endpoint
-    from tasks.errors import RegistryError
+    from tasks.core.errors import RegistryError
+    from tasks.image.ecr import _check_endpoint
 
     _check_endpoint(
         "https://999999999999.dkr.ecr.eu-west-1.amazonaws.com", "999999999999", "eu-west-1"
@@ -117,8 +117,8 @@ def test_ecr_hosts_of_every_partition_name_account_and_region() -> None:
 def test_the_build_role_pulls_from_the_registry_account_and_region() -> None:
     from dataclasses import replace
 
-    from tasks.config import load_settings
-    from tasks.prereqs import repository_arn
+    from tasks.core.config import load_settings
+    from tasks.provision.requirements import repository_arn
 
     base = load_settings(
         {

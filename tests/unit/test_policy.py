@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.policy import (
+from tasks.provision.policy import (
     Decision,
     NamedDocument,
     Request,
@@ -164,7 +164,7 @@ def test_trust_policy_for_codebuild() -> None:
 
 
 def test_trust_conditions_are_evaluated_against_what_codebuild_supplies() -> None:
-    from tasks.policy import evaluate_trust
+    from tasks.provision.policy import evaluate_trust
 
     arn = "arn:aws:codebuild:us-east-1:123456789012:project/mig"
     context = {"aws:SourceAccount": ("123456789012",), "aws:SourceArn": (arn,)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.redact import Redactor
+from tasks.core.redact import Redactor
 
 
 @pytest.mark.parametrize(

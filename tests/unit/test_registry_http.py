@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tasks.errors import RegistryError
-from tasks.references import parse_image
-from tasks.registry import Credentials, RegistryClient, inspect
+from tasks.core.errors import RegistryError
+from tasks.core.references import parse_image
+from tasks.image.registry import Credentials, RegistryClient, inspect
 
 CONFIG = json.dumps({"os": "linux", "architecture": "arm64", "variant": "v8"}).encode()
 CONFIG_DIGEST = "sha256:" + hashlib.sha256(CONFIG).hexdigest()

@@ -8,13 +8,13 @@ import tenacity
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.stub import Stubber
 
-from tasks.aws import AwsFactory, translate
-from tasks.config import Settings
-from tasks.console import Console
-from tasks.ecr import get_token
-from tasks.errors import AwsAuthError, ExitCode
-from tasks.retrying import is_expired, is_throttled, is_transient, retrying
-from tasks.runtime import make_runtime
+from tasks.core.aws import AwsFactory, translate
+from tasks.core.config import Settings
+from tasks.core.console import Console
+from tasks.core.errors import AwsAuthError, ExitCode
+from tasks.core.retrying import is_expired, is_throttled, is_transient, retrying
+from tasks.core.runtime import make_runtime
+from tasks.image.ecr import get_token
 
 
 def client_error(code: str) -> ClientError:
@@ -117,7 +117,7 @@ def test_unreachable_endpoint_fails_fast_but_lost_responses_keep_retrying() -> N
 
 
 def test_iam_propagation_retries_only_the_describe_security_groups_answer() -> None:
-    from tasks.retrying import is_iam_lag
+    from tasks.core.retrying import is_iam_lag
 
     lag = ClientError(
         {
@@ -153,8 +153,8 @@ def test_iam_propagation_retries_only_the_describe_security_groups_answer() -> N
 
 
 def test_cloudwatch_logs_limit_exceeded_is_a_quota_not_throttling() -> None:
-    from tasks.errors import QuotaExceeded
-    from tasks.retrying import is_retryable
+    from tasks.core.errors import QuotaExceeded
+    from tasks.core.retrying import is_retryable
 
     err = ClientError(
         {

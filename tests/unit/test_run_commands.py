@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tasks import runcommands
-from tasks.config import Settings, load_settings
-from tasks.errors import UsageError
+from tasks.codebuild import commands as runcommands
+from tasks.core.config import Settings, load_settings
+from tasks.core.errors import UsageError
 from tests.conftest import ROOT
 
 RUNNER = ROOT / "scripts" / "run_in_image.py"

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from tasks import runs
-from tasks.aws import AwsFactory
-from tasks.commands import CommandRunner
-from tasks.config import Settings
-from tasks.console import Console
-from tasks.errors import ConfirmationRequired, ExitCode, UsageError
-from tasks.runtime import Runtime
+from tasks.core.aws import AwsFactory
+from tasks.core.commands import CommandRunner
+from tasks.core.config import Settings
+from tasks.core.console import Console
+from tasks.core.errors import ConfirmationRequired, ExitCode, UsageError
+from tasks.core.runtime import Runtime
+from tasks.release import actions as runs
 from tests.helpers.fake_backend import FakeBackend, build
 
 
@@ -90,7 +90,7 @@ def test_no_project_configured() -> None:
 
 
 def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
-    from tasks.builds import BuildUnsuccessful
+    from tasks.codebuild.model import BuildUnsuccessful
 
     failed = build("FAILED", "COMPLETED", 11)
     rt, _ = _rt()

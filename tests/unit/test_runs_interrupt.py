@@ -7,14 +7,14 @@ import io
 
 import pytest
 
-from tasks import runs
-from tasks.aws import AwsFactory
-from tasks.builds import BuildUnsuccessful
-from tasks.commands import CommandRunner
-from tasks.config import Settings
-from tasks.console import Console
-from tasks.errors import ExitCode
-from tasks.runtime import Runtime
+from tasks.codebuild.model import BuildUnsuccessful
+from tasks.core.aws import AwsFactory
+from tasks.core.commands import CommandRunner
+from tasks.core.config import Settings
+from tasks.core.console import Console
+from tasks.core.errors import ExitCode
+from tasks.core.runtime import Runtime
+from tasks.release import actions as runs
 from tests.helpers.fake_backend import FakeBackend, build, lines
 from tests.helpers.scripted_codebuild import VirtualClock
 

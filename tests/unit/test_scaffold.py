@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tasks.config import load_settings
+from tasks.core.config import load_settings
 from tasks.provision import scaffold
 from tests.conftest import ROOT
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from parliament import analyze_policy_string  # type: ignore[import-untyped]
 
-from tasks import setup
-from tasks.errors import UsageError
-from tasks.prereqs import INLINE_POLICY_NAME, role_policy, trust_policy
+from tasks.core.errors import UsageError
+from tasks.provision import setup
+from tasks.provision.requirements import INLINE_POLICY_NAME, role_policy, trust_policy
 from tests.helpers.doctor_data import SECRET_ARN, SETTINGS
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"

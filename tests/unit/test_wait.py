@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from tasks.builds import BuildUnsuccessful, Context, Phase, WaitTimedOut
-from tasks.console import Console
-from tasks.errors import ExitCode
-from tasks.wait import PollPolicy, Waiter, finish, outcome_error, progress_text
+from tasks.codebuild.model import BuildUnsuccessful, Context, Phase, WaitTimedOut
+from tasks.codebuild.wait import PollPolicy, Waiter, finish, outcome_error, progress_text
+from tasks.core.console import Console
+from tasks.core.errors import ExitCode
 from tests.helpers.fake_backend import FakeBackend, build, lines
 from tests.helpers.scripted_codebuild import VirtualClock
 

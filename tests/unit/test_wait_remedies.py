@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tasks.builds import Build
-from tasks.errors import ExitCode
-from tasks.wait import outcome_error
+from tasks.codebuild.model import Build
+from tasks.codebuild.wait import outcome_error
+from tasks.core.errors import ExitCode
 
 
 def test_stopped_names_the_starter_as_such() -> None:
