@@ -82,11 +82,21 @@ def image_workdir(image: str) -> str:
 BUILD_LABEL = "release-suite.build-id"  # the local runner kills a stopped build's containers
 
 
+PASSED_BY_NAME = ("PGOPTIONS",)  # lock_timeout/statement_timeout for the sessions (issue 14)
+
+
 def docker_argv(
-    argv: list[str], image: str, workdir: str, entrypoint: str, build_id: str = ""
+    argv: list[str],
+    image: str,
+    workdir: str,
+    entrypoint: str,
+    build_id: str = "",
+    pass_env: tuple[str, ...] = (),
 ) -> list[str]:
     """``docker run`` for the argv: one argument per element, nothing for a shell to parse."""
     out = ["docker", "run", "--rm", "--init", "--network", "host", "-e", "DATABASE_URL"]
+    for name in pass_env:  # by name: the value stays in the environment, out of argv
+        out += ["-e", name]
     if build_id:  # a docker CLI killed mid-run leaves its container running: this finds it
         out += ["--label", f"{BUILD_LABEL}={build_id}"]
     if workdir:
@@ -122,7 +132,8 @@ def main(args: list[str], environ: dict[str, str]) -> int:
         flush=True,
     )
     build_id = environ.get("CODEBUILD_BUILD_ID", "")
-    full = docker_argv(argv, image, configured, entrypoint, build_id)
+    passed = tuple(n for n in PASSED_BY_NAME if environ.get(n))
+    full = docker_argv(argv, image, configured, entrypoint, build_id, passed)
     try:
         os.execvp(full[0], full)  # the container's exit status becomes this command's
     except OSError as exc:

@@ -23,6 +23,7 @@ START_HELP = {
 NO_BACKUP_HELP = (
     "skip the snapshot taken before migrating (backup: snapshot); the confirmation says so"
 )
+ALLOW_HELP = {"allow_destructive": "let the plan's destructive or locking findings through"}
 
 
 def minutes(value: Any) -> float | None:
@@ -34,7 +35,7 @@ def minutes(value: Any) -> float | None:
     return positive_minutes("--timeout", value)
 
 
-@task(help={**START_HELP, "no_backup": NO_BACKUP_HELP})
+@task(help={**START_HELP, "no_backup": NO_BACKUP_HELP, **ALLOW_HELP})
 def migrate(
     c: Context,
     env: str | None = None,
@@ -49,6 +50,7 @@ def migrate(
     region: str | None = None,
     dry_run: bool = False,
     no_backup: bool = False,
+    allow_destructive: bool = False,
 ) -> None:
     """Run the database migrations on CodeBuild (RUN_MIGRATIONS=true) and follow every log line."""
     from ..release.actions import run_action
@@ -68,7 +70,11 @@ def migrate(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras={**no_diagnose_extras(no_diagnose), "no_backup": no_backup},
+        extras={
+            **no_diagnose_extras(no_diagnose),
+            "no_backup": no_backup,
+            "allow_destructive": allow_destructive,
+        },
     )
 
 
@@ -113,4 +119,35 @@ def seed(
         json_=json_,
         flags={"profile": profile, "region": region},
         extras=no_diagnose_extras(no_diagnose),
+    )
+
+
+@task(
+    help={
+        **HELP,
+        "image": "pinned image to take the migrations from (default: the configured tag)",
+        "dir": "take the migrations from this directory instead of an image (e.g. a checkout)",
+        "allow_destructive": "let destructive or locking findings through the gate",
+        "exact": "read the applied migrations from the database (not available yet: estimate)",
+    }
+)
+def plan(
+    c: Context,
+    env: str | None = None,
+    json_: bool = False,
+    image: str | None = None,
+    dir: str | None = None,
+    allow_destructive: bool = False,
+    exact: bool = False,
+) -> None:
+    """Pending migrations (an image-history estimate, labelled), squawk's lint of them, the gate."""
+    from tasks.release.planflow import plan_action
+
+    execute(
+        c,
+        lambda rt: plan_action(
+            rt, image=image, directory=dir, allow_destructive=allow_destructive, exact=exact
+        ),
+        env=env,
+        json_=json_,
     )

@@ -23,6 +23,7 @@ from .db import NO_BACKUP_HELP, minutes
         "timeout": "minutes each build wait may take (default: config)",
         "no_backup": NO_BACKUP_HELP,
         **NO_DIAGNOSE,
+        "allow_destructive": "let the plan's destructive or locking findings through",
     }
 )
 def release(
@@ -41,6 +42,7 @@ def release(
     profile: str | None = None,
     region: str | None = None,
     no_backup: bool = False,
+    allow_destructive: bool = False,
 ) -> None:
     """Check, build, push and verify the image, then run the migrations (and a seed) on it."""
     from ..release.actions import release as run_release
@@ -61,5 +63,9 @@ def release(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras={**no_diagnose_extras(no_diagnose), "no_backup": no_backup},
+        extras={
+            **no_diagnose_extras(no_diagnose),
+            "no_backup": no_backup,
+            "allow_destructive": allow_destructive,
+        },
     )

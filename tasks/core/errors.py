@@ -37,6 +37,8 @@ class ExitCode(IntEnum):
     LOCAL_ENV = 22  # the local environment cannot be started
     SETUP_BLOCKED = 23  # setup --apply: a prerequisite it never creates is missing (VPC, secret)
     BACKUP = 24  # the snapshot before a migration could not be made (missing db, wrong state)
+    MIGRATION_BLOCKED = 25  # the plan's gate: destructive/locking findings not accepted
+    MIGRATION_STATUS = 26  # the status command's output cannot be read: nothing was migrated
     INTERRUPTED = 130
 
 
@@ -122,6 +124,14 @@ class QuotaExceeded(SuiteError):
 
 class ConfirmationRequired(SuiteError):
     code = ExitCode.CONFIRM
+
+
+class MigrationBlocked(SuiteError):
+    code = ExitCode.MIGRATION_BLOCKED
+
+
+class MigrationStatusError(SuiteError):
+    code = ExitCode.MIGRATION_STATUS
 
 
 class LocalEnvError(SuiteError):

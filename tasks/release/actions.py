@@ -211,6 +211,10 @@ def invocation_id(rt: Runtime) -> str:
 def start_request(rt: Runtime, action: str, image: str, script: str | None) -> StartRequest:
     project = _project(rt)
     overrides = overrides_for(action, image, script)
+    if action == "migrate":  # issue 14: lock_timeout/statement_timeout for its sessions
+        from tasks.release.planflow import session_overrides
+
+        overrides += session_overrides(rt.settings)
     # the token covers everything StartBuild sends (SEED_SCRIPT and the image included)
     sent = start_params(project, overrides)
     token = idempotency_token(project, action, digest_of(image), invocation_id(rt), params=sent)
@@ -254,6 +258,10 @@ def run_action(
     else:
         refuse_if_running(rt, project)
     label = ACTION_NAMES[action] + (f" ({chosen})" if chosen else "")
+    if action == "migrate" and not rt.extras.get("planned"):  # issue 14: plan before confirm
+        from .planflow import gate_migration
+
+        gate_migration(rt, image=pinned)
     from . import snapshot
 
     note = snapshot.confirm_note(rt) if action == "migrate" else ""
@@ -276,6 +284,8 @@ def run_action(
     }
     if snap is not None:
         extra["snapshot"] = snap.as_dict()
+    if rt.extras.get("plan"):
+        extra["plan"] = rt.extras["plan"]
     if held.pending:
         return {**follow_build(rt, build, timeout=timeout, interrupted=True), **extra}
     if detach:
@@ -522,6 +532,11 @@ def release(
     if dry_run:
         results = DryRunExecutor(rt.console).run(steps, rt)
         return {**base, "steps": [{**r.as_dict(), **r.result} for r in results]}
+    if migrate:  # issue 14: the plan of the build context, before the confirmation
+        from tasks.release.planflow import gate_migration
+
+        gate_migration(rt, directory=rt.settings.context)
+        rt.extras["planned"] = True
     if migrate or seed:
         from .snapshot import confirm_note
 
@@ -532,6 +547,8 @@ def release(
     out: dict[str, Any] = {**base, "steps": [r.as_dict() for r in results]}
     out["results"] = {r.name: dict(r.result) for r in results}
     out["pinned"] = rt.extras.get("pinned")
+    if rt.extras.get("plan"):
+        out["plan"] = rt.extras["plan"]
     total = sum(r.duration for r in results)
     rt.console.ok(
         f"release done in {fmt_seconds(total)}: "

@@ -1,0 +1,151 @@
+"""Adapter behind ``invoke db.plan``: takes the migration files out of a directory or the pinned
+image, runs squawk on the SQL ones, and returns the plan as data.
+
+Side effects (subprocess: squawk, docker cp) are here; the decisions are in lint.py, status.py
+and plan.py. squawk comes from the pinned ``squawk-cli`` package (requirements.txt).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tasks.errors import CommandFailed, DockerUnavailable, UsageError
+from tasks.release.lint import (
+    LintReport,
+    SquawkOutputError,
+    gate,
+    matches_glob,
+    parse_squawk_json,
+    split_files,
+    squawk_argv,
+)
+from tasks.release.plan import Plan, PlanSettings
+from tasks.release.status import Status, estimate
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def squawk_binary() -> str:
+    """squawk beside this Python (the venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / "squawk"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("squawk")
+    if not found:
+        raise CommandFailed(
+            "squawk is not installed",
+            "pip install -r requirements.txt (it pins squawk-cli)",
+        )
+    return found
+
+
+def migration_files(root: Path, globs: Sequence[str]) -> list[str]:
+    """Paths under ``root`` (relative, '/'-separated) matching the globs, in name order."""
+    found = [
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and "node_modules" not in p.parts
+    ]
+    return sorted(f for f in found if matches_glob(f, globs))
+
+
+def lint_files(
+    root: Path,
+    files: Sequence[str],
+    settings: PlanSettings,
+    *,
+    run: Runner = subprocess.run,
+) -> LintReport:
+    sql, skipped = split_files(files)
+    if not sql:
+        return LintReport((), tuple(skipped), ())
+    call = squawk_argv(
+        [str(root / f) for f in sql],
+        pg_version=settings.postgres_version,
+        timeouts_set=settings.timeouts_set,
+        binary=squawk_binary(),
+    )
+    proc = run(list(call.argv), capture_output=True, text=True, timeout=300, check=False)
+    if proc.returncode not in (0, 1):
+        raise CommandFailed(
+            f"squawk failed (exit {proc.returncode}): {proc.stderr.strip()[-300:]}",
+            "check the SQL files parse, or run squawk on them by hand",
+        )
+    try:
+        findings = parse_squawk_json(proc.stdout, strip_prefix=str(root))
+    except SquawkOutputError as exc:
+        raise CommandFailed(
+            str(exc), "pip install -r requirements.txt (squawk-cli pinned)"
+        ) from exc
+    return LintReport(tuple(findings), tuple(skipped), call.covered_rules)
+
+
+def extract_from_image(
+    image: str, workdir: str, dest: Path, *, run: Runner = subprocess.run
+) -> Path:
+    """Copy the image's workdir out of a created (never started) container; returns the copy."""
+    if shutil.which("docker") is None:
+        raise DockerUnavailable("the docker CLI is not installed", "install docker or pass --dir")
+    created = run(["docker", "create", image, "true"], capture_output=True, text=True, check=False)
+    if created.returncode != 0:
+        raise CommandFailed(
+            f"docker create {image} failed: {created.stderr.strip()[-300:]}",
+            "pull the image first (or check the reference), then run db.plan again",
+        )
+    cid = created.stdout.strip()
+    try:
+        if not workdir:
+            inspect = run(
+                ["docker", "image", "inspect", "-f", "{{.Config.WorkingDir}}", image],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            workdir = inspect.stdout.strip() or "/"
+        copied = run(
+            ["docker", "cp", f"{cid}:{workdir.rstrip('/')}/.", str(dest)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if copied.returncode != 0:
+            raise CommandFailed(
+                f"docker cp from {image} failed: {copied.stderr.strip()[-300:]}",
+                "set command_workdir to the directory holding the migrations",
+            )
+    finally:
+        run(["docker", "rm", "-f", cid], capture_output=True, text=True, check=False)
+    return dest
+
+
+def make_plan(
+    env: str,
+    settings: PlanSettings,
+    *,
+    directory: Path | None = None,
+    image: str = "",
+    workdir: str = "",
+    status: Status | None = None,
+    previous_files: Sequence[str] | None = None,
+    allow_destructive: bool = False,
+    run: Runner = subprocess.run,
+) -> Plan:
+    """The plan for the files in ``directory`` (or the image's workdir): the exact ``status``
+    when given, else the image-history estimate; the lint covers the pending files only."""
+    with tempfile.TemporaryDirectory(prefix="db-plan-") as tmp:
+        if directory is None:
+            if not image:
+                raise UsageError("db.plan needs an image or a directory", "pass --image or --dir")
+            directory = extract_from_image(image, workdir, Path(tmp), run=run)
+        files = migration_files(directory, settings.migrations_glob)
+        current = status or estimate(files, previous_files)
+        plan = Plan(env, image, current, LintReport(), gate((), {}), tuple(files))
+        pending = plan.pending_files
+        report = lint_files(directory, pending, settings, run=run)
+    verdict = gate(report.findings, settings.accept_rules, allow_destructive=allow_destructive)
+    return Plan(env, image, current, report, verdict, tuple(files))

@@ -1,0 +1,206 @@
+"""The migration-status protocol: the ONE machine-readable line a status command prints.
+
+Pure (no boto3, docker or invoke). The protocol, defined here once and documented in the README
+("Migration status protocol"):
+
+    MIGRATION-STATUS/1 {"tool": "...", "applied": [{"name": "...", "at": "..."}], "pending": ["..."]}
+
+- the line starts with ``MIGRATION-STATUS/1`` and one space, then one JSON object on the same line;
+- ``applied``: the migrations the database records, oldest first; each ``name`` (required) and,
+  where the tool records them, ``at`` (ISO 8601) and ``checksum``;
+- ``pending``: the migration names in the image that are not applied, in the order they will run;
+- optional ``missing`` (applied but not in the image) and ``changed`` (applied, checksum differs).
+
+A status command may instead be a tool with its own readable status; ``knex migrate:list`` is
+parsed (its lines come from knex's bin/utils/migrationsLister.js: "Found N Completed Migration
+file/files.", "No Pending Migration files Found." and one file name per line). Anything else,
+or no line at all, is refused with one line: the release stops before it migrates.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+PREFIX = "MIGRATION-STATUS/1 "
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_KNEX_FOUND = re.compile(r"^Found (\d+) (Completed|Pending) Migration file/files\.$")
+_KNEX_NONE = re.compile(r"^No (Completed|Pending) Migration files Found\.$")
+
+
+class StatusError(ValueError):
+    """The status command's output cannot be read; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    name: str
+    at: str = ""
+    checksum: str = ""
+
+
+@dataclass(frozen=True)
+class Status:
+    tool: str
+    applied: tuple[Applied, ...]
+    pending: tuple[str, ...]
+    missing: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    source: str = "exact"  # exact: read from the database; estimate: from the image history
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "source": self.source,
+            "applied": [
+                {k: v for k, v in (("name", a.name), ("at", a.at), ("checksum", a.checksum)) if v}
+                for a in self.applied
+            ],
+            "pending": list(self.pending),
+            "missing": list(self.missing),
+            "changed": list(self.changed),
+            "notes": list(self.notes),
+        }
+
+    def line(self) -> str:
+        """This status as the protocol line (what the sample status commands print)."""
+        body = {k: v for k, v in self.as_dict().items() if k not in ("source", "notes") and v}
+        body.setdefault("applied", [])
+        body.setdefault("pending", [])
+        return PREFIX + json.dumps(body, separators=(",", ":"))
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise StatusError(f"the status line's {key!r} is not a list of names")
+    return tuple(value)
+
+
+def parse_line(line: str) -> Status:
+    """One protocol line -> Status (StatusError when it is not a valid protocol line)."""
+    text = _ANSI.sub("", line).strip()
+    if not text.startswith(PREFIX.strip()):
+        raise StatusError("the status line does not start with MIGRATION-STATUS/1")
+    try:
+        body = json.loads(text[len(PREFIX.strip()) :].strip())
+    except json.JSONDecodeError as exc:
+        raise StatusError(f"the status line's JSON is invalid ({exc.msg})") from exc
+    if not isinstance(body, dict) or "pending" not in body or "applied" not in body:
+        raise StatusError("the status line's JSON needs 'applied' and 'pending'")
+    applied_raw = body["applied"]
+    if not isinstance(applied_raw, list):
+        raise StatusError("the status line's 'applied' is not a list")
+    applied: list[Applied] = []
+    for item in applied_raw:
+        if isinstance(item, str) and item:
+            applied.append(Applied(item))
+        elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
+            applied.append(
+                Applied(item["name"], str(item.get("at") or ""), str(item.get("checksum") or ""))
+            )
+        else:
+            raise StatusError("an entry of the status line's 'applied' has no name")
+    return Status(
+        tool=str(body.get("tool") or "unknown"),
+        applied=tuple(applied),
+        pending=_names(body["pending"], "pending"),
+        missing=_names(body.get("missing"), "missing"),
+        changed=_names(body.get("changed"), "changed"),
+    )
+
+
+def parse_knex_list(lines: Iterable[str]) -> Status | None:
+    """``knex migrate:list`` output -> Status, or None when the lines are not knex's list."""
+    section = ""
+    expected: dict[str, int] = {}
+    found: dict[str, list[str]] = {"Completed": [], "Pending": []}
+    for raw in lines:
+        text = _ANSI.sub("", raw).strip()
+        if not text:
+            continue
+        if m := _KNEX_FOUND.match(text):
+            section, expected[m.group(2)] = m.group(2), int(m.group(1))
+        elif m := _KNEX_NONE.match(text):
+            section, expected[m.group(1)] = "", 0
+        elif section and len(found[section]) < expected[section]:
+            found[section].append(text)
+            if len(found[section]) == expected[section]:
+                section = ""
+    if set(expected) != {"Completed", "Pending"}:
+        return None
+    if any(len(found[k]) != expected[k] for k in expected):
+        raise StatusError("knex migrate:list listed fewer files than it counted")
+    return Status(
+        tool="knex",
+        applied=tuple(Applied(n) for n in found["Completed"]),
+        pending=tuple(found["Pending"]),
+    )
+
+
+def read_status(output: str) -> Status:
+    """The status from a status command's output (or a build log holding it): exactly one
+    protocol line, else a knex list; anything else is a StatusError."""
+    lines = output.splitlines()
+    protocol = [ln for ln in lines if _ANSI.sub("", ln).strip().startswith(PREFIX.strip())]
+    if len(protocol) > 1:
+        raise StatusError(f"the status command printed {len(protocol)} MIGRATION-STATUS lines")
+    if protocol:
+        return parse_line(protocol[0])
+    knex = parse_knex_list(lines)
+    if knex is not None:
+        return knex
+    if not output.strip():
+        raise StatusError("the status command printed nothing")
+    raise StatusError(
+        "the status command printed no MIGRATION-STATUS/1 line and no knex migrate:list output"
+    )
+
+
+def estimate(image_files: Iterable[str], previous_files: Iterable[str] | None) -> Status:
+    """The image-history estimate: migrations in the new image that were not in the image of the
+    last SUCCEEDED migration build. Without a previous image, everything counts as pending."""
+    previous = set(previous_files or ())
+    pending = tuple(f for f in image_files if f not in previous)
+    note = (
+        "estimate from the image history (no build, no database read): after a restore or a "
+        "failed migration it can be wrong; the migration build's exact status decides"
+    )
+    if previous_files is None:
+        note = "estimate: no SUCCEEDED migration build found, every migration counts as pending"
+    return Status(
+        tool="image-history",
+        applied=tuple(Applied(f) for f in image_files if f in previous),
+        pending=pending,
+        source="estimate",
+        notes=(note,),
+    )
+
+
+def reconcile(status: Status, image_files: Iterable[str]) -> Status:
+    """Add what is odd: applied names the image no longer holds (matched on the file stem)."""
+    stems = {_stem(f) for f in image_files}
+    missing = tuple(a.name for a in status.applied if _stem(a.name) not in stems)
+    if not missing or status.missing:
+        return status
+    return Status(
+        status.tool,
+        status.applied,
+        status.pending,
+        missing,
+        status.changed,
+        status.source,
+        status.notes,
+    )
+
+
+def _stem(name: str) -> str:
+    base = name.rsplit("/", 1)[-1]
+    if base == "migration.sql":  # prisma: the directory names the migration
+        base = name.rsplit("/", 2)[-2] if name.count("/") else base
+    return base.rsplit(".", 1)[0] if "." in base else base

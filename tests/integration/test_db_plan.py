@@ -1,0 +1,215 @@
+"""db.plan on the real components (issue 14): squawk from the pinned squawk-cli over a migration
+set, `invoke db.plan` end to end, knex's own status (`knex migrate:list`) against PostgreSQL
+after 2 of 4 migrations, PGOPTIONS reaching a real knex migration's session (SHOW lock_timeout),
+and a lock held by another session making the migration fail fast with 55P03."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tasks import services
+from tasks.release.status import read_status
+from tests.helpers.node_tools import ensure_node_tools
+
+ROOT = Path(__file__).resolve().parents[2]
+FOUR = ROOT / "tests" / "samples" / "plan" / "four"
+PASSWORD = "Plan-pw-5c1e9a"  # must never show in any output
+
+KNEXFILE = """module.exports = {
+  client: "pg",
+  connection: process.env.DATABASE_URL,
+  pool: { min: 0, max: 1 },
+  migrations: { directory: "./migrations" },
+};
+"""
+
+# the four migrations as knex files (knex.raw), the same SQL as the squawk set
+KNEX_SET = {
+    "20260101000001_create_users.js": "CREATE TABLE users (id bigint PRIMARY KEY, "
+    "email text, nickname text)",
+    "20260101000002_drop_nickname.js": "ALTER TABLE users DROP COLUMN nickname",
+    "20260101000003_index_email.js": "CREATE INDEX users_email_idx ON users (email)",
+    "20260101000004_audit.js": "CREATE TABLE audit (id bigint PRIMARY KEY, note text)",
+}
+
+
+def invoke(args: list[str], cwd: Path, config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(ROOT), "-f", str(config), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def test_db_plan_lists_each_finding_against_its_file_and_line(tmp_path: Path) -> None:
+    work = tmp_path / "app"
+    (work / "migrations").mkdir(parents=True)
+    for sql in FOUR.glob("*.sql"):
+        (work / "migrations" / sql.name).write_text(sql.read_text())
+    (work / "migrations" / "0005_seed.js").write_text("exports.up = () => {};\n")
+    config = tmp_path / "invoke.yaml"
+    config.write_text(
+        "release:\n  environments:\n    local:\n      postgres_version: '16'\n"
+        "      lock_timeout: 5s\n      statement_timeout: 1min\n"
+    )
+    proc = invoke(["db.plan", "--env", "local", "--dir", str(work), "--json"], tmp_path, config)
+    assert proc.returncode == 0, proc.stderr
+    plan = json.loads(proc.stdout)["plan"]
+    where = {(f["file"], f["line"], f["rule"]) for f in plan["findings"]}
+    assert ("migrations/0001_drop.sql", 1, "ban-drop-column") in where
+    assert ("migrations/0002_index.sql", 2, "require-concurrent-index-creation") in where
+    assert ("migrations/0003_notnull.sql", 1, "adding-required-field") in where
+    assert not [f for f in plan["findings"] if f["file"].endswith("0004_table.sql") and
+                f["category"] != "advisory"]  # fmt: skip
+    # the environment sets both timeouts: squawk's two timeout rules are covered, not reported
+    assert plan["covered_rules"] == ["require-lock-timeout", "require-statement-timeout"]
+    assert not [f for f in plan["findings"] if f["rule"] == "require-lock-timeout"]
+    assert plan["not_linted"][0]["file"] == "migrations/0005_seed.js"
+    assert plan["status"]["source"] == "estimate" and len(plan["status"]["pending"]) == 5
+    assert plan["gate"]["blocked"] is True and len(plan["gate"]["blocking"]) == 3
+    human = invoke(["db.plan", "--env", "local", "--dir", str(work)], tmp_path, config)
+    assert "ESTIMATE" in human.stdout
+    assert "migrations/0002_index.sql:2: require-concurrent-index-creation" in human.stdout
+    assert "not linted: migrations/0005_seed.js" in human.stdout
+
+
+@pytest.fixture(scope="module")
+def node_tools() -> Path:
+    return ensure_node_tools()
+
+
+@pytest.fixture
+def db_url(postgres: services.Postgres) -> str:
+    services.psql(postgres, "DROP DATABASE IF EXISTS plan_db WITH (FORCE)")
+    return services.ensure_database(postgres, "plan_db", "plan_user", PASSWORD).replace(
+        "localhost", "127.0.0.1"
+    )
+
+
+def knex(
+    tools: Path, work: Path, files: dict[str, str], url: str, command: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    migrations = work / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    for name, sql in files.items():
+        body = f"exports.up = (knex) => knex.raw({sql!r});\nexports.down = () => {{}};\n"
+        (migrations / name).write_text(body)
+    (work / "knexfile.js").write_text(KNEXFILE)
+    if not (work / "node_modules").exists():
+        (work / "node_modules").symlink_to(tools / "node_modules")
+    cli = tools / "node_modules" / "knex" / "bin" / "cli.js"
+    return subprocess.run(
+        ["node", str(cli), "--knexfile", str(work / "knexfile.js"), command],
+        env={**os.environ, "DATABASE_URL": url, **env},
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.postgres
+def test_after_two_of_four_knex_status_shows_exactly_the_other_two(
+    node_tools: Path, db_url: str, tmp_path: Path
+) -> None:
+    names = list(KNEX_SET)
+    first = {n: KNEX_SET[n] for n in names[:2]}
+    applied = knex(node_tools, tmp_path, first, db_url, "migrate:latest")
+    assert applied.returncode == 0, applied.stderr
+    listed = knex(node_tools, tmp_path, KNEX_SET, db_url, "migrate:list")
+    assert listed.returncode == 0, listed.stderr
+    (tmp_path / "migrate-list.txt").write_text(listed.stdout)  # kept for the sample below
+    status = read_status(listed.stdout + listed.stderr)
+    assert status.tool == "knex"
+    assert [a.name for a in status.applied] == names[:2]
+    assert status.pending == tuple(names[2:])
+    assert PASSWORD not in listed.stdout + listed.stderr
+
+
+@pytest.mark.postgres
+def test_pgoptions_reach_a_real_knex_migration_session(
+    node_tools: Path, db_url: str, tmp_path: Path, postgres: services.Postgres
+) -> None:
+    from tasks.release.plan import pgoptions, plan_settings
+
+    options = pgoptions(
+        plan_settings({"lock_timeout": "1500ms", "statement_timeout": "45s"}, confirm=False)
+    )
+    show = {
+        "20260101000010_show.js": "CREATE TABLE seen AS SELECT current_setting('lock_timeout') "
+        "AS lock, current_setting('statement_timeout') AS stmt"
+    }
+    done = knex(node_tools, tmp_path, show, db_url, "migrate:latest", PGOPTIONS=options)
+    assert done.returncode == 0, done.stderr
+    row = services.psql(postgres, "SELECT lock || ' ' || stmt FROM seen", database="plan_db")
+    assert row.strip() == "1500ms 45s"
+
+
+@pytest.mark.postgres
+def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
+    node_tools: Path, db_url: str, tmp_path: Path, postgres: services.Postgres
+) -> None:
+    from tasks.release.blockers import blockers_sql, parse_blockers
+
+    services.psql(
+        postgres,
+        "CREATE TABLE users (id bigint, email text); ALTER TABLE users OWNER TO plan_user",
+        database="plan_db",
+    )
+    holder = subprocess.Popen(  # an "application" session holding the table for up to 60 s
+        ["runuser", "-u", "postgres", "--", services._pg_bin("psql"), "-h",
+         str(postgres.socket_dir), "-p", str(postgres.port), "-d", "plan_db", "-q"],
+        stdin=subprocess.PIPE, text=True,
+        env={**os.environ, "PGAPPNAME": "orders-api"},
+    )  # fmt: skip
+    assert holder.stdin is not None
+    holder.stdin.write("BEGIN; LOCK TABLE users IN ACCESS SHARE MODE; SELECT pg_sleep(60);\n")
+    holder.stdin.flush()
+    try:
+        deadline = time.monotonic() + 20  # bounded: the lock shows in pg_locks within seconds
+        while time.monotonic() < deadline:
+            held = services.psql(
+                postgres,
+                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'users' AND l.granted",
+                database="plan_db",
+            )
+            if held.strip() not in ("", "0"):
+                break
+            time.sleep(0.2)
+        drop = {"20260101000020_drop_email.js": "ALTER TABLE users DROP COLUMN email"}
+        started = time.monotonic()
+        failed = knex(
+            node_tools,
+            tmp_path,
+            drop,
+            db_url,
+            "migrate:latest",
+            PGOPTIONS="-c lock_timeout=1s -c statement_timeout=30s",
+        )
+        took = time.monotonic() - started
+        output = failed.stdout + failed.stderr
+        assert failed.returncode != 0
+        assert "canceling statement due to lock timeout" in output
+        assert took < 1 + 10  # lock_timeout plus a margin for node's start, not 60 s
+        # the local diagnosis names the blocker: the suite can reach this database
+        rows = services.psql(postgres, blockers_sql("users"), database="plan_db")
+        found = parse_blockers(rows, "users")
+        assert [b.application for b in found] == ["orders-api"]
+        assert found[0].pid > 0 and found[0].state == "active" and found[0].since
+        assert "orders-api" in found[0].text() and "users" in found[0].text()
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)

@@ -1,0 +1,2 @@
+-- index for lookups
+CREATE INDEX users_email_idx ON users (email);
