@@ -141,7 +141,7 @@ def plan(
     exact: bool = False,
 ) -> None:
     """Pending migrations (an image-history estimate, labelled), squawk's lint of them, the gate."""
-    from tasks.release.planflow import plan_action
+    from ..release.planflow import plan_action
 
     execute(
         c,

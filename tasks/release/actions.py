@@ -212,7 +212,7 @@ def start_request(rt: Runtime, action: str, image: str, script: str | None) -> S
     project = _project(rt)
     overrides = overrides_for(action, image, script)
     if action == "migrate":  # issue 14: lock_timeout/statement_timeout for its sessions
-        from tasks.release.planflow import session_overrides
+        from .planflow import session_overrides
 
         overrides += session_overrides(rt.settings)
     # the token covers everything StartBuild sends (SEED_SCRIPT and the image included)
@@ -533,7 +533,7 @@ def release(
         results = DryRunExecutor(rt.console).run(steps, rt)
         return {**base, "steps": [{**r.as_dict(), **r.result} for r in results]}
     if migrate:  # issue 14: the plan of the build context, before the confirmation
-        from tasks.release.planflow import gate_migration
+        from .planflow import gate_migration
 
         gate_migration(rt, directory=rt.settings.context)
         rt.extras["planned"] = True

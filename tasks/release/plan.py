@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.errors import UsageError
-from tasks.release.lint import Gate, LintReport
-from tasks.release.status import Status
+from ..core.errors import UsageError
+from .lint import Gate, LintReport
+from .status import Status
 
 # The samples' layouts and the common ones (drizzle-kit, prisma, knex/sequelize, plain SQL).
 DEFAULT_GLOBS: tuple[str, ...] = (

@@ -8,12 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tasks.builds import EnvVar
-from tasks.config import Settings
-from tasks.errors import CommandFailed, DockerUnavailable, MigrationBlocked, UsageError
-from tasks.release.plan import pgoptions, plan_settings, render
-from tasks.release.planrun import make_plan
-from tasks.runtime import Runtime
+from ..codebuild.model import EnvVar
+from ..core.config import Settings
+from ..core.errors import CommandFailed, DockerUnavailable, MigrationBlocked, UsageError
+from ..core.runtime import Runtime
+from .plan import pgoptions, plan_settings, render
+from .planrun import make_plan
 
 
 def plan_action(
@@ -38,7 +38,7 @@ def plan_action(
         if not root.is_dir():
             raise UsageError(f"--dir {directory!r} is not a directory", "pass a checkout's path")
     else:
-        from tasks.runs import pinned_image
+        from .actions import pinned_image
 
         pinned = pinned_image(rt, image)
     result = make_plan(

@@ -14,8 +14,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tasks.errors import CommandFailed, DockerUnavailable, UsageError
-from tasks.release.lint import (
+from ..core.errors import CommandFailed, DockerUnavailable, UsageError
+from .lint import (
     LintReport,
     SquawkOutputError,
     gate,
@@ -24,8 +24,8 @@ from tasks.release.lint import (
     split_files,
     squawk_argv,
 )
-from tasks.release.plan import Plan, PlanSettings
-from tasks.release.status import Status, estimate
+from .plan import Plan, PlanSettings
+from .status import Status, estimate
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 

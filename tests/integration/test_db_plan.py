@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks import services
+from tasks.local import services
 from tasks.release.status import read_status
 from tests.helpers.node_tools import ensure_node_tools
 

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from tasks import runs
-from tasks.aws import AwsFactory
-from tasks.commands import CommandRunner
-from tasks.config import Settings
-from tasks.console import Console
-from tasks.errors import ConfirmationRequired, ExitCode, MigrationBlocked, UsageError
+from tasks.core.aws import AwsFactory
+from tasks.core.commands import CommandRunner
+from tasks.core.config import Settings
+from tasks.core.console import Console
+from tasks.core.errors import ConfirmationRequired, ExitCode, MigrationBlocked, UsageError
+from tasks.core.runtime import Runtime
+from tasks.release import actions as runs
 from tasks.release.lint import (
     Finding,
     SquawkOutputError,
@@ -33,7 +34,6 @@ from tasks.release.status import (
     parse_knex_list,
     read_status,
 )
-from tasks.runtime import Runtime
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "plan"
 # captured from squawk 2.70.0 (`squawk --reporter json --pg-version=16` over the four files of
@@ -256,8 +256,8 @@ def test_finding_text_names_file_line_rule_and_rewrite() -> None:
 
 
 def test_timeouts_reach_the_migration_build_as_pgoptions_by_name() -> None:
+    from tasks.codebuild.commands import _runner
     from tasks.release.planflow import session_overrides
-    from tasks.runcommands import _runner
 
     s = Settings(env="prod", extra={"lock_timeout": "3s", "statement_timeout": "10min"})
     (var,) = session_overrides(s)
