@@ -292,14 +292,19 @@ def run_action(
         resume = f"invoke build.wait {build.id} --env {rt.settings.env}"
         rt.console.info(f"detached; follow it with: {resume}")
         return {**build.as_dict(rt.now()), **extra, "detached": True, "resume": resume}
+    from tasks.release import reporting
+
     try:
         final = follow_build(rt, build, timeout=timeout)
     except SuiteError as err:
         snapshot.on_failure(rt, err)
+        reporting.after_failure(rt, action, pinned, err)
         raise
     if snap is not None:
         extra["snapshots_deleted"] = snapshot.prune_snapshots(rt)
-    return {**final, **extra}
+    out = {**final, **extra}
+    reporting.after_action(rt, action, pinned, out)
+    return out
 
 
 def plan_action(rt: Runtime, action: str, chosen: str | None, image: str | None) -> dict[str, Any]:
@@ -543,7 +548,18 @@ def release(
         names = " + ".join(s.name for s in steps)
         note = confirm_note(rt) if migrate else ""
         confirm(rt, f"release {names} ({rt.settings.project}){note}", yes=yes)
-    results = Executor(rt.console, rt.monotonic).run(steps, rt)
+    from tasks.pipeline import PipelineStopped
+    from tasks.release import reporting
+
+    rt.extras[reporting.IN_RELEASE] = True
+    try:
+        results = Executor(rt.console, rt.monotonic).run(steps, rt)
+    except PipelineStopped as err:
+        done = list(err.details.get("steps") or [])
+        err.details["report"] = reporting.release_report(
+            rt, done, status="FAILED", error=err.line()
+        )
+        raise
     out: dict[str, Any] = {**base, "steps": [r.as_dict() for r in results]}
     out["results"] = {r.name: dict(r.result) for r in results}
     out["pinned"] = rt.extras.get("pinned")
@@ -554,6 +570,7 @@ def release(
         f"release done in {fmt_seconds(total)}: "
         + ", ".join(f"{r.name} {fmt_seconds(r.duration)}" for r in results)
     )
+    out["report"] = reporting.release_report(rt, out["steps"], status="SUCCEEDED")
     return out
 
 

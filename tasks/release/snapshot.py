@@ -424,11 +424,13 @@ def take_snapshot(rt: Any, image: str) -> Snapshot | None:
         "release-suite:env": rt.settings.env,
     }
     rt.console.step(f"snapshot {policy.kind} {policy.database} as {name}")
+    began = rt.monotonic()
     snap = rds.create(name, tags)
     bound = float(rt.settings.extra.get("backup_wait") or 3600)
     snap = rds.wait(snap, bound=bound, progress=rt.console.progress)
     rt.console.ok(f"snapshot {snap.id} is {snap.status or 'available'}")
     rt.extras["snapshot"] = snap
+    rt.extras["snapshot_seconds"] = rt.monotonic() - began
     return snap
 
 

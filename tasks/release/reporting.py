@@ -1,0 +1,157 @@
+"""Publishes the release report (``tasks.release.report``) at the end of every ``release``,
+``db.migrate`` and ``db.seed``, success or failure: the summary on the console, the report in
+the ``--json`` result (or the error's details), and under GitHub Actions the step summary
+(``GITHUB_STEP_SUMMARY``, appended) and the outputs ``build_id``, ``image``, ``status``
+(``GITHUB_OUTPUT``, appended). A report that cannot be written never hides the outcome.
+
+Issue 14's plan and lint results arrive through ``Runtime.extras`` as typed values
+(``PLAN_KEY``: ``report.PlanSummary``; ``LINT_KEY``: a tuple of ``report.LintFinding``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import SuiteError
+from tasks.release import report as rp
+
+PLAN_KEY = "report_plan"  # report.PlanSummary, set by issue 14's plan step when it ran
+LINT_KEY = "report_lint"  # tuple[report.LintFinding, ...]
+IN_RELEASE = "report_in_release"  # the release publishes one report for all its steps
+SNAPSHOT_SECONDS = "snapshot_seconds"
+
+
+def _plan(rt: Any) -> rp.PlanSummary | None:
+    plan = rt.extras.get(PLAN_KEY)
+    return plan if isinstance(plan, rp.PlanSummary) else None
+
+
+def _lint(rt: Any) -> tuple[rp.LintFinding, ...]:
+    found = rt.extras.get(LINT_KEY) or ()
+    return tuple(f for f in found if isinstance(f, rp.LintFinding))
+
+
+def _snapshot(rt: Any) -> dict[str, Any] | None:
+    snap = rt.extras.get("snapshot")
+    as_dict = getattr(snap, "as_dict", None)
+    return as_dict() if callable(as_dict) else None
+
+
+def make_report(
+    rt: Any,
+    action: str,
+    *,
+    status: str,
+    image: str,
+    build: Mapping[str, Any] | None,
+    steps: Sequence[Mapping[str, Any]],
+    error: str = "",
+) -> rp.Report:
+    s = rt.settings
+    return rp.build_report(
+        action=action,
+        env=s.env,
+        status=status,
+        image=image,
+        build=build,
+        steps=steps,
+        snapshot=_snapshot(rt),
+        plan=_plan(rt),
+        lint=_lint(rt),
+        compute_type=str(s.extra.get("compute_type") or rp.DEFAULT_COMPUTE_TYPE),
+        prices=rp.prices_from(s.extra.get("build_prices")),
+        local=s.runner == "local",
+        error=error,
+    )
+
+
+def action_steps(rt: Any, action: str, build: Mapping[str, Any] | None, status: str) -> list[Any]:
+    steps: list[dict[str, Any]] = []
+    if SNAPSHOT_SECONDS in rt.extras:
+        steps.append({"name": "snapshot", "status": "ok", "duration": rt.extras[SNAPSHOT_SECONDS]})
+    ok = status == "SUCCEEDED"
+    steps.append(
+        {
+            "name": action,
+            "status": "ok" if ok else "failed",
+            "duration": (build or {}).get("duration") or 0.0,
+        }
+    )
+    return steps
+
+
+def after_action(rt: Any, action: str, image: str, result: dict[str, Any]) -> None:
+    """A build that SUCCEEDED (or was detached): the report joins the result."""
+    if rt.extras.get(IN_RELEASE):
+        rt.extras.setdefault("report_builds", []).append((action, result))
+        return
+    status = str(result.get("status") or "")
+    r = make_report(
+        rt,
+        action,
+        status=status,
+        image=image,
+        build=result,
+        steps=action_steps(rt, action, result, status),
+    )
+    result["report"] = publish(rt, r)
+
+
+def after_failure(rt: Any, action: str, image: str, err: SuiteError) -> None:
+    """A build that did not succeed: the report joins the error's ``--json`` details."""
+    build = getattr(err, "build", None)
+    as_dict = build.as_dict() if build is not None else dict(err.details or {})
+    if rt.extras.get(IN_RELEASE):
+        rt.extras.setdefault("report_builds", []).append((action, as_dict))
+        return
+    status = str(as_dict.get("status") or "FAILED")
+    r = make_report(
+        rt,
+        action,
+        status=status,
+        image=image,
+        build=as_dict if build is not None else None,
+        steps=action_steps(rt, action, as_dict, status),
+        error=err.line(),
+    )
+    err.details["report"] = publish(rt, r)
+
+
+def release_report(
+    rt: Any, steps: Sequence[Mapping[str, Any]], *, status: str, error: str = ""
+) -> dict[str, Any]:
+    """The one report of ``invoke release``: its steps, and its migration build (else seed)."""
+    builds = dict(rt.extras.get("report_builds") or [])
+    build = builds.get("migrate") or builds.get("seed")
+    if build and build.get("status") not in (None, "SUCCEEDED"):
+        status = str(build["status"])
+    r = make_report(
+        rt,
+        "release",
+        status=status,
+        image=str(rt.extras.get("pinned") or ""),
+        build=build,
+        steps=steps,
+        error=error,
+    )
+    return publish(rt, r)
+
+
+def publish(rt: Any, r: rp.Report) -> dict[str, Any]:
+    for line in rp.render_text(r):
+        rt.console.line(line)
+    env = rt.environ
+    try:
+        if env.get("GITHUB_STEP_SUMMARY"):
+            with Path(env["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as f:
+                f.write(rp.render_markdown(r) + "\n")
+        if env.get("GITHUB_OUTPUT"):
+            delimiter = f"ghadelim_{uuid.uuid4().hex}"
+            with Path(env["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as f:
+                f.write(rp.output_lines(rp.github_outputs(r), delimiter))
+    except OSError as exc:  # the report is a bonus; the build's outcome is the news
+        rt.console.warn(f"could not write the GitHub step summary/outputs ({exc})")
+    return r.as_dict()

@@ -1,0 +1,183 @@
+"""The release report of a scripted build (moto over HTTP, virtual clock): phases and cost match
+the script, and the GitHub step summary and outputs are written, then read back."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks import runs
+from tasks.builds import BuildUnsuccessful
+from tasks.release import report as rp
+from tasks.release import reporting
+from tests.helpers.scripted_codebuild import PHASES, ScriptedCodeBuild, VirtualClock
+from tests.integration.test_codebuild_stage import PINNED, PROJECT, Harness, _script
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "report"
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
+    scripted = ScriptedCodeBuild(clock.now).install()
+    scripted.projects |= {PROJECT}
+    yield scripted
+    scripted.uninstall()
+
+
+def gh_harness(clock: VirtualClock, tmp_path: Path, **flags: Any) -> Harness:
+    h = Harness(clock, **flags)
+    h.rt.environ = {
+        **h.rt.environ,
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+    }
+    return h
+
+
+def test_report_phases_and_cost_match_the_scripted_build(
+    fake: ScriptedCodeBuild, clock: VirtualClock, tmp_path: Path
+) -> None:
+    fake.scripts = [_script(3)]
+    h = gh_harness(clock, tmp_path, compute_type="BUILD_GENERAL1_MEDIUM")
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    report = result["report"]
+    assert [(p["name"], p["seconds"]) for p in report["phases"]] == [
+        (name, pytest.approx(seconds, abs=1.0)) for name, seconds in PHASES
+    ]
+    total = sum(d for _, d in PHASES)
+    assert report["cost"]["billed_minutes"] == math.ceil(result["duration"] / 60)
+    assert math.ceil(total / 60) == report["cost"]["billed_minutes"]
+    assert report["cost"]["usd"] == pytest.approx(report["cost"]["billed_minutes"] * 0.01)
+    assert report["image"] == PINNED and report["build"]["id"] == result["id"]
+    assert report["plan"] is None and report["lint"] == []  # issue 14's slots, empty here
+    text = h.out.getvalue()
+    assert "report: migrate in prod: SUCCEEDED" in text and "PROVISIONING" in text
+    outputs = rp.parse_output_lines((tmp_path / "output").read_text())
+    assert outputs == {"build_id": result["id"], "image": PINNED, "status": "SUCCEEDED"}
+    summary = (tmp_path / "summary.md").read_text()
+    assert "```mermaid\ngantt" in summary and "| PROVISIONING | SUCCEEDED |" in summary
+
+
+def test_failed_build_still_reports_and_writes_outputs(
+    fake: ScriptedCodeBuild, clock: VirtualClock, tmp_path: Path
+) -> None:
+    fake.scripts = [_script(2, final="FAILED")]
+    h = gh_harness(clock, tmp_path)
+    h.rt.extras["on_failure"] = None
+    with pytest.raises(BuildUnsuccessful) as caught:
+        runs.run_action(h.rt, "migrate", yes=True)
+    report = caught.value.details["report"]
+    assert report["status"] == "FAILED" and report["error"].startswith("build ")
+    assert report["phases"][-1]["status"] in ("FAILED", "SUCCEEDED")
+    assert any(p["status"] == "FAILED" for p in report["phases"])
+    outputs = rp.parse_output_lines((tmp_path / "output").read_text())
+    assert outputs["status"] == "FAILED" and outputs["build_id"] == report["build"]["id"]
+    summary = (tmp_path / "summary.md").read_text()
+    assert ":crit, " in summary and "❌ migrate in `prod`: FAILED" in summary
+
+
+def test_plan_and_lint_slots_are_reported_when_issue_14_fills_them(
+    fake: ScriptedCodeBuild, clock: VirtualClock, tmp_path: Path
+) -> None:
+    fake.scripts = [_script(1)]
+    h = gh_harness(clock, tmp_path)
+    h.rt.extras[reporting.PLAN_KEY] = rp.PlanSummary(
+        pending=("001_a", "002_b"), applied=("001_a", "002_b")
+    )
+    h.rt.extras[reporting.LINT_KEY] = (
+        rp.LintFinding("add-column-default", "002_b", "rewrites", True),
+    )
+    result = runs.run_action(h.rt, "migrate", yes=True)
+    assert result["report"]["plan"] == {
+        "pending": ["001_a", "002_b"],
+        "applied": ["001_a", "002_b"],
+    }
+    assert result["report"]["lint"][0]["accepted"] is True
+    assert "2 pending -> 2 applied" in h.out.getvalue()
+    assert "1 finding(s), 1 accepted" in (tmp_path / "summary.md").read_text()
+
+
+# -- a real Mermaid parser on the saved builds (tests/samples/report: two scripted builds'
+# --json results, saved from the tests above) --------------------------------------------
+
+MERMAID_PACKAGES = {"mermaid": "12.3.0", "jsdom": "26.1.0"}  # mermaid's parse needs a DOM
+PARSE_JS = """
+import { JSDOM } from "jsdom";
+const dom = new JSDOM("<!doctype html><html><body></body></html>");
+globalThis.window = dom.window; globalThis.document = dom.window.document;
+const { default: mermaid } = await import("mermaid");
+const chunks = []; for await (const c of process.stdin) chunks.push(c);
+try { const r = await mermaid.parse(Buffer.concat(chunks).toString("utf8"));
+  console.log(JSON.stringify({ ok: true, type: r.diagramType })); }
+catch (e) { console.log(JSON.stringify({ ok: false, error: String(e.message || e).split("\\n")[0] })); }
+"""
+
+
+def mermaid_parse(tools: Path, text: str) -> dict[str, Any]:
+    import subprocess
+
+    script = tools / "parse.mjs"
+    script.write_text(PARSE_JS)
+    proc = subprocess.run(
+        ["node", str(script)], input=text, capture_output=True, text=True, timeout=90, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-400:]
+    parsed: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def mermaid_blocks(markdown: str) -> list[str]:
+    blocks, inside, cur = [], False, []
+    for line in markdown.splitlines():
+        if line == "```mermaid":
+            inside, cur = True, []
+        elif line == "```" and inside:
+            inside = False
+            blocks.append("\n".join(cur))
+        elif inside:
+            cur.append(line)
+    return blocks
+
+
+def table_rows(markdown: str, header: str) -> list[list[str]]:
+    lines = markdown.splitlines()
+    start = lines.index(header) + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip("|").split("|")])
+    return rows
+
+
+@pytest.mark.parametrize("name", ["succeeded", "failed"])
+def test_step_summary_of_a_saved_build_parses_with_real_mermaid(name: str, tmp_path: Path) -> None:
+    from tests.helpers.node_tools import ensure_node_tools
+
+    tools = ensure_node_tools(MERMAID_PACKAGES)
+    build = json.loads((SAMPLES / f"{name}.json").read_text())
+    report = rp.build_report(
+        action="migrate", env="prod", status=build["status"], image=PINNED, build=build
+    )
+    markdown = rp.render_markdown(report)
+    (blocks,) = mermaid_blocks(markdown)
+    assert mermaid_parse(tools, blocks) == {"ok": True, "type": "gantt"}
+    rows = table_rows(markdown, "| phase | status | start | duration |")
+    phases = [p for p in build["phases"] if p["name"] != "COMPLETED"]
+    assert [r[0] for r in rows] == [p["name"] for p in phases]
+    assert [r[1] for r in rows] == [p["status"] for p in phases]
+    if name == "failed":
+        assert any(":crit, " in line for line in blocks.splitlines())
+    # the parser is real: a broken line is refused
+    broken = mermaid_parse(tools, blocks + "\n    this line has no colon")
+    assert broken["ok"] is False and "Parse error" in broken["error"]
