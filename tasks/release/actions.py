@@ -292,7 +292,7 @@ def run_action(
         resume = f"invoke build.wait {build.id} --env {rt.settings.env}"
         rt.console.info(f"detached; follow it with: {resume}")
         return {**build.as_dict(rt.now()), **extra, "detached": True, "resume": resume}
-    from tasks.release import reporting
+    from . import reporting
 
     try:
         final = follow_build(rt, build, timeout=timeout)
@@ -548,8 +548,8 @@ def release(
         names = " + ".join(s.name for s in steps)
         note = confirm_note(rt) if migrate else ""
         confirm(rt, f"release {names} ({rt.settings.project}){note}", yes=yes)
-    from tasks.pipeline import PipelineStopped
-    from tasks.release import reporting
+    from . import reporting
+    from .pipeline import PipelineStopped
 
     rt.extras[reporting.IN_RELEASE] = True
     try:

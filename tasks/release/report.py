@@ -28,7 +28,9 @@ PRICES: Mapping[str, float] = {
     "BUILD_GENERAL1_MEDIUM": 0.01,
     "BUILD_GENERAL1_LARGE": 0.02,
 }
-DEFAULT_COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"  # the project setup creates (tasks/setup.py)
+DEFAULT_COMPUTE_TYPE = (
+    "BUILD_GENERAL1_SMALL"  # the project setup creates (tasks/provision/setup.py)
+)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tasks.errors import SuiteError
-from tasks.release import report as rp
+from ..core.errors import SuiteError
+from . import report as rp
 
 PLAN_KEY = "report_plan"  # report.PlanSummary, set by issue 14's plan step when it ran
 LINT_KEY = "report_lint"  # tuple[report.LintFinding, ...]

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tasks import runs
-from tasks.builds import BuildUnsuccessful
+from tasks.codebuild.model import BuildUnsuccessful
+from tasks.release import actions as runs
 from tasks.release import report as rp
 from tasks.release import reporting
 from tests.helpers.scripted_codebuild import PHASES, ScriptedCodeBuild, VirtualClock
