@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
+from .literals import required_runs
 
 DEFAULT_PATH = Path(__file__).with_name("catalogue.yaml")
 BACKGROUND_PATH = Path(__file__).with_name("background.log")
@@ -87,38 +88,7 @@ class Catalogue:
         return self.by_id[entry_id]
 
 
-# -- literal extraction ---------------------------------------------------------------------
-
-
-def _literal_runs(parsed: Any) -> list[str]:
-    """Runs of consecutive literals that every match must contain (top level and groups)."""
-    from re import _constants as c  # type: ignore[attr-defined]
-
-    runs: list[str] = []
-    current: list[str] = []
-    for op, arg in parsed:
-        if op is c.LITERAL:
-            current.append(chr(arg))
-            continue
-        if current:
-            runs.append("".join(current))
-            current = []
-        if op is c.SUBPATTERN:
-            runs.extend(_literal_runs(arg[3]))
-        elif op is c.MAX_REPEAT or op is c.MIN_REPEAT:
-            low, _high, inner = arg
-            if low >= 1:
-                runs.extend(_literal_runs(inner))
-    if current:
-        runs.append("".join(current))
-    return runs
-
-
-def required_runs(pattern: str) -> list[str]:
-    """Literal substrings every match of ``pattern`` contains."""
-    from re import _parser  # type: ignore[attr-defined]
-
-    return _literal_runs(_parser.parse(pattern))  # type: ignore[no-any-return]
+# -- literal extraction (tasks.diagnose.literals: public APIs only) ------------------------
 
 
 def required_literal(pattern: str) -> str:
@@ -251,4 +221,5 @@ __all__ = [
     "load_catalogue",
     "parse_catalogue",
     "required_literal",
+    "required_runs",
 ]
