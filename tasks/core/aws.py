@@ -7,11 +7,14 @@ imported lazily: ``invoke --list`` must not pay for it.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
 from .config import Settings
 from .errors import AwsAuthError, AwsError, QuotaExceeded, SuiteError
 from .retrying import INVALID_CREDENTIAL_CODES, THROTTLING_CODES, error_code, is_expired
+
+T = TypeVar("T")
 
 _AUTH_CODES = INVALID_CREDENTIAL_CODES | {
     "AccessDenied",
@@ -106,6 +109,35 @@ class AwsFactory:
         """Drop cached clients and session so expired credentials are re-read from the chain."""
         self._session = None
         self._clients.clear()
+
+
+class ReadRefused(Exception):
+    """AWS answered one read about one resource with an error code (not found, access denied):
+    an answer about that resource, not a failure of the run."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+
+
+def read_aws(fn: Callable[[], T], action: str, *, answers: Collection[str] | None = None) -> T:
+    """Run one read-only AWS call, for a read whose "not found" or "refused" is an answer.
+
+    A failure that carries an AWS error code becomes :class:`ReadRefused` (only the codes in
+    ``answers``, when given). A failure that makes every read pointless (no code: no endpoint,
+    no credentials; invalid or expired credentials), and any code outside ``answers``, is
+    raised as the translated ``SuiteError`` for ``action``. The one implementation behind
+    doctor's facts and setup's reads.
+    """
+    try:
+        return fn()
+    except Exception as exc:
+        code = error_code(exc)
+        fatal = not code or code in INVALID_CREDENTIAL_CODES or is_expired(exc)
+        if fatal or (answers is not None and code not in answers):
+            raise translate(exc, action) from None
+        raise ReadRefused(code, _message(exc)) from None
 
 
 def translate(exc: BaseException, action: str) -> SuiteError:

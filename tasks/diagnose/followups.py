@@ -15,11 +15,11 @@ doctor not installed) yields one ``skipped`` result with the reason; it never fa
 from __future__ import annotations
 
 import importlib
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..core.errors import SuiteError
+from ..core.probes import tcp_answers
 from .ranking import Finding
 from .report import CheckResult
 
@@ -51,11 +51,7 @@ def run_followups(
 
 
 def tcp_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return tcp_answers(host, port, timeout)
 
 
 def _registry_endpoint(registry: str, insecure: bool) -> tuple[str, int]:

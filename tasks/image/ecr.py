@@ -7,22 +7,16 @@ stdin, and is never part of argv, echo or output.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from ..core.aws import translate
 from ..core.errors import AwsError, RegistryError, SuiteError
-from ..core.platforms import Platform
 from ..core.references import ECR_HOST
 from ..core.runtime import Runtime
 from .registry import (
-    DOCKER_MANIFEST,
-    INDEX_TYPES,
-    OCI_MANIFEST,
     Credentials,
-    platforms_of_index,
 )
 
 
@@ -190,32 +184,3 @@ def registry_credentials(rt: Runtime) -> Credentials | None:
         rt.redactor.add(password)
         return Credentials(s.registry_username or "AWS", password)
     return None
-
-
-def image_platforms(rt: Runtime, repository: str, tag: str) -> tuple[str, list[Platform] | None]:
-    """(digest, platforms) of repository:tag read through the ECR API.
-
-    Platforms is None for a single-platform manifest: its config blob is not readable through
-    the ECR API (use the Registry HTTP API verifier for that).
-    """
-    client, registry_id = client_for(rt)
-    try:
-        images = client.batch_get_image(
-            **({"registryId": registry_id} if registry_id else {}),
-            repositoryName=repository,
-            imageIds=[{"imageTag": tag}],
-            acceptedMediaTypes=[*sorted(INDEX_TYPES), OCI_MANIFEST, DOCKER_MANIFEST],
-        )
-    except Exception as exc:
-        raise translate(exc, f"ECR BatchGetImage {repository}:{tag}") from None
-    if not images.get("images"):
-        raise RegistryError(
-            f"{repository}:{tag} does not exist in ECR", "push it first: invoke image.push"
-        )
-    image = images["images"][0]
-    doc = json.loads(image["imageManifest"])
-    digest = image.get("imageId", {}).get("imageDigest", "")
-    media = image.get("imageManifestMediaType") or doc.get("mediaType", "")
-    if media in INDEX_TYPES or "manifests" in doc:
-        return digest, platforms_of_index(doc)
-    return digest, None

@@ -16,7 +16,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,8 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_LIST})
-ACCEPT = ", ".join((OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
+MANIFEST_TYPES = (OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST)
+ACCEPT = ", ".join(MANIFEST_TYPES)
 _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -77,9 +78,24 @@ def platforms_of_index(doc: dict[str, Any]) -> list[Platform]:
     return found
 
 
-def config_platform(config: dict[str, Any]) -> Platform:
-    """The platform an image config blob declares."""
-    return from_fields(config.get("os", ""), config.get("architecture", ""), config.get("variant"))
+def platforms_of_manifest(manifest: Mapping[str, Any]) -> tuple[Platform, ...] | None:
+    """Platforms an index / manifest list holds (attestations skipped); a schema-1 manifest's
+    own architecture; None for a single manifest (its platform lives in the config blob)."""
+    if isinstance(manifest.get("manifests"), list):
+        return tuple(platforms_of_index(dict(manifest)))
+    if manifest.get("schemaVersion") == 1 and manifest.get("architecture"):
+        return (from_fields("linux", str(manifest["architecture"])),)
+    return None
+
+
+def platform_of_config(config: Mapping[str, Any]) -> Platform | None:
+    """The platform an image config blob records (``os``/``architecture``/``variant``);
+    None when it records no architecture."""
+    if not config.get("architecture"):
+        return None
+    return from_fields(
+        str(config.get("os") or "linux"), str(config["architecture"]), config.get("variant")
+    )
 
 
 def media_type_of(body: dict[str, Any], header: str) -> str:
@@ -303,4 +319,5 @@ def inspect(client: RegistryClient, ref: ImageRef) -> ManifestInfo:
             "push it with a current Docker or buildx (schema 2 / OCI)",
         )
     config = json.loads(client.blob(ref, config_digest))
-    return ManifestInfo(ref, digest, media_type, False, (config_platform(config),))
+    platform = platform_of_config(config) or from_fields("", "")  # "unknown/unknown"
+    return ManifestInfo(ref, digest, media_type, False, (platform,))

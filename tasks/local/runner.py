@@ -76,6 +76,7 @@ from ..codebuild.model import (
     StartRequest,
 )
 from ..core.errors import LocalEnvError, UsageError
+from ..core.probes import tcp_answers
 from ..core.redact import Redactor
 from .buildspec import (
     WINDOWS_SHELLS,
@@ -162,13 +163,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def _answers(host: str, port: str | int, timeout: float = 1.0) -> bool:
-    import socket
-
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
+    return tcp_answers(host, int(port), timeout)
 
 
 def _loopback_database(url: str) -> tuple[str, int]:

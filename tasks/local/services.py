@@ -20,17 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import LocalEnvError
+from ..core.probes import tcp_answers
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 PG_BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return tcp_answers(host, port, timeout)
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..codebuild.commands import COMMAND_VARIABLES, display, mismatches
 from ..core.config import Settings
-from ..core.platforms import Platform, describe, from_fields
+from ..core.platforms import Platform, describe
 from .policy import (
     Decision,
     NamedDocument,
@@ -278,27 +278,6 @@ def parse_database_url(value: str) -> DbUrl:
     if not database:
         raise ValueError("no database name in the URL path")
     return DbUrl(parts.scheme, parts.hostname, port, database, bool(parts.password))
-
-
-def platforms_of_manifest(manifest: Mapping[str, Any]) -> tuple[Platform, ...] | None:
-    """Platforms an index / manifest list holds (attestations skipped); a schema-1 manifest's
-    own architecture; None for a single manifest (its platform lives in the config blob)."""
-    if isinstance(manifest.get("manifests"), list):
-        from ..image.registry import platforms_of_index
-
-        return tuple(platforms_of_index(dict(manifest)))
-    if manifest.get("schemaVersion") == 1 and manifest.get("architecture"):
-        return (from_fields("linux", str(manifest["architecture"])),)
-    return None
-
-
-def platform_of_config(config: Mapping[str, Any]) -> Platform | None:
-    """The platform an image config blob records (``os``/``architecture``/``variant``)."""
-    if not config.get("architecture"):
-        return None
-    return from_fields(
-        str(config.get("os") or "linux"), str(config["architecture"]), config.get("variant")
-    )
 
 
 def split_secret_reference(value: str) -> tuple[str, str]:

@@ -23,10 +23,13 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from ..core.aws import translate
+from ..codebuild.client import Caller, CodeBuildBackend
+from ..codebuild.model import IN_PROGRESS, TIMED_OUT
+from ..core.aws import ReadRefused, read_aws, translate
 from ..core.errors import ExitCode, SuiteError
-from ..core.retrying import INVALID_CREDENTIAL_CODES, error_code, is_expired
+from ..core.retrying import EXPIRED_CODES, INVALID_CREDENTIAL_CODES, error_code, is_expired
 from ..core.runtime import Runtime
+from ..image.registry import MANIFEST_TYPES, platform_of_config, platforms_of_manifest
 from .doctor import (
     BuildHistory,
     Check,
@@ -45,8 +48,6 @@ from .doctor import (
     failed,
     network_checks,
     parse_database_url,
-    platform_of_config,
-    platforms_of_manifest,
     pulled_with_role,
     run_checks,
     split_secret_reference,
@@ -56,41 +57,22 @@ from .policy import Decision, NamedDocument, Outcome
 from .requirements import needs, role_name
 
 T = TypeVar("T")
-MANIFEST_TYPES = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-]
 RECENT_BUILDS = 20
+LISTED_BUILDS = 100  # ids listed to find RECENT_BUILDS completed ones
 Fetch = Callable[[str], bytes]
 
 
-class SoftError(Exception):
-    """A refused or failed read of one resource: reported by its check."""
-
-
 def _call(action: str, fn: Callable[[], T]) -> T:
-    """Run one AWS read; per-resource failures become SoftError, fatal ones SuiteError."""
-    try:
-        return fn()
-    except Exception as exc:
-        code = error_code(exc)
-        if not code or code in INVALID_CREDENTIAL_CODES or is_expired(exc):
-            raise translate(exc, action) from None
-        message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", ""))
-        raise SoftError(f"{code}: {message}" if message else code) from None
+    """One AWS read; a refusal of this resource is ReadRefused (its check reports it)."""
+    return read_aws(fn, action)
 
 
 def _code_of(fn: Callable[[], T]) -> tuple[T | None, str]:
     """(result, '') or (None, error code) for reads where 'not found' is an answer."""
     try:
-        return fn(), ""
-    except Exception as exc:
-        code = error_code(exc)
-        if not code or code in INVALID_CREDENTIAL_CODES or is_expired(exc):
-            raise translate(exc, "reading AWS") from None
-        return None, code
+        return read_aws(fn, "reading AWS"), ""
+    except ReadRefused as refused:
+        return None, refused.code
 
 
 def _document(value: Any) -> dict[str, Any]:
@@ -111,34 +93,31 @@ def read_project(rt: Runtime) -> tuple[Mapping[str, Any] | None, str]:
         found = _call(
             "reading the CodeBuild project", lambda: client.batch_get_projects(names=[name])
         )
-    except SoftError as err:
+    except ReadRefused as err:
         return None, str(err)
     projects = found.get("projects") or []
     return (projects[0] if projects else None), ""
 
 
 def read_builds(rt: Runtime, project: str) -> BuildHistory:
-    client = rt.aws.client("codebuild")
+    """The durations of the newest completed builds, read by the CodeBuild adapter the release
+    waits with (one implementation of "recent builds"); a refused read is the check's fact."""
+    backend = CodeBuildBackend(
+        lambda service: rt.aws.client(service, suite_retries=True),
+        Caller(refresh=rt.aws.refresh, source=rt.aws.credential_source, sleep=rt.sleep),
+        region=rt.settings.region,
+    )
     try:
-        listed = _call(
-            "listing builds",
-            lambda: client.list_builds_for_project(projectName=project, sortOrder="DESCENDING"),
-        )
-        ids = list(listed.get("ids") or [])[:100]
-        if not ids:
-            return BuildHistory()
-        builds = _call("reading builds", lambda: client.batch_get_builds(ids=ids)).get("builds")
-    except SoftError as err:
-        return BuildHistory(error=str(err))
-    done = [
-        b
-        for b in builds or []
-        if b.get("startTime") and b.get("endTime") and b.get("buildStatus") != "IN_PROGRESS"
-    ]
-    done.sort(key=lambda b: b["startTime"], reverse=True)  # moto lists oldest first
-    recent = done[:RECENT_BUILDS]
-    durations = tuple((b["endTime"] - b["startTime"]).total_seconds() / 60 for b in recent)
-    timed_out = sum(1 for b in recent if b.get("buildStatus") == "TIMED_OUT")
+        builds = backend.recent(project, LISTED_BUILDS)
+    except SuiteError as err:
+        code = str(err.details.get("aws_code") or "")
+        if not code or code in INVALID_CREDENTIAL_CODES or code in EXPIRED_CODES:
+            raise
+        return BuildHistory(error=err.message.split(": ", 1)[-1])
+    done = [b for b in builds if b.start and b.end and b.status != IN_PROGRESS]
+    recent = done[:RECENT_BUILDS]  # newest first, as ``recent`` sorts them
+    durations = tuple((b.end - b.start) / 60 for b in recent if b.end and b.start)
+    timed_out = sum(1 for b in recent if b.status == TIMED_OUT)
     return BuildHistory(durations, timed_out)
 
 
@@ -300,7 +279,7 @@ def _database_by_host(rt: Runtime, host: str) -> DatabaseFacts:
         clusters = _call(
             "listing RDS clusters", lambda: list(_pages(rds, "describe_db_clusters", "DBClusters"))
         )
-    except SoftError as err:
+    except ReadRefused as err:
         return DatabaseFacts(error=str(err))
     for cluster in clusters:
         hosts = {str(cluster.get(k, "")).lower() for k in ("Endpoint", "ReaderEndpoint")}
@@ -407,7 +386,7 @@ def read_network(
     ec2 = rt.aws.client("ec2")
     try:
         return _read_vpc(rt, ec2, base, extra_groups)
-    except SoftError as err:
+    except ReadRefused as err:
         return replace(base, error=str(err))
 
 
@@ -555,7 +534,7 @@ def read_role(rt: Runtime, project: Mapping[str, Any] | None) -> RoleFacts | Non
             docs.append(
                 NamedDocument(f"inline:{policy_name}", _document(got_inline["PolicyDocument"]))
             )
-    except SoftError as err:
+    except ReadRefused as err:
         return RoleFacts(name, str(role["Arn"]), exists=True, error=str(err))
     boundary_arn = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     boundary = _managed_document(iam, str(boundary_arn)) if boundary_arn else None

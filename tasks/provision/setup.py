@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..codebuild.commands import COMMAND_VARIABLES, project_variables
-from ..core.aws import translate
+from ..core.aws import ReadRefused, read_aws, translate
 from ..core.config import Settings
 from ..core.errors import AwsError, ExitCode, SuiteError, UsageError
 from ..core.retrying import POLICIES, error_code, is_iam_lag, retrying
@@ -536,11 +536,9 @@ Reader = Callable[[], Any]
 def _maybe(fn: Reader, *missing_codes: str) -> Any:
     """The call's result, or None when AWS says the thing does not exist."""
     try:
-        return fn()
-    except Exception as exc:
-        if error_code(exc) in missing_codes:
-            return None
-        raise translate(exc, "reading AWS for setup") from None
+        return read_aws(fn, "reading AWS for setup", answers=missing_codes)
+    except ReadRefused:
+        return None
 
 
 def _by_id(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tasks.core.platforms import parse_platform
+from tasks.image.registry import platforms_of_manifest
 from tasks.provision.doctor import (
     FAIL,
     PASS,
@@ -36,7 +37,6 @@ from tasks.provision.doctor import (
     check_variables,
     database_path,
     parse_database_url,
-    platforms_of_manifest,
     secret_matches,
     split_secret_reference,
 )
