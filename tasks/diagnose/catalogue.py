@@ -8,17 +8,21 @@ so a broken entry fails at load with its id, never silently at match time.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import UsageError
 from .literals import required_runs
 
-DEFAULT_PATH = Path(__file__).with_name("catalogue.yaml")
-BACKGROUND_PATH = Path(__file__).with_name("background.log")
+# package data, read through importlib.resources (the package may be installed as release_suite)
+_DATA = importlib.resources.files(__package__ or "tasks.diagnose")
+DEFAULT_PATH: Traversable = _DATA.joinpath("catalogue.yaml")
+BACKGROUND_PATH: Traversable = _DATA.joinpath("background.log")
 MIN_LITERAL = 4
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -196,7 +200,7 @@ def parse_catalogue(raw: Mapping[str, Any], background: bytes = b"") -> Catalogu
 
 
 @functools.lru_cache(maxsize=4)
-def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:
+def load_catalogue(path: Path | Traversable = DEFAULT_PATH) -> Catalogue:
     """The catalogue at ``path`` (compiled once per process)."""
     import yaml
 
@@ -206,10 +210,10 @@ def load_catalogue(path: Path = DEFAULT_PATH) -> Catalogue:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except (OSError, yaml.YAMLError):
-        raw = load_yaml_file(path)  # the same failure, worded as one line with its place
+        raw = load_yaml_file(Path(str(path)))  # the same failure, worded as one line with its place
     if not isinstance(raw, Mapping):
         raise UsageError(f"{path} must hold a mapping with `entries`", "fix the catalogue file")
-    background = BACKGROUND_PATH.read_bytes() if BACKGROUND_PATH.exists() else b""
+    background = BACKGROUND_PATH.read_bytes() if BACKGROUND_PATH.is_file() else b""
     return parse_catalogue(raw, background)
 
 
