@@ -16,7 +16,6 @@ import json
 import shlex
 from collections.abc import Mapping, Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from ..core.config import Settings
@@ -66,11 +65,13 @@ def display(argv: Sequence[str]) -> str:
 def _runner() -> Any:
     """``scripts/run_in_image.py`` as a module: the build runs that file (it travels inside the
     buildspec), so the plan asks the same code for the ``docker run`` argv it will execute."""
-    path = Path(__file__).resolve().parents[2] / "scripts" / "run_in_image.py"
-    spec = importlib.util.spec_from_file_location("run_in_image", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    from ..core import resources
+
+    with resources.as_path("run_in_image.py") as path:
+        spec = importlib.util.spec_from_file_location("run_in_image", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     return module
 
 

@@ -36,3 +36,33 @@ def as_path(name: str) -> Iterator[Path]:
 def module_name(relative: str) -> str:
     """``local.runner`` -> the full module name under this installation's top package."""
     return f"{TOP}.{relative}"
+
+
+def package_parent() -> Path:
+    """The folder that holds the top package (this checkout, or site-packages): what a
+    ``python -m`` worker needs on its path."""
+    return Path(__file__).resolve().parents[2]
+
+
+def project_root() -> Path:
+    """The user's project, where relative paths of invoke.yaml resolve and .release-local
+    lives: this checkout when the suite runs from it (tasks.py beside tasks/), else the current
+    directory (an installed release_suite reads the invoke.yaml found there)."""
+    checkout = package_parent()
+    if TOP == "tasks" and (checkout / "tasks.py").is_file():
+        return checkout
+    return Path.cwd()
+
+
+def buildspec_path(configured: str) -> Path:
+    """The environment's ``buildspec``: the project's own file when it has one, else (for
+    the default, unchanged path) the copy shipped in the package."""
+    path = Path(configured).expanduser()
+    path = path if path.is_absolute() else project_root() / path
+    if path.exists() or configured != DEFAULT_BUILDSPEC:
+        return path
+    with as_path(BUILDSPEC) as packaged:  # a wheel is unpacked: the file stays where it is
+        return packaged
+
+
+DEFAULT_BUILDSPEC = "buildspec/migrations.yml"  # tasks/core/config.py Settings.buildspec default

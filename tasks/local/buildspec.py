@@ -271,15 +271,16 @@ def read_text(path: Path, source: str = "") -> str:
 def project_buildspec(path: Path, secret: str) -> str:
     """``for_codebuild`` of a buildspec file with the suite's own ``scripts/db_probe.py`` and
     ``scripts/run_in_image.py``."""
-    scripts = Path(__file__).resolve().parents[2] / "scripts"
+    from ..core import resources  # package data: the same files, installed or not
+
     source = _display(path)
     text = read_text(path, source)
     return for_codebuild(
         text,
         secret,
-        (scripts / "db_probe.py").read_text(encoding="utf-8"),
+        resources.read_text("db_probe.py"),
         source,
-        (scripts / "run_in_image.py").read_text(encoding="utf-8"),
+        resources.read_text("run_in_image.py"),
     )
 
 

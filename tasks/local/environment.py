@@ -29,10 +29,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..core import resources
 from ..core.config import Settings
 from ..core.errors import LocalEnvError
 from . import services
-from .runner import PROJECT_ROOT, local_dir, pid_alive, running_builds
+from .runner import local_dir, pid_alive, running_builds
 
 DATABASE = "daadaar"
 DB_USER = "daadaar"
@@ -191,14 +192,15 @@ def ensure_base_image(root: Path, environ: Mapping[str, str], say: Say) -> dict[
     env = {**environ, "RELEASE_LOCAL_DIR": str(root)}
     if not any((root / "bun").glob("*/bun")):
         say("fetching bun from the npm registry (@oven/bun-linux-x64, ~40 MB, first run only)")
-    fetch = subprocess.run(
-        [str(PROJECT_ROOT / "scripts" / "fetch_bun.sh"), str(root / "bun")],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=900,
-    )
+    with resources.as_path("fetch_bun.sh") as script:
+        fetch = subprocess.run(
+            ["bash", str(script), str(root / "bun")],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=900,
+        )
     if fetch.returncode != 0:
         raise LocalEnvError(
             "could not fetch bun from the npm registry: "
@@ -206,14 +208,15 @@ def ensure_base_image(root: Path, environ: Mapping[str, str], say: Say) -> dict[
             "check that npm is installed and reaches its registry (npm ping)",
         )
     binary = fetch.stdout.strip().splitlines()[-1]
-    made = subprocess.run(
-        [str(PROJECT_ROOT / "scripts" / "make_bun_base.sh"), binary],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=900,
-    )
+    with resources.as_path("make_bun_base.sh") as script:
+        made = subprocess.run(
+            ["bash", str(script), binary],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            timeout=900,
+        )
     if made.returncode != 0:
         raise LocalEnvError(
             f"could not build the bun base image: {made.stderr.strip()[-300:]}",

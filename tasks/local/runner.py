@@ -78,6 +78,7 @@ from ..codebuild.model import (
 from ..core.errors import LocalEnvError, UsageError
 from ..core.probes import tcp_answers
 from ..core.redact import Redactor
+from ..core.resources import buildspec_path, package_parent, project_root
 from .buildspec import (
     WINDOWS_SHELLS,
     Buildspec,
@@ -95,6 +96,8 @@ PAGE_BYTES = 1_048_576
 KEEP_BUILDS = 200  # builds kept under .release-local/builds (older finished ones are pruned)
 _STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL of a stopped phase's processes
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+# this module, run as the worker (tasks.local.runner here, release_suite.<...> installed)
+WORKER_MODULE = __spec__.name if __spec__ is not None else __name__
 # scripts/run_in_image.py labels the containers a build runs with this (and the build's id)
 BUILD_LABEL = "release-suite.build-id"
 
@@ -102,7 +105,7 @@ BUILD_LABEL = "release-suite.build-id"
 def local_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Where the local environment keeps its state (``RELEASE_LOCAL_DIR`` overrides)."""
     env = os.environ if environ is None else environ
-    return Path(env.get("RELEASE_LOCAL_DIR") or PROJECT_ROOT / ".release-local").absolute()
+    return Path(env.get("RELEASE_LOCAL_DIR") or project_root() / ".release-local").absolute()
 
 
 def stamp(epoch: float) -> str:
@@ -221,7 +224,7 @@ class LocalBackend:
         secret: str,
         region: str = "us-east-1",
         root: Path | None = None,
-        src_dir: Path = PROJECT_ROOT,
+        src_dir: Path | None = None,
         environ: Mapping[str, str] | None = None,
         initiator: str = "",
         spawn: Callable[[Path], int] | None = None,
@@ -232,7 +235,7 @@ class LocalBackend:
         self.buildspec_path = buildspec_path
         self.secret = secret
         self.region = region
-        self.src_dir = src_dir
+        self.src_dir = src_dir or project_root()
         self.initiator = initiator or f"local/{_user()}"
         self.spawn = spawn or self._spawn
         self.spec_error: UsageError | LocalEnvError | None = None
@@ -245,9 +248,7 @@ class LocalBackend:
     def from_runtime(cls, rt: Any) -> LocalBackend:
         s = rt.settings
         src_dir = source_dir(s)
-        path = Path(s.buildspec)
-        if not path.is_absolute():
-            path = PROJECT_ROOT / path
+        path = buildspec_path(s.buildspec)
         from ..codebuild.commands import project_variables
 
         backend = cls(
@@ -455,12 +456,12 @@ class LocalBackend:
     def _spawn(self, directory: Path) -> int:
         env = dict(self.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+            p for p in (str(package_parent()), env.get("PYTHONPATH", "")) if p
         )
         with (directory / "worker.log").open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "tasks.local.runner", str(directory)],
-                cwd=str(PROJECT_ROOT),
+                [sys.executable, "-m", WORKER_MODULE, str(directory)],
+                cwd=str(project_root()),
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -555,9 +556,9 @@ def source_dir(settings: Any) -> Path:
     or, without it, this repository."""
     source = str(getattr(settings, "source", "") or "")
     if not source:
-        return PROJECT_ROOT
+        return project_root()
     path = Path(source).expanduser()
-    return (path if path.is_absolute() else PROJECT_ROOT / path).absolute()
+    return (path if path.is_absolute() else project_root() / path).absolute()
 
 
 def can_run_as(user: str) -> bool:
@@ -580,9 +581,7 @@ def check_buildspec(settings: Any, file: str | None) -> dict[str, Any]:
         path = Path(file)
         shown = file
     else:
-        path = Path(settings.buildspec)
-        if not path.is_absolute():
-            path = PROJECT_ROOT / path
+        path = buildspec_path(settings.buildspec)
         shown = _display(path)
     return check(path, shown, can_run_as)
 
@@ -598,7 +597,7 @@ def _user() -> str:
 
 def _display(path: Path) -> str:
     try:
-        return str(path.relative_to(PROJECT_ROOT))
+        return str(path.relative_to(project_root()))
     except ValueError:
         return str(path)
 
@@ -1286,7 +1285,7 @@ def _remove_tree(path: Path) -> None:
 def main(argv: list[str]) -> int:
     """Worker entry: ``python -m tasks.local.runner BUILD_DIR``."""
     if len(argv) != 1:
-        sys.stderr.write("usage: python -m tasks.local.runner BUILD_DIR\n")
+        sys.stderr.write(f"usage: python -m {WORKER_MODULE} BUILD_DIR\n")
         return 2
     worker = Worker(Path(argv[0]))
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())

@@ -130,8 +130,9 @@ class SetupState:
 
 
 def buildspec_path(settings: Settings) -> Path:
-    path = Path(settings.buildspec)
-    return path if path.is_absolute() else PROJECT_ROOT / path
+    from ..core.resources import buildspec_path as resolve
+
+    return resolve(settings.buildspec)
 
 
 def read_buildspec(settings: Settings) -> str:

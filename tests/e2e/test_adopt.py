@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks import services
+from tasks.local import services
 from tests.conftest import ROOT
 from tests.helpers.bun import BUN_VERSION, ensure_bun
 
