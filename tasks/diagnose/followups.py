@@ -115,9 +115,9 @@ def network_path(rt: Any, doctor: Callable[..., Sequence[Any]] | None = None) ->
 
 def _doctor_network_checks() -> Callable[..., Sequence[Any]] | None:
     """The hook where ``invoke doctor`` plugs in (``network_path_checks(rt, port)``)."""
-    for module_name in ("tasks.provision.facts", "tasks.provision.doctor"):
-        try:
-            module = importlib.import_module(module_name)
+    for module_name in ("..provision.facts", "..provision.doctor"):
+        try:  # relative: the package is tasks here, release_suite when installed
+            module = importlib.import_module(module_name, __package__)
         except ImportError:
             continue
         found = getattr(module, "network_path_checks", None)

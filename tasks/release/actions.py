@@ -66,7 +66,7 @@ def backend_for(rt: Runtime) -> BuildBackend:
         return backend
     if rt.settings.runner == "local":
         try:
-            localbuild: Any = importlib.import_module("tasks.local.runner")
+            localbuild: Any = importlib.import_module("..local.runner", __package__)
         except ImportError:
             localbuild = None
         make = getattr(localbuild, "backend_for", None)
@@ -374,7 +374,7 @@ def failure_hook(rt: Runtime) -> FailureHook | None:
         hook: FailureHook | None = rt.extras["on_failure"]
     else:
         try:
-            service: Any = importlib.import_module("tasks.diagnose.service")
+            service: Any = importlib.import_module("..diagnose.service", __package__)
             hook = service.failure_hook(rt)
         except (ImportError, AttributeError):
             hook = None

@@ -205,6 +205,7 @@ def test_init_local_up_release_twice_then_users_tasks_py(user_repo: UserRepo) ->
     assert "migrate: 0 applied, 2 already up to date" in third.stdout + third.stderr
 
     # the action's shell steps, as GitHub runs them: install from the action's folder, release
+    # (GitHub's docs, workflow syntax, `shell: bash`: runs `bash --noprofile --norc -eo pipefail {0}`)
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     steps = {s.get("id") or s.get("name"): s for s in action["runs"]["steps"]}
     runner_temp = user_repo.path.parent / "runner-temp"
@@ -222,7 +223,11 @@ def test_init_local_up_release_twice_then_users_tasks_py(user_repo: UserRepo) ->
     install = steps["install release-suite (pinned to this action's version)"]
     env = {**base_env, "ACTION_PATH": str(user_repo.path.parent / "action")}
     shutil.copytree(ROOT, env["ACTION_PATH"], symlinks=True, ignore=_action_ignore)
-    installed_step = run(["bash", "-e", "-c", install["run"]], user_repo.path, env)
+    installed_step = run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", install["run"]],
+        user_repo.path,
+        env,
+    )
     assert installed_step.returncode == 0, installed_step.stdout + installed_step.stderr
     bin_dir = (runner_temp / "path").read_text().strip()
     assert bin_dir == str(runner_temp / "release-suite" / "bin")
@@ -235,7 +240,11 @@ def test_init_local_up_release_twice_then_users_tasks_py(user_repo: UserRepo) ->
         "RELEASE_EXTRA_ARGS": "",
         "RELEASE_INVOCATION_ID": "7-1",
     }
-    ok = run(["bash", "-e", "-c", release["run"]], user_repo.path, step_env)
+    ok = run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", release["run"]],
+        user_repo.path,
+        step_env,
+    )
     assert ok.returncode == 0, ok.stderr
     outputs = dict(line.split("=", 1) for line in (runner_temp / "output").read_text().splitlines())
     assert outputs["status"] == "SUCCEEDED" and outputs["exit_code"] == "0"
@@ -245,7 +254,7 @@ def test_init_local_up_release_twice_then_users_tasks_py(user_repo: UserRepo) ->
 
     (runner_temp / "output").write_text("")
     bad = run(
-        ["bash", "-e", "-c", release["run"]],
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", release["run"]],
         user_repo.path,
         {**step_env, "RELEASE_ENV_INPUT": "nope"},
     )
