@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -213,3 +214,158 @@ def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+@pytest.mark.postgres
+def test_bun_sample_status_after_two_of_four_shows_the_other_two(
+    db_url: str, tmp_path: Path, postgres: services.Postgres
+) -> None:
+    """examples/backend's status command on a copy of the sample with four migrations, after
+    migrate.ts applied the first two: its one protocol line, read by the suite."""
+    from tests.helpers.bun import bun_env, ensure_bun
+
+    app = tmp_path / "backend"
+    shutil.copytree(
+        ROOT / "examples" / "backend", app, ignore=shutil.ignore_patterns("node_modules")
+    )
+    for old in (app / "migrations").glob("*.sql"):
+        old.unlink()
+    four = {
+        "0001_users.sql": "CREATE TABLE users (id bigint PRIMARY KEY, email text, nick text);",
+        "0002_drop_nick.sql": "ALTER TABLE users DROP COLUMN nick;",
+        "0003_index.sql": "CREATE INDEX users_email_idx ON users (email);",
+        "0004_audit.sql": "CREATE TABLE audit (id bigint PRIMARY KEY, note text);",
+    }
+    names = list(four)
+    env = {**bun_env(tmp_path / "home"), "DATABASE_URL": db_url}
+
+    def bun(script: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(ensure_bun()), script],
+            cwd=app,
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    for name in names[:2]:
+        (app / "migrations" / name).write_text(four[name])
+    applied = bun("src/db/migrate.ts")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    for name in names[2:]:
+        (app / "migrations" / name).write_text(four[name])
+    shown = bun("src/db/status.ts")
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout.strip().splitlines()) == 1  # ONE line
+    status = read_status(shown.stdout)
+    assert status.tool == "daadaar-bun"
+    assert [a.name for a in status.applied] == names[:2] and status.applied[0].at.endswith("Z")
+    assert status.pending == tuple(names[2:]) and status.missing == ()
+    assert PASSWORD not in shown.stdout + shown.stderr
+
+
+@pytest.mark.postgres
+def test_pgoptions_reach_a_real_bun_sample_migration_session(
+    db_url: str, tmp_path: Path, postgres: services.Postgres
+) -> None:
+    """SHOW lock_timeout inside examples/backend's migrate.ts, PGOPTIONS set as the build sets it."""
+    from tests.helpers.bun import bun_env, ensure_bun
+
+    app = tmp_path / "backend"
+    shutil.copytree(
+        ROOT / "examples" / "backend", app, ignore=shutil.ignore_patterns("node_modules")
+    )
+    for old in (app / "migrations").glob("*.sql"):
+        old.unlink()
+    (app / "migrations" / "0001_show.sql").write_text(
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock, "
+        "current_setting('statement_timeout') AS stmt;"
+    )
+    env = {
+        **bun_env(tmp_path / "home"),
+        "DATABASE_URL": db_url,
+        "PGOPTIONS": "-c lock_timeout=1500ms -c statement_timeout=45s",
+    }
+    done = subprocess.run(
+        [str(ensure_bun()), "src/db/migrate.ts"],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    row = services.psql(postgres, "SELECT lock || ' ' || stmt FROM seen", database="plan_db")
+    assert row.strip() == "1500ms 45s"
+
+
+@pytest.mark.postgres
+def test_drizzle_sample_status_after_two_of_four_shows_the_other_two(
+    db_url: str, tmp_path: Path, postgres: services.Postgres
+) -> None:
+    """examples/backend-drizzle's status command after drizzle-orm's migrator applied two of four
+    journal entries (the journal and files written as drizzle-kit lays them out)."""
+    tools = ensure_node_tools({"drizzle-orm": "0.45.4", "pg": "8.23.1"})
+    app = tmp_path / "drizzle-app"
+    shutil.copytree(
+        ROOT / "examples" / "backend-drizzle",
+        app,
+        ignore=shutil.ignore_patterns("node_modules", "drizzle"),
+    )
+    (app / "drizzle" / "meta").mkdir(parents=True)
+    (app / "node_modules").symlink_to(tools / "node_modules")
+    four = {
+        "0000_users": "CREATE TABLE users (id bigint PRIMARY KEY, email text, nick text);",
+        "0001_drop_nick": "ALTER TABLE users DROP COLUMN nick;",
+        "0002_index": "CREATE INDEX users_email_idx ON users (email);",
+        "0003_audit": "CREATE TABLE audit AS SELECT current_setting('lock_timeout') AS lock, "
+        "current_setting('statement_timeout') AS stmt;",
+    }
+    tags = list(four)
+
+    def journal(upto: int) -> None:
+        entries = [
+            {"idx": i, "version": "7", "when": 1796010478000 + i, "tag": t, "breakpoints": True}
+            for i, t in enumerate(tags[:upto])
+        ]
+        for tag in tags[:upto]:
+            (app / "drizzle" / f"{tag}.sql").write_text(four[tag])
+        body = {"version": "7", "dialect": "postgresql", "entries": entries}
+        (app / "drizzle" / "meta" / "_journal.json").write_text(json.dumps(body))
+
+    def node(script: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["node", script],
+            cwd=app,
+            env={**os.environ, "DATABASE_URL": db_url, **extra},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    journal(2)
+    applied = node("src/db/migrate.js")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    journal(4)
+    shown = node("src/db/status.js")
+    assert shown.returncode == 0, shown.stderr
+    assert len(shown.stdout.strip().splitlines()) == 1
+    status = read_status(shown.stdout)
+    assert status.tool == "drizzle"
+    assert [a.name for a in status.applied] == ["0000_users.sql", "0001_drop_nick.sql"]
+    assert status.pending == ("0002_index.sql", "0003_audit.sql")
+    assert status.changed == () and status.missing == ()
+    # an applied file edited afterwards shows as changed
+    (app / "drizzle" / "0001_drop_nick.sql").write_text("ALTER TABLE users DROP COLUMN nick; --")
+    assert read_status(node("src/db/status.js").stdout).changed == ("0001_drop_nick.sql",)
+    assert PASSWORD not in shown.stdout + shown.stderr
+    # the other two, with the build's PGOPTIONS: the migration's session shows the timeouts
+    rest = node("src/db/migrate.js", PGOPTIONS="-c lock_timeout=1500ms -c statement_timeout=45s")
+    assert rest.returncode == 0, rest.stdout + rest.stderr
+    row = services.psql(postgres, "SELECT lock || ' ' || stmt FROM audit", database="plan_db")
+    assert row.strip() == "1500ms 45s"
+    assert read_status(node("src/db/status.js").stdout).pending == ()
