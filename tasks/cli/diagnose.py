@@ -38,6 +38,10 @@ def diagnose(
     from ..diagnose.service import run
 
     def action(rt):  # type: ignore[no-untyped-def]
-        return run(rt, build_id=build_id, log=log, build_json=build_json, checks=checks)
+        if log or build_json:
+            return run(rt, build_id=build_id, log=log, build_json=build_json, checks=checks)
+        from ..release.snapshot import diagnose_with_restore_point
+
+        return diagnose_with_restore_point(rt, build_id, checks=checks)
 
     execute(c, action, env=env, json_=json_, flags={"profile": profile, "region": region})

@@ -246,3 +246,36 @@ def role_policy(
             }
         )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def snapshot_needs(s: Settings) -> list[Need]:
+    """What the CALLER (not the build role) needs for ``backup: snapshot``: create (and tag) a
+    manual snapshot of the database, describe it while waiting, list and delete the suite's
+    own older ones (retention). Snapshot names start with the project (release/snapshot.py).
+    Empty when no database is configured."""
+    prefix = f"arn:aws:rds:{s.region}:{s.account}"
+    name = f"{s.project or s.env}-*"
+    if s.database_cluster:
+        db = f"{prefix}:cluster:{s.database_cluster}"
+        snap = f"{prefix}:cluster-snapshot:{name}"
+        return [
+            Need("pre-migration snapshot", "rds:CreateDBClusterSnapshot", db, {}),
+            Need("pre-migration snapshot", "rds:CreateDBClusterSnapshot", snap, {}),
+            Need("pre-migration snapshot", "rds:AddTagsToResource", snap, {}),
+            Need("snapshot wait, retention", "rds:DescribeDBClusterSnapshots", db, {}),
+            Need("snapshot wait, retention", "rds:DescribeDBClusterSnapshots", snap, {}),
+            Need("snapshot retention", "rds:DeleteDBClusterSnapshot", snap, {}),
+        ]
+    if s.database_instance:
+        db = f"{prefix}:db:{s.database_instance}"
+        snap = f"{prefix}:snapshot:{name}"
+        return [
+            Need("Single-AZ check", "rds:DescribeDBInstances", db, {}),
+            Need("pre-migration snapshot", "rds:CreateDBSnapshot", db, {}),
+            Need("pre-migration snapshot", "rds:CreateDBSnapshot", snap, {}),
+            Need("pre-migration snapshot", "rds:AddTagsToResource", snap, {}),
+            Need("snapshot wait, retention", "rds:DescribeDBSnapshots", db, {}),
+            Need("snapshot wait, retention", "rds:DescribeDBSnapshots", snap, {}),
+            Need("snapshot retention", "rds:DeleteDBSnapshot", snap, {}),
+        ]
+    return []

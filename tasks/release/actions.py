@@ -484,16 +484,24 @@ def list_recent(rt: Runtime, limit: int = 10) -> dict[str, Any]:
                 "duration": took,
                 "initiator": b.initiator,
                 "action": b.action or "-",
+                "image_digest": image_digest(b),
             }
         )
         started = _clock(b.start)
+        short = image_digest(b)[:19] or "-"  # sha256: + 12 hex, enough to tell images apart
         rt.console.line(
             f"{b.id:<60} {b.status:<11} {started:<20} {fmt_seconds(took or 0):>7} "
-            f"{(b.action or '-'):<13} {b.initiator}"
+            f"{(b.action or '-'):<13} {short:<19} {b.initiator}"
         )
     if not builds:
         rt.console.info(f"no builds of {project} yet")
     return {"project": project, "builds": rows}
+
+
+def image_digest(build: Build) -> str:
+    """The digest of the image the build ran (its IMAGE_URI override), '' when not pinned."""
+    env = {v.name: v.value for v in build.environment}
+    return digest_of(env.get("IMAGE_URI", ""))
 
 
 def _clock(epoch: float | None) -> str:

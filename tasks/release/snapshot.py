@@ -30,6 +30,7 @@ from typing import Any
 from ..core.errors import AwsError, ExitCode, QuotaExceeded, SuiteError, UsageError
 
 SUITE_TAG_KEY = "release-suite:backup"  # the tag that marks a snapshot as the suite's own
+IMAGE_TAG_KEY = "release-suite:image"  # the image digest the migration after it ran
 MODES = ("snapshot", "none")
 DEFAULT_KEEP = 5
 SINGLE_AZ_WARNING = (
@@ -122,6 +123,7 @@ class Snapshot:
     created: float | None = None
     engine: str = ""
     own: bool = False  # carries the suite's tag
+    image: str = ""  # the digest of the image whose migration it preceded (its tag)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -371,6 +373,7 @@ class RdsSnapshots:
             created=created.timestamp() if isinstance(created, datetime) else None,
             engine=str(raw.get("Engine", "")),
             own=SUITE_TAG_KEY in tags,
+            image=str(tags.get(IMAGE_TAG_KEY) or ""),
         )
 
 
@@ -420,7 +423,7 @@ def take_snapshot(rt: Any, image: str) -> Snapshot | None:
     name = snapshot_name(rt.settings.project or rt.settings.env, image, rt.now())
     tags = {
         SUITE_TAG_KEY: rt.settings.project or rt.settings.env,
-        "release-suite:image": image.rpartition("@")[2][:128],
+        IMAGE_TAG_KEY: image.rpartition("@")[2][:128],
         "release-suite:env": rt.settings.env,
     }
     rt.console.step(f"snapshot {policy.kind} {policy.database} as {name}")
@@ -461,3 +464,57 @@ def on_failure(rt: Any, err: SuiteError) -> None:
     hint = f"to go back to the snapshot taken before it: {restore_command(snap)}"
     err.remedy = f"{err.remedy.rstrip('. ')}; {hint}" if err.remedy else hint
     err.details["snapshot"] = snap.as_dict()
+
+
+def restore_point_for(rt: Any, build: Any) -> Snapshot | None:
+    """For ``invoke diagnose`` of a migration build: the suite's snapshot taken just before it
+    (same image digest, made before the build started), found among the database's manual
+    snapshots. None when no database is configured or none matches."""
+    if "migrate" not in str(getattr(build, "action", "")):
+        return None
+    policy = backup_policy(rt.settings)
+    if not policy.database:
+        return None
+    env = {v.name: v.value for v in getattr(build, "environment", ())}
+    digest = env.get("IMAGE_URI", "").rpartition("@")[2]
+    start = getattr(build, "start", None) or rt.now()
+    found = [
+        s
+        for s in snapshots_for(rt, policy).manual()
+        if s.own and digest and s.image == digest and (s.created or 0.0) <= start + 60.0
+    ]
+    return max(found, key=lambda s: (s.created or 0.0, s.id)) if found else None
+
+
+def diagnose_note(rt: Any, build: Any) -> dict[str, Any] | None:
+    """Print the restore point of a failed migration build; never fail the diagnosis."""
+    if getattr(build, "status", "") == "SUCCEEDED":
+        return None
+    try:
+        snap = restore_point_for(rt, build)
+    except SuiteError as err:
+        rt.console.warn(f"restore point unknown ({err.line()})")
+        return None
+    if snap is None:
+        return None
+    rt.console.line(f"restore point: snapshot {snap.id} taken before this migration")
+    rt.console.line(f"  {restore_command(snap)}")
+    return snap.as_dict()
+
+
+def diagnose_with_restore_point(rt: Any, build_id: str | None, *, checks: bool) -> dict[str, Any]:
+    """``invoke diagnose`` of a build: the diagnosis, then the restore point of a failed
+    migration (in the result, or in the error's ``--json`` details)."""
+    from ..diagnose.service import run
+    from ..diagnose.source import read_build
+
+    build = read_build(rt, build_id)
+    try:
+        result = run(rt, build_id=build.id, checks=checks)
+    except SuiteError as err:
+        note = diagnose_note(rt, build)
+        if note:
+            err.details["restore_point"] = note
+        raise
+    note = diagnose_note(rt, build)
+    return {**result, "restore_point": note} if note else result

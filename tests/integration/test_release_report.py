@@ -181,3 +181,17 @@ def test_step_summary_of_a_saved_build_parses_with_real_mermaid(name: str, tmp_p
     # the parser is real: a broken line is refused
     broken = mermaid_parse(tools, blocks + "\n    this line has no colon")
     assert broken["ok"] is False and "Parse error" in broken["error"]
+
+
+def test_build_list_shows_the_image_digest_of_each_build(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    fake.scripts = [_script(1)]
+    h = Harness(clock)
+    first = runs.run_action(h.rt, "migrate", yes=True)
+    lister = Harness(clock)
+    listed = runs.list_recent(lister.rt, limit=5)["builds"]
+    assert listed[0]["id"] == first["id"] and listed[0]["action"] == "migrate"
+    assert listed[0]["image_digest"] == PINNED.rpartition("@")[2]
+    line = next(x for x in lister.out.getvalue().splitlines() if x.startswith(first["id"]))
+    assert "migrate" in line and "sha256:abababababab " in line and "SUCCEEDED" in line

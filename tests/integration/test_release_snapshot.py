@@ -351,3 +351,34 @@ def test_to_prune_keeps_newest_own_and_never_others() -> None:
 
 
 _ = Script  # the scripted build's script type (used through _script)
+
+
+def test_diagnose_of_the_failed_migration_names_its_restore_point(
+    fake: ScriptedCodeBuild, clock: VirtualClock, aws_env: str
+) -> None:
+    from tasks.core.errors import SuiteError
+
+    rds = make_instance(aws_env)
+    rds.create_db_snapshot(  # the suite's, but for another image: not this build's
+        DBSnapshotIdentifier="a-other-image",
+        DBInstanceIdentifier=DB,
+        Tags=[
+            {"Key": snapshot.SUITE_TAG_KEY, "Value": PROJECT},
+            {"Key": snapshot.IMAGE_TAG_KEY, "Value": "sha256:" + "cd" * 32},
+        ],
+    )
+    fake.scripts = [_script(2, final="FAILED")]
+    h = harness(clock, database_instance=DB)
+    h.rt.extras["on_failure"] = None
+    with pytest.raises(BuildUnsuccessful) as caught:
+        runs.run_action(h.rt, "migrate")
+    sid = caught.value.details["snapshot"]["id"]
+    later = harness(clock, database_instance=DB)
+    try:
+        result = snapshot.diagnose_with_restore_point(later.rt, caught.value.build.id, checks=False)
+    except SuiteError as err:  # no catalogue entry for the scripted lines: exit 21
+        result = err.details
+    assert result["restore_point"]["id"] == sid
+    out = later.out.getvalue()
+    assert f"restore point: snapshot {sid}" in out
+    assert f"restore-db-instance-from-db-snapshot --db-instance-identifier {DB}-restored" in out

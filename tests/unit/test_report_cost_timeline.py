@@ -68,3 +68,23 @@ def test_markdown_escapes_pipes_in_the_error_and_names_links() -> None:
     md = rp.render_markdown(r)
     assert "a \\| b" in md and "[p:1](https://console/x) · [logs](https://logs/x)" in md
     assert rp.github_outputs(r) == {"build_id": "p:1", "image": "r/x@sha256:ab", "status": "FAILED"}
+
+
+def test_the_callers_snapshot_permissions_name_the_database_and_own_snapshots() -> None:
+    from tasks.core.config import load_settings
+    from tasks.provision.requirements import snapshot_needs
+
+    def needs(**env: str) -> set[tuple[str, str]]:
+        base = {"project": "app-migrations", "account": "123456789012", "region": "eu-west-1"}
+        s = load_settings({"environments": {"e": {**base, **env}}}, env="e", environ={})
+        return {(n.action, n.resource) for n in snapshot_needs(s)}
+
+    inst = needs(database_instance="db1")
+    prefix = "arn:aws:rds:eu-west-1:123456789012"
+    assert ("rds:CreateDBSnapshot", f"{prefix}:db:db1") in inst
+    assert ("rds:DeleteDBSnapshot", f"{prefix}:snapshot:app-migrations-*") in inst
+    assert ("rds:AddTagsToResource", f"{prefix}:snapshot:app-migrations-*") in inst
+    cluster = needs(database_cluster="c1")
+    assert ("rds:CreateDBClusterSnapshot", f"{prefix}:cluster:c1") in cluster
+    assert ("rds:DeleteDBClusterSnapshot", f"{prefix}:cluster-snapshot:app-migrations-*") in cluster
+    assert needs() == set()
