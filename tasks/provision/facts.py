@@ -717,7 +717,9 @@ def gather(rt: Runtime, *, use_simulator: bool = True, fetch: Fetch = _fetch) ->
 
 
 def doctor(rt: Runtime) -> list[Check]:
-    return run_checks(gather(rt))
+    from .backup import backup_checks
+
+    return run_checks(gather(rt)) + backup_checks(rt)
 
 
 def network_path_checks(rt: Runtime, port: int | None = None) -> list[Check]:

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..core.errors import AwsError, ExitCode, QuotaExceeded, SuiteError, UsageError
+from ..core.errors import AwsError, ExitCode, QuotaExceeded, SuiteError
+from ..provision.requirements import BackupPolicy, backup_policy
+
+# the policy lives with the permissions it needs (provision/requirements.py), so doctor reads it
 
 SUITE_TAG_KEY = "release-suite:backup"  # the tag that marks a snapshot as the suite's own
 IMAGE_TAG_KEY = "release-suite:image"  # the image digest the migration after it ran
-MODES = ("snapshot", "none")
-DEFAULT_KEEP = 5
 SINGLE_AZ_WARNING = (
     "{db} is Single-AZ: AWS says creating a snapshot of it 'results in a brief I/O suspension "
     "that can last from a few seconds to a few minutes, depending on the size and class of your "
@@ -47,56 +48,6 @@ class BackupFailed(SuiteError):
 
 
 # -- pure ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BackupPolicy:
-    """What to do before a migration in this environment."""
-
-    mode: str  # snapshot | none
-    keep: int
-    kind: str  # instance | cluster | '' (no database configured)
-    database: str
-    region: str
-
-    @property
-    def enabled(self) -> bool:
-        return self.mode == "snapshot" and bool(self.database)
-
-
-def backup_policy(settings: Any) -> BackupPolicy:
-    """``backup`` defaults to ``snapshot`` where ``confirm: true``, else ``none``."""
-    extra: Mapping[str, Any] = settings.extra
-    raw = extra.get("backup")
-    mode = str(raw).strip().lower() if raw not in (None, "") else ""
-    if not mode:
-        mode = "snapshot" if settings.confirm else "none"
-    where = f"release.environments.{settings.env}"
-    if mode not in MODES:
-        raise UsageError(
-            f"environment {settings.env!r}: backup must be snapshot or none, not {raw!r}",
-            f"set {where}.backup: snapshot (or none) in invoke.yaml",
-        )
-    keep_raw = extra.get("backup_keep", DEFAULT_KEEP)
-    text = str(keep_raw).strip() if not isinstance(keep_raw, bool) else ""
-    if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) < 1:
-        raise UsageError(
-            f"environment {settings.env!r}: backup_keep must be a whole number from 1, "
-            f"not {keep_raw!r}",
-            f"set {where}.backup_keep: 5 (how many of the suite's snapshots to keep)",
-        )
-    if settings.database_cluster:
-        kind, database = "cluster", str(settings.database_cluster)
-    elif settings.database_instance:
-        kind, database = "instance", str(settings.database_instance)
-    else:
-        kind, database = "", ""
-    if mode == "snapshot" and not database and raw not in (None, ""):
-        raise UsageError(
-            f"environment {settings.env!r} asks for backup: snapshot but names no database",
-            f"set {where}.database_instance (RDS) or database_cluster (Aurora)",
-        )
-    return BackupPolicy(mode, int(text), kind, database, str(settings.region))
 
 
 def snapshot_name(project: str, image: str, now: float) -> str:

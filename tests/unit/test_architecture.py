@@ -28,6 +28,7 @@ PURE = [
     "tasks.provision.doctor",
     "tasks.local.buildspec",
     "tasks.release.pipeline",
+    "tasks.release.report",
     "tasks.diagnose.catalogue",
     "tasks.diagnose.matcher",
     "tasks.diagnose.ranking",
