@@ -28,6 +28,8 @@ import subprocess
 import sys
 
 USAGE = 2
+STATUS_UNREADABLE = 26  # the status command's output is not a readable status (issue 14)
+STATUS_PREFIX = "MIGRATION-STATUS/1"
 SEED_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")  # fullmatch: no trailing newline
 SETUP_FIX = "run `invoke setup --apply` so the project's variables match invoke.yaml"
 
@@ -106,6 +108,91 @@ def docker_argv(
     return [*out, "--entrypoint", argv[0], image, *argv[1:]]
 
 
+def read_status(output: str) -> tuple[list[str], list[str]]:
+    """(applied, pending) from exactly one MIGRATION-STATUS/1 line, or from knex migrate:list;
+    ValueError (one line) otherwise. The suite's full parser is tasks/release/status.py."""
+    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines()]
+    protocol = [ln for ln in lines if ln.startswith(STATUS_PREFIX)]
+    if len(protocol) > 1:
+        raise ValueError(f"it printed {len(protocol)} {STATUS_PREFIX} lines")
+    if protocol:
+        try:
+            body = json.loads(protocol[0][len(STATUS_PREFIX) :])
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"its {STATUS_PREFIX} JSON is invalid ({exc.msg})") from exc
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("pending"), list)
+            or not (isinstance(body.get("applied"), list))
+        ):
+            raise ValueError(f"its {STATUS_PREFIX} JSON needs the lists applied and pending")
+        applied = [
+            str(a.get("name", "")) if isinstance(a, dict) else str(a) for a in body["applied"]
+        ]
+        return applied, [str(p) for p in body["pending"]]
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in lines:
+        found = re.fullmatch(r"Found (\d+) (Completed|Pending) Migration file/files\.", line)
+        none = re.fullmatch(r"No (Completed|Pending) Migration files Found\.", line)
+        if found:
+            current = found.group(2)
+            sections[current] = []
+        elif none:
+            sections[none.group(1)] = []
+            current = ""
+        elif current and line:
+            sections[current].append(line)
+    if set(sections) == {"Completed", "Pending"}:
+        return sections["Completed"], sections["Pending"]
+    if not output.strip():
+        raise ValueError("it printed nothing")
+    raise ValueError(f"it printed no {STATUS_PREFIX} line and no knex migrate:list output")
+
+
+def exact_status(
+    environ: dict[str, str],
+    image: str,
+    workdir: str,
+    entrypoint: str,
+    build_id: str,
+    passed: tuple[str, ...],
+) -> int:
+    """The exact status, read in the pinned image before migrating, printed as the record; a
+    status that cannot be read stops the build before any migration (exit 26)."""
+    fix = (
+        "make status_command print one MIGRATION-STATUS/1 line (README: Migration status protocol)"
+    )
+    try:
+        argv = argv_from(environ["STATUS_COMMAND"], "STATUS_COMMAND")
+    except ConfigError as err:
+        print(f"error: {err}. Fix: {fix}", flush=True)
+        return STATUS_UNREADABLE
+    print(f"migration status: running {shlex.join(argv)} before migrating", flush=True)
+    full = docker_argv(argv, image, workdir, entrypoint, build_id, passed)
+    try:
+        proc = subprocess.run(full, capture_output=True, text=True, timeout=600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"error: the status command did not run ({exc}); nothing was migrated. Fix: {fix}")
+        return STATUS_UNREADABLE
+    for line in (proc.stdout + proc.stderr).splitlines():
+        print(f"  status | {line}", flush=True)
+    try:
+        if proc.returncode != 0:
+            raise ValueError(f"it exited {proc.returncode}")
+        applied, pending = read_status(proc.stdout + proc.stderr)
+    except ValueError as err:
+        print(
+            f"error: the migration status command's output is unreadable: {err}; nothing was "
+            f"migrated. Fix: {fix}",
+            flush=True,
+        )
+        return STATUS_UNREADABLE
+    names = ", ".join(pending) if pending else "nothing"
+    print(f"migration status: {len(applied)} applied, {len(pending)} pending: {names}", flush=True)
+    return 0
+
+
 def main(args: list[str], environ: dict[str, str]) -> int:
     if len(args) != 1 or args[0] not in ("migrate", "seed"):
         print("usage: run_in_image.py migrate|seed", file=sys.stderr)
@@ -133,6 +220,10 @@ def main(args: list[str], environ: dict[str, str]) -> int:
     )
     build_id = environ.get("CODEBUILD_BUILD_ID", "")
     passed = tuple(n for n in PASSED_BY_NAME if environ.get(n))
+    if action == "migrate" and environ.get("STATUS_COMMAND"):
+        refused = exact_status(environ, image, configured, entrypoint, build_id, passed)
+        if refused:
+            return refused
     full = docker_argv(argv, image, configured, entrypoint, build_id, passed)
     try:
         os.execvp(full[0], full)  # the container's exit status becomes this command's

@@ -5,6 +5,7 @@ Kept in its own module so the release flow's hook into it stays one call (``plan
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,11 @@ def gate_migration(rt: Runtime, *, image: str = "", directory: str = "") -> None
 
 def session_overrides(s: Settings) -> tuple[EnvVar, ...]:
     """PGOPTIONS for the migration build when the environment sets lock_timeout or
-    statement_timeout (run_in_image.py passes it into the container by name)."""
-    options = pgoptions(plan_settings(s.extra, confirm=s.confirm))
-    return (EnvVar("PGOPTIONS", options),) if options else ()
+    statement_timeout (run_in_image.py passes it into the container by name), and
+    STATUS_COMMAND when it sets status_command (run_in_image.py runs it before migrating)."""
+    settings = plan_settings(s.extra, confirm=s.confirm)
+    options = pgoptions(settings)
+    out: tuple[EnvVar, ...] = (EnvVar("PGOPTIONS", options),) if options else ()
+    if settings.status_command:  # the exact status, read in the build before it migrates
+        out += (EnvVar("STATUS_COMMAND", json.dumps(list(settings.status_command))),)
+    return out

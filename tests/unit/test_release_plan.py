@@ -269,3 +269,99 @@ def test_timeouts_reach_the_migration_build_as_pgoptions_by_name() -> None:
         "-e", "DATABASE_URL", "-e", "PGOPTIONS",
     ]  # fmt: skip
     assert "lock_timeout" not in " ".join(argv)  # the value stays in the environment
+
+
+# -- the exact status in the build, before migrating (scripts/run_in_image.py, real process) --
+
+RUNNER = Path(__file__).resolve().parents[2] / "scripts" / "run_in_image.py"
+
+
+def _build(tmp_path: Path, status_output: str, status_exit: int = 0) -> tuple[int, str, list[Any]]:
+    """The runner as the buildspec runs it; ``docker`` is a stand-in that plays the status
+    command (prints ``status_output``) and records every docker run it is asked for."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls.jsonl"
+    (tmp_path / "status.txt").write_text(status_output)
+    fake = bindir / "docker"
+    fake.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        "if sys.argv[1:3] == ['image', 'inspect']:\n"
+        "    print('/app'); sys.exit(0)\n"
+        f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n"
+        "if 'status' in sys.argv:\n"
+        f"    sys.stdout.write(open({str(tmp_path / 'status.txt')!r}).read())\n"
+        f"    sys.exit({status_exit})\n"
+        "sys.exit(0)\n"
+    )
+    fake.chmod(0o755)
+    env = {
+        "PATH": f"{bindir}:{os.environ['PATH']}",
+        "IMAGE_URI": "reg/app@sha256:" + "a" * 64,
+        "MIGRATE_COMMAND": '["bun", "src/db/migrate.ts"]',
+        "STATUS_COMMAND": '["bun", "run", "status"]',
+        "PGOPTIONS": "-c lock_timeout=5s",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", RUNNER.read_text(), "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    runs = [json.loads(line) for line in calls.read_text().splitlines()] if calls.exists() else []
+    return proc.returncode, proc.stdout + proc.stderr, runs
+
+
+@pytest.mark.parametrize(
+    ("output", "code", "words"),
+    [
+        ("", 0, "it printed nothing"),
+        ("Segmentation fault (core dumped)\n", 0, "no MIGRATION-STATUS/1 line"),
+        ("MIGRATION-STATUS/1 {oops\n", 0, "JSON is invalid"),
+        ('MIGRATION-STATUS/1 {"applied": [], "pending": []}\n', 3, "it exited 3"),
+    ],
+)
+def test_garbage_or_empty_status_in_the_build_stops_before_migrating(
+    tmp_path: Path, output: str, code: int, words: str
+) -> None:
+    rc, out, runs = _build(tmp_path, output, code)
+    assert rc == 26
+    errors = [ln for ln in out.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and words in errors[0] and "nothing was migrated" in errors[0]
+    assert "Fix: make status_command print one MIGRATION-STATUS/1 line" in errors[0]
+    assert len(runs) == 1 and "status" in runs[0]  # the migration never ran
+
+
+def test_a_readable_status_is_printed_as_the_record_then_the_migration_runs(
+    tmp_path: Path,
+) -> None:
+    line = 'MIGRATION-STATUS/1 {"applied": [{"name": "0001_a.sql"}], "pending": ["0002_b.sql"]}'
+    rc, out, runs = _build(tmp_path, line + "\n")
+    assert rc == 0
+    assert "migration status: 1 applied, 1 pending: 0002_b.sql" in out
+    assert len(runs) == 2 and runs[1][-1] == "src/db/migrate.ts"
+    assert runs[0][:10] == [
+        "run", "--rm", "--init", "--network", "host", "-e", "DATABASE_URL", "-e", "PGOPTIONS",
+        "--entrypoint",
+    ]  # fmt: skip
+    knex = "Found 1 Completed Migration file/files.\na.js\nFound 1 Pending Migration file/files.\nb.js\n"
+    (tmp_path / "knex").mkdir()
+    rc, out, _ = _build(tmp_path / "knex", knex)
+    assert rc == 0 and "1 applied, 1 pending: b.js" in out
+
+
+def test_status_command_reaches_the_build_as_an_override() -> None:
+    from tasks.release.planflow import session_overrides
+
+    s = Settings(env="prod", extra={"status_command": ["bun", "run", "status"]})
+    assert [(v.name, v.value) for v in session_overrides(s)] == [
+        ("STATUS_COMMAND", '["bun", "run", "status"]')
+    ]
