@@ -36,12 +36,19 @@ def diagnose(
     the id is a flag. Without it: the project's most recent failed build.
     """
     from ..diagnose.service import run
+    from ..release.actions import backend_for, diagnosis_checks
 
     def action(rt):  # type: ignore[no-untyped-def]
         if log or build_json:
             return run(rt, build_id=build_id, log=log, build_json=build_json, checks=checks)
         from ..release.snapshot import diagnose_with_restore_point
 
-        return diagnose_with_restore_point(rt, build_id, checks=checks)
+        return diagnose_with_restore_point(
+            rt,
+            build_id,
+            checks=checks,
+            backend=backend_for(rt),
+            checks_factory=diagnosis_checks,
+        )
 
     execute(c, action, env=env, json_=json_, flags={"profile": profile, "region": region})

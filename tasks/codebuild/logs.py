@@ -23,15 +23,36 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .model import BuildBackend, LogLocation
+from .model import BuildBackend, LogLocation, LogPage
 
 # CodeBuild writes these lines at every phase change; seeing one means the status moved too.
 _PHASE_MARK = re.compile(r"\b(?:Entering phase|Phase complete:)\s*(?P<phase>[A-Z_]+)")
 _PHASE_DONE = re.compile(r"\bPhase complete:\s*(?P<phase>[A-Z_]+)")
 MAX_PAGES_PER_ROUND = 2000  # a bound, not a limit in practice (2000 x 10,000 events)
+MAX_LOG_PAGES = 20_000  # a bound on reading a whole log at once (each page: up to 10,000 events)
+
+
+def pages(
+    backend: BuildBackend, logs: LogLocation, token: str | None, limit: int
+) -> Iterator[tuple[str | None, LogPage]]:
+    """The one paging loop: (token sent, page) forward from ``token`` until the token repeats,
+    the log is missing, or ``limit`` pages were read."""
+    for _ in range(limit):
+        page = backend.read_logs(logs, token)
+        yield token, page
+        if page.missing or page.next_token is None or page.next_token == token:
+            return
+        token = page.next_token
+
+
+def all_lines(backend: BuildBackend, logs: LogLocation) -> Iterator[str]:
+    """Every line of a log read so far, from its start, lazily (``invoke diagnose -b ID``)."""
+    for _sent, page in pages(backend, logs, None, MAX_LOG_PAGES):
+        for event in page.events:
+            yield from event.message.rstrip("\n").split("\n")
 
 
 @dataclass
@@ -52,9 +73,13 @@ class LogFollower:
         emit: Callable[[str], None],
         *,
         tail_size: int = 200,
+        readers: Sequence[Callable[[str], None]] = (),
     ) -> None:
         self.backend = backend
         self.emit = emit
+        # "one stream, many readers": each line printed is handed to these too, as it arrives
+        # (the diagnosis scans the stream instead of downloading the log again after a failure)
+        self.readers = tuple(readers)
         self.token: str | None = None
         self.lines = 0
         self.tail: deque[str] = deque(maxlen=tail_size)  # the last lines, for diagnosis
@@ -66,9 +91,7 @@ class LogFollower:
         """Read every page available now; stops when the token repeats."""
         result = RoundResult()
         marks: list[str] = []
-        for _ in range(MAX_PAGES_PER_ROUND):
-            sent = self.token
-            page = self.backend.read_logs(logs, sent)
+        for sent, page in pages(self.backend, logs, self.token, MAX_PAGES_PER_ROUND):
             result.pages += 1
             if page.missing:
                 result.missing = True
@@ -84,6 +107,8 @@ class LogFollower:
                 self.lines += 1
                 result.lines += 1
                 self.emit(message)
+                for reader in self.readers:
+                    reader(message)
                 self.tail.append(message)
                 found = _PHASE_MARK.search(message)
                 if found:

@@ -23,10 +23,10 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..core.console import Console, wants_color
 from ..core.errors import AwsAuthError, AwsError, ExitCode, SuiteError
@@ -48,6 +48,15 @@ CLOSING_PHASES = frozenset({"POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING", "COM
 
 T = TypeVar("T")
 FailureHook = Callable[[Build, list[str]], str | None]
+
+
+class StreamedFailureHook(Protocol):
+    """A failure hook that also reads the follower's stream, line by line, as it arrives
+    (``line``), so that naming a failure needs no second download of the log."""
+
+    def line(self, text: str) -> None: ...
+
+    def __call__(self, build: Build, tail: list[str]) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -238,6 +247,7 @@ class Waiter:
         timeout: float | None = None,
         env: str = "",
         owner: bool = True,
+        readers: Sequence[Callable[[str], None]] = (),
     ) -> None:
         self.backend = backend
         self.owner = owner  # this run started the build: Ctrl-C stops it (else: detach)
@@ -250,7 +260,7 @@ class Waiter:
         self.pressure = pressure
         self.follow = follow
         self.timeout = timeout
-        self.follower = LogFollower(backend, console.log)
+        self.follower = LogFollower(backend, console.log, readers=readers)
         self.polls = 0
         self.interrupted = False
         self._final_seen: float | None = None

@@ -4,7 +4,8 @@
   unknown manifest): ask the registry what the image reference holds, with the image stage's
   verifier (``tasks.image.engine.registry_client`` + ``tasks.image.registry.inspect``).
 * ``network_path`` (after a database timeout): the network-path checks of ``invoke doctor``
-  (``tasks.provision.facts.network_path_checks``) for the database port.
+  for the database port, handed in by the wiring (``NetworkChecks``; this package never
+  imports the provision stage).
 
 The orchestration (:func:`run_followups`) is pure: checks are plain callables
 ``(Finding) -> list[CheckResult]`` keyed by the catalogue's ``followup`` name, so tests inject
@@ -14,16 +15,17 @@ doctor not installed) yields one ``skipped`` result with the reason; it never fa
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..core.errors import SuiteError
 from ..core.probes import tcp_answers
-from .ranking import Finding
+from .findings import Finding
 from .report import CheckResult
 
 FollowUp = Callable[[Finding], list[CheckResult]]
+# doctor's network-path checks: (runtime, database port) -> checks with id, status, message, fix
+NetworkChecks = Callable[[Any, int | None], Sequence[Any]]
 SKIPPED = "skipped"
 
 
@@ -92,13 +94,10 @@ def image_platforms(rt: Any) -> FollowUp:
     return check
 
 
-def network_path(rt: Any, doctor: Callable[..., Sequence[Any]] | None = None) -> FollowUp:
-    """Doctor's network-path checks for the database port (``doctor`` injectable)."""
+def network_path(rt: Any, doctor: NetworkChecks) -> FollowUp:
+    """Doctor's network-path checks for the database port (``doctor``: injected)."""
 
     def check(finding: Finding) -> list[CheckResult]:
-        run = doctor or _doctor_network_checks()
-        if run is None:
-            return [CheckResult("network path", SKIPPED, "invoke doctor is not available")]
         if not _aws_credentials(rt):
             return [CheckResult("network path", SKIPPED, "no AWS credentials to inspect the VPC")]
         if not _aws_reachable(rt):
@@ -107,23 +106,10 @@ def network_path(rt: Any, doctor: Callable[..., Sequence[Any]] | None = None) ->
         port = int(port_text) if port_text.isdigit() else None
         return [
             CheckResult(str(c.id), str(c.status), str(c.message), str(getattr(c, "fix", "")))
-            for c in run(rt, port)
+            for c in doctor(rt, port)
         ]
 
     return check
-
-
-def _doctor_network_checks() -> Callable[..., Sequence[Any]] | None:
-    """The hook where ``invoke doctor`` plugs in (``network_path_checks(rt, port)``)."""
-    for module_name in ("..provision.facts", "..provision.doctor"):
-        try:  # relative: the package is tasks here, release_suite when installed
-            module = importlib.import_module(module_name, __package__)
-        except ImportError:
-            continue
-        found = getattr(module, "network_path_checks", None)
-        if callable(found):
-            return found  # type: ignore[no-any-return]
-    return None
 
 
 def _aws_reachable(rt: Any) -> bool:
@@ -145,8 +131,19 @@ def _aws_credentials(rt: Any) -> bool:
         return False
 
 
-def default_checks(rt: Any) -> dict[str, FollowUp]:
-    return {"image_platforms": image_platforms(rt), "network_path": network_path(rt)}
+def default_checks(rt: Any, network: NetworkChecks | None = None) -> dict[str, FollowUp]:
+    """The follow-ups; ``network_path`` only when the wiring hands in doctor's checks."""
+    checks = {"image_platforms": image_platforms(rt)}
+    if network is not None:
+        checks["network_path"] = network_path(rt, network)
+    return checks
 
 
-__all__ = ["CheckResult", "FollowUp", "default_checks", "run_followups", "tcp_reachable"]
+__all__ = [
+    "CheckResult",
+    "FollowUp",
+    "NetworkChecks",
+    "default_checks",
+    "run_followups",
+    "tcp_reachable",
+]

@@ -1,6 +1,7 @@
 """From hits to ranked findings: structured data first, wrappers attributed, consequences last.
 
-Pure module. Inputs: a :class:`~tasks.diagnose.matcher.Scan` of the log (possibly empty), the
+Pure module (the facts it reads live in ``facts``, the findings it makes in ``findings``).
+Inputs: a :class:`~tasks.diagnose.matcher.Scan` of the log (possibly empty), the
 build's structured facts (status, phases, contexts from batch-get-builds; possibly none) and
 the values known from the settings (project, region, image...). Rules, from Part C of the
 catalogue reference:
@@ -20,10 +21,11 @@ catalogue reference:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from .catalogue import Catalogue, Entry
+from .facts import BuildFacts, PhaseFacts, facts_from_build, facts_from_json
+from .findings import Diagnosis, Finding, fill
 from .matcher import PHASES, ContextLine, Hit, LogLine, Scan, clean
 
 PHASE_ORDER = PHASES
@@ -31,164 +33,6 @@ SUCCEEDED = "SUCCEEDED"
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 _LOWER = {HIGH: MEDIUM, MEDIUM: LOW, LOW: LOW}
 MAX_EVIDENCE = 6
-
-
-# -- structured build facts -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PhaseFacts:
-    name: str
-    status: str  # "" while running
-    contexts: tuple[tuple[str, str], ...] = ()  # (statusCode, message)
-
-
-@dataclass(frozen=True)
-class BuildFacts:
-    id: str = ""
-    project: str = ""
-    status: str = ""
-    current_phase: str = ""
-    phases: tuple[PhaseFacts, ...] = ()
-
-    def failed_phases(self) -> list[str]:
-        return [p.name for p in self.phases if p.status and p.status != SUCCEEDED]
-
-    def failed_phase(self) -> PhaseFacts | None:
-        return next((p for p in self.phases if p.status and p.status != SUCCEEDED), None)
-
-    def as_dict(self) -> dict[str, Any]:
-        failed = self.failed_phase()
-        return {
-            "id": self.id,
-            "project": self.project,
-            "status": self.status,
-            "current_phase": self.current_phase,
-            "failed_phase": failed.name if failed else None,
-            "phases": [
-                {
-                    "name": p.name,
-                    "status": p.status,
-                    "contexts": [{"status_code": c, "message": m} for c, m in p.contexts],
-                }
-                for p in self.phases
-            ],
-        }
-
-
-def _get(raw: Mapping[str, Any], *names: str) -> Any:
-    """A key in camelCase (boto3, aws cli) or PascalCase (some tools and issues)."""
-    for name in names:
-        for key in (name, name[:1].upper() + name[1:]):
-            if key in raw:
-                return raw[key]
-    return None
-
-
-def facts_from_json(raw: Mapping[str, Any]) -> BuildFacts:
-    """A saved ``aws codebuild batch-get-builds`` response (or one build object of it)."""
-    builds = _get(raw, "builds")
-    if isinstance(builds, list):
-        if not builds:
-            return BuildFacts()
-        raw = builds[0]
-    phases = []
-    for item in _get(raw, "phases") or ():
-        contexts = tuple(
-            (str(_get(c, "statusCode") or ""), str(_get(c, "message") or ""))
-            for c in _get(item, "contexts") or ()
-        )
-        phases.append(
-            PhaseFacts(
-                str(_get(item, "phaseType") or ""), str(_get(item, "phaseStatus") or ""), contexts
-            )
-        )
-    return BuildFacts(
-        id=str(_get(raw, "id") or ""),
-        project=str(_get(raw, "projectName") or ""),
-        status=str(_get(raw, "buildStatus") or ""),
-        current_phase=str(_get(raw, "currentPhase") or ""),
-        phases=tuple(phases),
-    )
-
-
-def facts_from_build(build: Any) -> BuildFacts:
-    """From a ``tasks.codebuild.model.Build`` (duck-typed: id, project, status, current_phase, phases)."""
-    return BuildFacts(
-        id=str(build.id),
-        project=str(getattr(build, "project", "")),
-        status=str(build.status or ""),
-        current_phase=str(getattr(build, "current_phase", "") or ""),
-        phases=tuple(
-            PhaseFacts(
-                str(p.name),
-                str(p.status or ""),
-                tuple((str(c.status_code), str(c.message)) for c in p.contexts),
-            )
-            for p in build.phases
-        ),
-    )
-
-
-# -- findings ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Finding:
-    id: str
-    title: str
-    cause: str
-    fix: str
-    docs: str
-    evidence: tuple[LogLine, ...]
-    confidence: str
-    phase: str = ""
-    secondary: bool = False
-    followup: str | None = None
-    values: Mapping[str, str] = field(default_factory=dict)
-    wrapper: bool = False  # only the generic "command failed": show the lines before it
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "cause": self.cause,
-            "fix": self.fix,
-            "docs": self.docs,
-            "evidence": [{"line": e.line, "phase": e.phase, "text": e.text} for e in self.evidence],
-            "confidence": self.confidence,
-            "phase": self.phase,
-            "secondary": self.secondary,
-        }
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    findings: tuple[Finding, ...]
-    facts: BuildFacts
-    failed_phase: str
-    context: str  # the failing phase's context (statusCode: message)
-    before_failure: tuple[LogLine, ...]
-    lines: int
-    succeeded: bool = False
-
-    @property
-    def matched(self) -> bool:
-        """A specific failure was named (the generic "command failed" alone is no match)."""
-        return any(not f.wrapper for f in self.findings)
-
-
-class _Defaults(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return f"<{key}>"
-
-
-def fill(template: str, values: Mapping[str, str]) -> str:
-    """``template`` with ``{name}`` placeholders filled; unknown names print as ``<name>``."""
-    try:
-        return template.format_map(_Defaults(values))
-    except (ValueError, IndexError, KeyError):  # a stray brace in a catalogue text
-        return template
 
 
 @dataclass

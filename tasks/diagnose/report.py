@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.redact import Redactor
+from .findings import Diagnosis, Finding
 from .matcher import LogLine
-from .ranking import Diagnosis, Finding
 
 TEXT_WIDTH = 160
 

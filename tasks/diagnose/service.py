@@ -6,8 +6,12 @@ Entry points:
   ``--build-json``); returns the ``--json`` dict, raises ``DIAGNOSE_NO_MATCH`` when nothing
   matched.
 * :func:`diagnose_build` - for the wait loop: a finished build plus its log lines -> Report.
-* :func:`failure_hook` - a ``tasks.codebuild.wait.FailureHook`` (install it as
-  ``rt.extras["on_failure"]``): prints the diagnosis and returns the one-line remedy.
+* :func:`failure_hook` - a ``tasks.codebuild.wait.StreamedFailureHook`` for the wait loop: it
+  reads the follower's lines as they arrive (``line``), and on a failure prints the diagnosis
+  and returns the one-line remedy without downloading the log again.
+
+The build backend and the follow-up checks are handed in by the caller (the wiring above):
+this package never imports the release stage.
 """
 
 from __future__ import annotations
@@ -15,15 +19,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..codebuild.model import Build, BuildBackend
 from ..core.errors import ExitCode, SuiteError, UsageError
 from ..core.runtime import Runtime
 from . import source
 from .catalogue import Catalogue, load_catalogue
+from .facts import BuildFacts, facts_from_build, facts_from_json
 from .followups import FollowUp, default_checks, run_followups
-from .matcher import Scan, read_chunks, scan_chunks, scan_lines
-from .ranking import BuildFacts, diagnose, facts_from_build, facts_from_json
+from .matcher import Scan, Scanner, read_chunks, scan_chunks, scan_lines
+from .ranking import diagnose
 from .report import Report, render, summary_line
 
+# the stream is scanned in batches this size as it arrives, so little is left after the failure
+STREAM_BATCH = 1 << 16
 ChecksFactory = Callable[[Runtime], Mapping[str, FollowUp]]
 
 
@@ -89,35 +97,95 @@ def show(rt: Runtime, report: Report) -> None:
         rt.console.line(text, kind)
 
 
-def failure_hook(
-    rt: Runtime, *, checks_factory: ChecksFactory | None = default_checks
-) -> Callable[[Any, list[str]], str | None]:
-    """For the wait loop: diagnose the failed build, print it, return the root cause's fix.
+class FailureDiagnosis:
+    """The wait loop's failure hook, fed by the follower's stream ("one stream, many readers").
 
-    The loop keeps only a tail of the log; when the build's full log can be read again it is
-    (the first specific signal may lie before the tail), else the tail is used.
+    ``line`` gets every log line as the follower prints it; lines are batched into the
+    matcher's chunks and scanned on the way, so when the build fails the scan only has to be
+    finished: no GetLogEvents call after the final status beyond the follower's drain. When no
+    line was fed (a hook called on its own, or a log the follower did not read), the whole log
+    is read from ``backend`` when it has one, else the tail is used.
     """
 
-    def hook(build: Any, tail: list[str]) -> str | None:
+    def __init__(
+        self,
+        rt: Runtime,
+        backend: BuildBackend | None = None,
+        *,
+        checks_factory: ChecksFactory | None = default_checks,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        self.rt = rt
+        self.backend = backend
+        self.checks_factory = checks_factory
+        self._catalogue = catalogue
+        self._scanner: Scanner | None = None
+        self._batch: list[bytes] = []
+        self._size = 0
+        self.fed = 0  # lines read from the stream
+
+    @property
+    def catalogue(self) -> Catalogue:
+        if self._catalogue is None:
+            self._catalogue = load_catalogue()
+        return self._catalogue
+
+    def line(self, text: str) -> None:
+        for part in text.split("\n"):  # one event may hold several lines, as in a re-read
+            data = part.rstrip("\r\n").encode("utf-8", "replace") + b"\n"
+            self._batch.append(data)
+            self._size += len(data)
+            self.fed += 1
+        if self._size >= STREAM_BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._scanner is None:
+            self._scanner = Scanner(self.catalogue)
+        if self._batch:
+            self._scanner.feed(b"".join(self._batch))
+        self._batch.clear()
+        self._size = 0
+
+    def scan(self, build: Build, tail: list[str]) -> Scan:
+        if self.fed:
+            self._flush()
+            assert self._scanner is not None
+            return self._scanner.finish()
+        lines: Iterable[str] = tail
+        if self.backend is not None and build.logs.known:
+            lines = _whole_log_or_tail(self.backend, build, tail)
+        return scan_lines(lines, self.catalogue)
+
+    def __call__(self, build: Build, tail: list[str]) -> str | None:
+        rt = self.rt
         try:
-            lines: Iterable[str] = tail
-            if getattr(getattr(build, "logs", None), "known", False):
-                lines = _whole_log_or_tail(rt, build, tail)
-            checks = checks_factory(rt) if checks_factory else None
-            report = diagnose_build(rt, build, lines, checks=checks)
+            scan = self.scan(build, tail)
+            checks = self.checks_factory(rt) if self.checks_factory else None
+            facts = facts_from_build(build)
+            label = f"build {build.id}"
+            report = _report(rt, scan, facts, label, self.catalogue, checks, build_values(build))
         except SuiteError as err:
             rt.console.warn(f"diagnose could not run: {err.line()}")
             return None
         show(rt, report)
         return summary_line(report) or None
 
-    return hook
+
+def failure_hook(
+    rt: Runtime,
+    backend: BuildBackend | None = None,
+    *,
+    checks_factory: ChecksFactory | None = default_checks,
+) -> FailureDiagnosis:
+    """For the wait loop: read the stream, diagnose a failed build, print it, return its fix."""
+    return FailureDiagnosis(rt, backend, checks_factory=checks_factory)
 
 
-def _whole_log_or_tail(rt: Runtime, build: Any, tail: list[str]) -> Iterator[str]:
+def _whole_log_or_tail(backend: BuildBackend, build: Build, tail: list[str]) -> Iterator[str]:
     """The build's whole log, streamed (never held in memory); the tail if none is readable."""
     produced = False
-    for line in source.log_lines(rt, build):
+    for line in source.log_lines(backend, build):
         produced = True
         yield line
     if not produced:
@@ -150,10 +218,10 @@ def _read_saved(
 
 
 def _read_build(
-    rt: Runtime, catalogue: Catalogue, build_id: str | None
+    rt: Runtime, backend: BuildBackend, catalogue: Catalogue, build_id: str | None
 ) -> tuple[Scan, BuildFacts, str, dict[str, str]]:
     """A build from AWS (or the local runner) and its whole log, streamed."""
-    build = source.read_build(rt, build_id)
+    build = source.read_build(rt, backend, build_id)
     if not build.final:  # nothing has failed yet: "no match" (21) would be a false alarm
         raise UsageError(
             f"build {build.id} is still {build.status} (in {build.current_phase or '-'}): "
@@ -162,13 +230,14 @@ def _read_build(
             "fails, the diagnosis runs by itself",
         )
     rt.console.step(f"reading build {build.id} ({build.status})")
-    scan = scan_lines(source.log_lines(rt, build), catalogue)
+    scan = scan_lines(source.log_lines(backend, build), catalogue)
     return scan, facts_from_build(build), f"build {build.id}", build_values(build)
 
 
 def run(
     rt: Runtime,
     *,
+    backend: BuildBackend | None = None,
     build_id: str | None = None,
     log: str | None = None,
     build_json: str | None = None,
@@ -182,7 +251,12 @@ def run(
     if log or build_json:
         scan, facts, label = _read_saved(catalogue, log, build_json)
     else:
-        scan, facts, label, extra = _read_build(rt, catalogue, build_id)
+        if backend is None:
+            raise UsageError(
+                "no build backend to read builds from",
+                "pass --log FILE or --build-json FILE, or run `invoke diagnose` through its task",
+            )
+        scan, facts, label, extra = _read_build(rt, backend, catalogue, build_id)
     checks_now = checks_factory(rt) if checks else None
     report = _report(rt, scan, facts, label, catalogue, checks_now, extra)
     show(rt, report)
@@ -198,4 +272,4 @@ def run(
     return result
 
 
-__all__ = ["diagnose_build", "failure_hook", "run", "settings_values", "show"]
+__all__ = ["FailureDiagnosis", "diagnose_build", "failure_hook", "run", "settings_values", "show"]

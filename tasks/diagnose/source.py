@@ -1,9 +1,10 @@
 """Where a diagnosis reads from: a build (through the issue-3 ``BuildBackend``), a saved log
 file or stdin, and a saved ``batch-get-builds`` JSON.
 
-Adapter module: the build and its CloudWatch log come from ``tasks.release.actions.backend_for(rt)`` (the
-CodeBuild backend, or the local runner's) so diagnose reads builds exactly as ``build.wait``
-does; nothing here creates a boto3 client itself.
+Adapter module: the build and its CloudWatch log come from the ``BuildBackend`` the caller
+hands in (the CodeBuild backend, or the local runner's; the wiring above chooses), so diagnose
+reads builds exactly as ``build.wait`` does and never imports the release stage; log pages are
+read by ``tasks.codebuild.logs`` (the one paging loop). Nothing here creates a boto3 client.
 """
 
 from __future__ import annotations
@@ -16,21 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ..codebuild.logs import all_lines
 from ..codebuild.model import FINAL_STATUSES, SUCCEEDED, Build, BuildBackend
 from ..core.errors import UsageError
 from ..core.runtime import Runtime
 
-MAX_LOG_PAGES = 20_000  # a bound on one read (each page holds up to 10,000 events)
 RECENT = 25  # builds looked at for "the most recent failed build"
 
 
-def backend(rt: Runtime) -> BuildBackend:
-    from ..release.actions import backend_for
-
-    return backend_for(rt)
-
-
-def latest_failed(rt: Runtime) -> Build:
+def latest_failed(rt: Runtime, backend: BuildBackend) -> Build:
     """The most recent final, unsuccessful build of the configured project."""
     project = rt.settings.project
     if not project:
@@ -38,7 +33,7 @@ def latest_failed(rt: Runtime) -> Build:
             f"environment {rt.settings.env!r} names no CodeBuild project",
             "pass --build-id, --log FILE, or set `project` in invoke.yaml",
         )
-    for build in backend(rt).recent(project, RECENT):
+    for build in backend.recent(project, RECENT):
         if build.status in FINAL_STATUSES and build.status != SUCCEEDED:
             return build
     raise UsageError(
@@ -47,27 +42,17 @@ def latest_failed(rt: Runtime) -> Build:
     )
 
 
-def read_build(rt: Runtime, build_id: str | None) -> Build:
+def read_build(rt: Runtime, backend: BuildBackend, build_id: str | None) -> Build:
     if not build_id:
-        return latest_failed(rt)
+        return latest_failed(rt, backend)
     if ":" not in build_id and rt.settings.project:  # accept the bare uuid too
         build_id = f"{rt.settings.project}:{build_id}"
-    return backend(rt).get(build_id)
+    return backend.get(build_id)
 
 
-def log_lines(rt: Runtime, build: Build) -> Iterator[str]:
+def log_lines(backend: BuildBackend, build: Build) -> Iterator[str]:
     """Every line of the build's log, read forward page by page (lazily)."""
-    source = backend(rt)
-    token: str | None = None
-    for _ in range(MAX_LOG_PAGES):
-        page = source.read_logs(build.logs, token)
-        if page.missing:
-            return
-        for event in page.events:
-            yield from event.message.rstrip("\n").split("\n")
-        if page.next_token is None or page.next_token == token:
-            return
-        token = page.next_token
+    return all_lines(backend, build.logs)
 
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -155,7 +140,7 @@ def read_build_json(path: str) -> dict[str, Any]:
 
 
 def _key(data: dict[str, Any], name: str) -> Any:
-    """camelCase (boto3, aws cli) or PascalCase, as ``ranking.facts_from_json`` reads them."""
+    """camelCase (boto3, aws cli) or PascalCase, as ``facts.facts_from_json`` reads them."""
     return data.get(name, data.get(name[:1].upper() + name[1:]))
 
 

@@ -16,8 +16,8 @@ import json
 import re
 import sys
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..codebuild.client import Caller, CodeBuildBackend, conflict, resolve_image
 from ..codebuild.commands import command_for, display, where
@@ -30,10 +30,21 @@ from ..codebuild.model import (
     overrides_for,
     start_params,
 )
-from ..codebuild.wait import FailureHook, Waiter, finish, fmt_seconds, logs_elsewhere, stop_refused
+from ..codebuild.wait import (
+    FailureHook,
+    StreamedFailureHook,
+    Waiter,
+    finish,
+    fmt_seconds,
+    logs_elsewhere,
+    stop_refused,
+)
 from ..core.errors import ConfirmationRequired, SuiteError, UsageError
 from ..core.interrupts import deferred_interrupts
 from ..core.runtime import Runtime
+
+if TYPE_CHECKING:
+    from ..diagnose.followups import FollowUp
 
 ACTION_NAMES = {"migrate": "migrations", "seed": "seed"}
 _PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")  # registry/repo@sha256:<64 hex>
@@ -88,7 +99,12 @@ def backend_for(rt: Runtime) -> BuildBackend:
 
 
 def waiter_for(
-    rt: Runtime, *, timeout: float | None, follow: bool = True, owner: bool = True
+    rt: Runtime,
+    *,
+    timeout: float | None,
+    follow: bool = True,
+    owner: bool = True,
+    readers: Sequence[Callable[[str], None]] = (),
 ) -> Waiter:
     """``owner``: this run started the build, so Ctrl-C stops it (a follower only detaches)."""
     caller = rt.extras.get("caller")
@@ -104,6 +120,7 @@ def waiter_for(
         timeout=timeout,
         env=rt.settings.env,
         owner=owner,
+        readers=readers,
     )
 
 
@@ -347,11 +364,13 @@ def follow_build(
     ``owner``: this run started the build (db.migrate, db.seed, release), so Ctrl-C stops it;
     ``build.wait`` follows someone else's build and only detaches. ``interrupted``: a Ctrl-C
     came while this run was starting it: stop it at once."""
-    waiter = waiter_for(rt, timeout=_timeout_seconds(rt, timeout), owner=owner)
+    diagnosis = failure_hook(rt)  # reads the lines as they are printed: one stream
+    readers = (diagnosis.line,) if diagnosis is not None else ()
+    waiter = waiter_for(rt, timeout=_timeout_seconds(rt, timeout), owner=owner, readers=readers)
     final = waiter.wait(build, interrupted=interrupted)
     # a build that ended on its own while we were stopping it keeps its own diagnosis
     stopped = waiter.interrupted and final.status == "STOPPED"
-    hook = stopped_here if stopped else failure_hook(rt)
+    hook: FailureHook | None = stopped_here if stopped else diagnosis
     finish(final, list(waiter.follower.tail), hook, env=rt.settings.env)
     took = final.duration(rt.now())
     rt.console.ok(f"build {final.id} SUCCEEDED" + (f" in {fmt_seconds(took)}" if took else ""))
@@ -366,30 +385,56 @@ def stopped_here(build: Build, tail: list[str]) -> str:
     return "this run stopped it (Ctrl-C or SIGTERM: StopBuild); start it again when ready"
 
 
-def failure_hook(rt: Runtime) -> FailureHook | None:
-    """What names a failed build's cause and fix: ``rt.extras["on_failure"]`` when set (None
-    turns diagnosis off), else ``invoke diagnose``'s hook (``tasks.diagnose.service``). A hook
-    that breaks never hides the build's own failure."""
-    if "on_failure" in rt.extras:
-        hook: FailureHook | None = rt.extras["on_failure"]
-    else:
-        try:
-            service: Any = importlib.import_module("..diagnose.service", __package__)
-            hook = service.failure_hook(rt)
-        except (ImportError, AttributeError):
-            hook = None
-    if hook is None:
-        return None
-    chosen: FailureHook = hook
+def diagnosis_for(rt: Runtime) -> StreamedFailureHook:
+    """The automatic diagnosis, wired: diagnose's stream-fed hook over this run's backend, with
+    doctor's network-path checks as its follow-up. Imported when a build is followed (not at
+    start-up): diagnose and provision never import this stage."""
+    from ..diagnose.service import FailureDiagnosis
 
-    def safe(build: Build, tail: list[str]) -> str | None:
+    return FailureDiagnosis(rt, backend_for(rt), checks_factory=diagnosis_checks)
+
+
+def diagnosis_checks(rt: Runtime) -> dict[str, FollowUp]:
+    """The diagnosis's follow-ups, with doctor's network-path checks plugged in."""
+    from ..diagnose.followups import default_checks
+    from ..provision.facts import network_path_checks
+
+    return default_checks(rt, network_path_checks)
+
+
+class SafeHook:
+    """A failure hook that breaks never hides the build's own failure (nor stops the follow)."""
+
+    def __init__(self, rt: Runtime, hook: FailureHook | StreamedFailureHook) -> None:
+        self.rt = rt
+        self.hook = hook
+        self.reader: Callable[[str], None] | None = getattr(hook, "line", None)
+
+    def line(self, text: str) -> None:
+        if self.reader is None:
+            return
         try:
-            return chosen(build, tail)
+            self.reader(text)
+        except Exception as exc:  # the diagnosis is a bonus; the build's lines are the news
+            self.reader = None
+            self.rt.console.warn(f"diagnosis unavailable ({type(exc).__name__}: {exc})")
+
+    def __call__(self, build: Build, tail: list[str]) -> str | None:
+        try:
+            return self.hook(build, tail)
         except Exception as exc:  # the diagnosis is a bonus; the build's failure is the news
-            rt.console.warn(f"diagnosis unavailable ({type(exc).__name__}: {exc})")
+            self.rt.console.warn(f"diagnosis unavailable ({type(exc).__name__}: {exc})")
             return None
 
-    return safe
+
+def failure_hook(rt: Runtime) -> SafeHook | None:
+    """What names a failed build's cause and fix: ``rt.extras["on_failure"]`` when set (None
+    turns diagnosis off, e.g. --no-diagnose), else the diagnosis wired by ``diagnosis_for``."""
+    if "on_failure" in rt.extras:
+        hook: FailureHook | StreamedFailureHook | None = rt.extras["on_failure"]
+    else:
+        hook = diagnosis_for(rt)
+    return None if hook is None else SafeHook(rt, hook)
 
 
 def wait_build(rt: Runtime, build_id: str, *, timeout: float | None = None) -> dict[str, Any]:

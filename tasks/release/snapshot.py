@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ..codebuild.model import BuildBackend
 from ..core.errors import AwsError, ExitCode, QuotaExceeded, SuiteError
 from ..provision.requirements import BackupPolicy, backup_policy
 
@@ -453,15 +454,24 @@ def diagnose_note(rt: Any, build: Any) -> dict[str, Any] | None:
     return snap.as_dict()
 
 
-def diagnose_with_restore_point(rt: Any, build_id: str | None, *, checks: bool) -> dict[str, Any]:
+def diagnose_with_restore_point(
+    rt: Any,
+    build_id: str | None,
+    *,
+    checks: bool,
+    backend: BuildBackend,
+    checks_factory: Callable[[Any], Mapping[str, Any]],
+) -> dict[str, Any]:
     """``invoke diagnose`` of a build: the diagnosis, then the restore point of a failed
     migration (in the result, or in the error's ``--json`` details)."""
     from ..diagnose.service import run
     from ..diagnose.source import read_build
 
-    build = read_build(rt, build_id)
+    build = read_build(rt, backend, build_id)
     try:
-        result = run(rt, build_id=build.id, checks=checks)
+        result = run(
+            rt, backend=backend, build_id=build.id, checks=checks, checks_factory=checks_factory
+        )
     except SuiteError as err:
         note = diagnose_note(rt, build)
         if note:

@@ -98,7 +98,7 @@ def test_diagnose_reads_the_latest_failed_build_and_its_log_from_aws(
     with pytest.raises(BuildUnsuccessful):
         runs.run_action(rt, "migrate", yes=True)
     rt2, _ = runtime(clock, json_mode=True)
-    result = service.run(rt2, checks_factory=lambda rt: {})
+    result = service.run(rt2, backend=runs.backend_for(rt2), checks_factory=lambda rt: {})
     assert result["build"]["id"] == fake.only().id and result["build"]["status"] == "FAILED"
     assert result["build"]["failed_phase"] == "BUILD"
     top = result["findings"][0]
@@ -115,12 +115,13 @@ def test_db_timeout_follow_up_runs_doctors_network_path_checks(
     from tasks.diagnose.followups import default_checks, run_followups
     from tasks.diagnose.matcher import scan_lines
     from tasks.diagnose.ranking import diagnose
+    from tasks.provision.facts import network_path_checks
 
     rt, _ = runtime(clock)
     catalogue = service.load_catalogue()
     found = diagnose(catalogue, scan_lines(BODY, catalogue), values={"port": "5432"}).findings
     assert found[0].id == "pg_connect_timeout"
-    results = run_followups(found, default_checks(rt))
+    results = run_followups(found, default_checks(rt, network_path_checks))
     checks = results["pg_connect_timeout"]
     # doctor's own checks, by their ids; this empty account has no VPC config or database
     assert [c.name for c in checks] == ["subnet_egress", "database_path"]

@@ -375,7 +375,13 @@ def test_diagnose_of_the_failed_migration_names_its_restore_point(
     sid = caught.value.details["snapshot"]["id"]
     later = harness(clock, database_instance=DB)
     try:
-        result = snapshot.diagnose_with_restore_point(later.rt, caught.value.build.id, checks=False)
+        result = snapshot.diagnose_with_restore_point(
+            later.rt,
+            caught.value.build.id,
+            checks=False,
+            backend=runs.backend_for(later.rt),
+            checks_factory=runs.diagnosis_checks,
+        )
     except SuiteError as err:  # no catalogue entry for the scripted lines: exit 21
         result = err.details
     assert result["restore_point"]["id"] == sid

@@ -100,7 +100,7 @@ def test_latest_failed_build_is_read_with_its_whole_log() -> None:
         [build("acme-migrations:b2", "SUCCEEDED"), build("acme-migrations:b1", "FAILED")], LOG
     )
     rt, out, _ = runtime(backend)
-    result = service.run(rt, checks_factory=no_checks)
+    result = service.run(rt, backend=rt.extras["backend"], checks_factory=no_checks)
     assert result["build"]["id"] == "acme-migrations:b1"
     top = result["findings"][0]
     assert top["id"] == "pg_connect_timeout"
@@ -113,7 +113,9 @@ def test_bare_uuid_is_completed_with_the_project() -> None:
     backend = FakeBackend([build("acme-migrations:b1", "FAILED")], LOG)
     rt, _, _ = runtime(backend)
     assert (
-        service.run(rt, build_id="b1", checks_factory=no_checks)["build"]["id"]
+        service.run(rt, backend=rt.extras["backend"], build_id="b1", checks_factory=no_checks)[
+            "build"
+        ]["id"]
         == "acme-migrations:b1"
     )
 
@@ -122,7 +124,7 @@ def test_no_match_prints_json_once_and_exits_with_its_code() -> None:
     backend = FakeBackend([build("acme-migrations:b1", "FAILED")], ["hello", "odd failure"])
     rt, out, _ = runtime(backend, json_mode=True)
     with pytest.raises(SuiteError) as caught:
-        service.run(rt, checks_factory=no_checks)
+        service.run(rt, backend=rt.extras["backend"], checks_factory=no_checks)
     assert caught.value.code == ExitCode.DIAGNOSE_NO_MATCH
     assert out.getvalue() == ""  # the one object is printed with the error, as for every task
     rt.console.error(caught.value)  # what tasks.cli.common.execute does with it
@@ -137,7 +139,7 @@ def test_no_match_prints_json_once_and_exits_with_its_code() -> None:
 def test_failure_hook_prints_the_diagnosis_and_returns_the_fix() -> None:
     backend = FakeBackend([], LOG)
     rt, out, _ = runtime(backend)
-    hook = service.failure_hook(rt, checks_factory=None)
+    hook = service.failure_hook(rt, backend, checks_factory=None)
     remedy = hook(build("acme-migrations:b1", "FAILED"), ["tail only"])
     assert remedy is not None and remedy.startswith("The database did not answer")
     assert backend.reads >= 3  # re-read the whole log, not only the tail
@@ -146,8 +148,49 @@ def test_failure_hook_prints_the_diagnosis_and_returns_the_fix() -> None:
 
 def test_failure_hook_falls_back_to_the_tail_without_a_log_location() -> None:
     rt, _, _ = runtime(FakeBackend([], []))
-    hook = service.failure_hook(rt, checks_factory=None)
+    hook = service.failure_hook(rt, rt.extras["backend"], checks_factory=None)
     assert hook(build("acme-migrations:b1", "FAILED", logs=False), ['error: Script not found "x"'])
+
+
+def test_failure_hook_fed_by_the_stream_reads_no_log_again() -> None:
+    """One stream, many readers: the lines the follower printed are the lines diagnosed."""
+    backend = FakeBackend([], LOG)
+    rt, out, _ = runtime(backend)
+    hook = service.failure_hook(rt, backend, checks_factory=None)
+    for line in LOG:
+        hook.line(line)
+    remedy = hook(build("acme-migrations:b1", "FAILED"), ["tail only"])
+    assert remedy is not None and remedy.startswith("The database did not answer")
+    assert backend.reads == 0 and hook.fed == len(LOG)
+    assert "pg_connect_timeout" in out.getvalue()
+
+
+def test_a_followed_build_that_fails_is_diagnosed_from_the_follower_s_stream() -> None:
+    """build.wait on a failed build: after its final status, GetLogEvents is called only by the
+    follower's drain; the diagnosis itself reads nothing."""
+    from tasks.release import actions
+
+    failed = build("acme-migrations:b1", "FAILED")
+    backend = FakeBackend([failed], LOG)
+    rt, out, _ = runtime(backend)
+    rt.sleep = lambda seconds: None
+    reads_at: list[int] = []
+
+    class Recording(service.FailureDiagnosis):
+        def __call__(self, b: Build, tail: list[str]) -> str | None:
+            reads_at.append(backend.reads)
+            found = super().__call__(b, tail)
+            reads_at.append(backend.reads)
+            return found
+
+    rt.extras["on_failure"] = Recording(rt, backend, checks_factory=None)
+    with pytest.raises(SuiteError) as caught:
+        actions.follow_build(rt, failed, timeout=60, owner=False)
+    assert caught.value.remedy.startswith("The database did not answer")
+    assert len(reads_at) == 2 and reads_at[0] == reads_at[1]  # no read by the diagnosis
+    text = out.getvalue()
+    assert text.count("PostgresError: Connection timeout after 10s") >= 1
+    assert "pg_connect_timeout" in text
 
 
 def test_diagnose_build_for_the_wait_loop() -> None:
@@ -210,7 +253,12 @@ def test_a_build_still_running_has_not_failed_yet() -> None:
     running = replace(build("acme-migrations:b2", "IN_PROGRESS"), current_phase="BUILD")
     rt, _, _ = runtime(FakeBackend([running], LOG))
     with pytest.raises(SuiteError) as caught:
-        service.run(rt, build_id="acme-migrations:b2", checks_factory=no_checks)
+        service.run(
+            rt,
+            backend=rt.extras["backend"],
+            build_id="acme-migrations:b2",
+            checks_factory=no_checks,
+        )
     assert caught.value.code == ExitCode.USAGE  # not DIAGNOSE_NO_MATCH: nothing failed
     assert "is still IN_PROGRESS (in BUILD): nothing has failed yet" in caught.value.message
     assert "`invoke build.wait acme-migrations:b2 --env t`" in caught.value.remedy
@@ -219,6 +267,8 @@ def test_a_build_still_running_has_not_failed_yet() -> None:
 def test_stopped_build_whose_log_ran_no_command_says_so() -> None:
     log = ["[Container] 2024/07/12 01:21:53 Entering phase BUILD", "line 0"]
     rt, _, _ = runtime(FakeBackend([build("acme-migrations:b3", "STOPPED")], log))
-    result = service.run(rt, build_id="acme-migrations:b3", checks_factory=no_checks)
+    result = service.run(
+        rt, backend=rt.extras["backend"], build_id="acme-migrations:b3", checks_factory=no_checks
+    )
     cause = next(f["cause"] for f in result["findings"] if f["id"] == "cb_build_stopped")
     assert "`(none in the log)`" in cause and "without the log" not in cause

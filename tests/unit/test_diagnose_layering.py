@@ -1,0 +1,48 @@
+"""The diagnose stage gets what it needs (a backend, a log source, doctor's checks) handed in:
+it never imports the release or provision stages, not even lazily or through importlib."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+FORBIDDEN = ("release", "provision")
+
+
+def _imports(path: Path) -> list[str]:
+    """Every module a file imports, at the top or inside functions, and importlib strings."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            found.append("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value.startswith("tasks.")
+        ):
+            found.append(node.value)
+    return found
+
+
+def _stage(name: str) -> str:
+    parts = name.lstrip(".").split(".")
+    if name.startswith(".."):
+        return parts[0]
+    return parts[1] if parts[0] == "tasks" and len(parts) > 1 else ""
+
+
+def test_diagnose_never_imports_release_or_provision() -> None:
+    files = sorted(Path("tasks/diagnose").glob("*.py"))
+    assert files
+    bad = [
+        (path.name, name) for path in files for name in _imports(path) if _stage(name) in FORBIDDEN
+    ]
+    assert bad == []
+
+
+def test_release_wires_the_diagnosis_with_plain_imports() -> None:
+    text = Path("tasks/release/actions.py").read_text(encoding="utf-8")
+    assert 'import_module("tasks.diagnose' not in text
+    assert "from ..diagnose.service import FailureDiagnosis" in text
