@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tasks import services  # noqa: E402
 from tasks.local.environment import LOCAL_PG_PORT, postgres_root  # noqa: E402
-from tasks.local.runner import local_dir  # noqa: E402
+from tasks.local.state import local_dir  # noqa: E402
 
 BY_HAND = r"""
 set -euo pipefail

@@ -20,7 +20,7 @@ def check(c: Context, file: str | None = None, env: str | None = None, json_: bo
     Exit 0 when the file is valid (warnings do not fail it), 2 with the first error's line.
     invoke has no optional positional arguments, so the file is ``--file`` (``-f``).
     """
-    from ..local.runner import check_buildspec
+    from ..local.backend import check_buildspec
 
     def action(rt):  # type: ignore[no-untyped-def]
         result = check_buildspec(rt.settings, file)

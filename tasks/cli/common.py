@@ -86,7 +86,7 @@ def permission_denied(exc: PermissionError) -> SuiteError:
     import pwd
 
     from ..core.errors import LocalEnvError, UsageError
-    from ..local.runner import local_dir
+    from ..local.state import local_dir
 
     path = Path(str(exc.filename or ""))
     user = getpass.getuser()

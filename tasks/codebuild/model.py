@@ -1,7 +1,7 @@
 """The build model shared by every runner: frozen dataclasses and the ``BuildBackend`` Protocol.
 
 Two backends implement the Protocol: ``tasks.codebuild.client`` (AWS CodeBuild through boto3) and
-``tasks.local.runner`` (the same buildspec run on this machine). Everything above them (the wait
+``tasks.local.backend`` (the same buildspec run on this machine). Everything above them (the wait
 loop, the lossless log follower, ``--json`` results, exit codes) speaks only this module's types,
 so it works unchanged on both. Pure module: no boto3, docker or invoke.
 

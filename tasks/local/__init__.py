@@ -1,4 +1,6 @@
-"""The local runner: the buildspec parser (pure), the runner that executes a buildspec with CodeBuild's semantics as a BuildBackend, and the local environment (engine, registry, PostgreSQL).
+"""The local runner: runs a buildspec on this machine with CodeBuild's semantics as a ``BuildBackend``, so every build task works on ``--env local``; and the local environment it runs in (engine, registry, PostgreSQL).
 
-Imports: core, image, codebuild.
+Modules: ``buildspec`` (the parser and checker, pure), ``runner`` (the worker's entry and the public face), ``backend`` (``LocalBackend``), ``worker`` (the phase engine), ``shell`` (one shell session per command list), ``secrets_manager`` (``env.secrets-manager`` from the local store), ``state`` (the build folder on disk), ``processes`` (pids, stop signals, what a dead build left running), ``environment`` and ``services`` (``local.up``/``local.down``).
+
+Imports: core, and codebuild (the build model it implements); never image, provision, diagnose, release or cli.
 """

@@ -33,7 +33,9 @@ from ..core import resources
 from ..core.config import Settings
 from ..core.errors import LocalEnvError
 from . import services
-from .runner import local_dir, pid_alive, running_builds
+from .backend import running_builds
+from .processes import pid_alive
+from .state import local_dir
 
 DATABASE = "daadaar"
 DB_USER = "daadaar"

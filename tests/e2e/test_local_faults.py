@@ -15,7 +15,7 @@ import pytest
 
 from tasks.codebuild.model import FAILED, STOPPED, Build, EnvVar, StartRequest
 from tasks.core.errors import ExitCode
-from tasks.local.runner import LocalBackend
+from tasks.local.backend import LocalBackend
 from tests.e2e.conftest import LocalEnv
 from tests.e2e.test_local_release import applied, flags_for, runner, variant
 

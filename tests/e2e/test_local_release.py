@@ -17,7 +17,7 @@ from tasks.codebuild.commands import project_variables
 from tasks.codebuild.model import FAILED, EnvVar, StartRequest
 from tasks.core.config import Settings
 from tasks.core.errors import ExitCode
-from tasks.local.runner import LocalBackend
+from tasks.local.backend import LocalBackend
 from tests.conftest import ROOT
 from tests.e2e.conftest import LocalEnv
 from tests.helpers import images

@@ -27,7 +27,7 @@ from tasks.codebuild.commands import project_variables
 from tasks.codebuild.model import FAILED, EnvVar, StartRequest
 from tasks.core.config import Settings
 from tasks.core.errors import ExitCode, LocalEnvError
-from tasks.local.runner import LocalBackend
+from tasks.local.backend import LocalBackend
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.e2e.conftest import LocalEnv
 

@@ -64,7 +64,7 @@ def _states(local: Path) -> list[dict[str, object]]:
 
 def _stop_leftovers(local: Path) -> None:
     """Whatever a failing test left running: stop it (bounded)."""
-    from tasks.local.runner import LocalBackend
+    from tasks.local.backend import LocalBackend
 
     b = LocalBackend(buildspec_path=local, secret="", root=local / "builds")
     for build in [x for x in b._all(None) if not x.final]:
@@ -72,7 +72,7 @@ def _stop_leftovers(local: Path) -> None:
 
 
 def _all_final(local: Path, seconds: float = 20) -> list[dict[str, object]]:
-    from tasks.local.runner import LocalBackend
+    from tasks.local.backend import LocalBackend
 
     b = LocalBackend(buildspec_path=local, secret="", root=local / "builds")
     deadline = time.monotonic() + seconds

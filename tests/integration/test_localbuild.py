@@ -26,8 +26,8 @@ from tasks.codebuild.model import (
     EnvVar,
     StartRequest,
 )
+from tasks.local.backend import LocalBackend
 from tasks.local.buildspec import BuildspecError
-from tasks.local.runner import LocalBackend
 
 SECRET_URL = "postgres://app:Sup3r-Secret-pw@127.0.0.1:5432/app"
 STAMP = r"\[Container\] \d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2}\.\d{6} "
@@ -391,7 +391,7 @@ def test_release_before_local_up_says_to_run_it(tmp_path: Path) -> None:
 
 
 def test_old_finished_builds_are_pruned(local: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tasks.local.runner as localbuild
+    import tasks.local.backend as localbuild
 
     monkeypatch.setattr(localbuild, "KEEP_BUILDS", 2)
     b = backend(local, "version: 0.2\nphases:\n  build:\n    commands:\n      - echo hi\n")
@@ -443,7 +443,7 @@ import os, sys, time
 from pathlib import Path
 from tasks.codebuild.model import EnvVar, StartRequest
 from tasks.core.errors import SuiteError
-from tasks.local.runner import LocalBackend
+from tasks.local.backend import LocalBackend
 
 local, go, token = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 b = LocalBackend(buildspec_path=local / "buildspec.yml", secret="test/database-url",
@@ -598,3 +598,38 @@ def test_a_stop_in_the_first_milliseconds_ends_stopped(local: Path) -> None:
         build = wait(b, build)
         assert build.status == STOPPED, build
         assert "ran" not in log_of(b, build)
+
+
+def test_the_worker_entry_runs_under_the_name_the_package_is_installed_as(tmp_path: Path) -> None:
+    """Installed as ``release_suite`` (issue 16), a build's worker is started as
+    ``python -m release_suite.local.runner``: the module name comes from ``__package__``, not
+    from a hard-coded ``tasks.``. Here the package is linked under that name beside nothing
+    else, so a hard-coded ``tasks.local.runner`` could not be imported at all."""
+    import subprocess
+    import sys
+
+    from tasks.local.state import PROJECT_ROOT
+
+    (tmp_path / "release_suite").symlink_to(PROJECT_ROOT / "tasks")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path), "PYTHONNOUSERSITE": "1"}
+    named = subprocess.run(
+        [sys.executable, "-c", "import release_suite.local.backend as b; print(b.WORKER_MODULE)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert named.stdout.strip() == "release_suite.local.runner", named.stderr
+    entry = subprocess.run(
+        [sys.executable, "-m", "release_suite.local.runner"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert entry.returncode == 2, entry.stderr
+    assert entry.stderr == "usage: python -m release_suite.local.runner BUILD_DIR\n"

@@ -23,7 +23,8 @@ import pytest
 
 from tasks.codebuild.model import FAILED, SUCCEEDED, Build, EnvVar, StartRequest
 from tasks.core.config import Settings
-from tasks.local.runner import PROJECT_ROOT, LocalBackend, source_dir
+from tasks.local.backend import LocalBackend, source_dir
+from tasks.local.state import PROJECT_ROOT
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "tests/samples/buildspecs"

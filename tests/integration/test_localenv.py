@@ -161,7 +161,7 @@ def test_purge_refuses_while_a_build_runs(tmp_path: Path) -> None:
 
     from tasks.codebuild.model import EnvVar, StartRequest
     from tasks.core.errors import ExitCode
-    from tasks.local.runner import LocalBackend
+    from tasks.local.backend import LocalBackend
 
     root = tmp_path / "release-local"
     root.mkdir()

@@ -19,7 +19,7 @@ import pytest
 from tasks.codebuild.model import EnvVar, StartRequest
 from tasks.core.redact import Redactor
 from tasks.local import services
-from tasks.local.runner import LocalBackend
+from tasks.local.backend import LocalBackend
 from tests.conftest import MOTO_TOKEN_PASSWORD
 
 RAW_PASSWORD = "p@ss/w0rd:Xy%z"  # needs percent-encoding in a URL

@@ -18,7 +18,7 @@ import pytest
 
 from tasks.codebuild.model import EnvVar, StartRequest
 from tasks.local import environment as localenv
-from tasks.local.runner import LocalBackend
+from tasks.local.backend import LocalBackend
 from tests.conftest import ROOT, STATE
 
 pytestmark = [pytest.mark.slow]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tasks.codebuild.model import FAILED, Build
-from tasks.local.runner import build_from_state, one_line, phase_from_dict, stamp
+from tasks.local.state import build_from_state, one_line, phase_from_dict, stamp
 
 
 def test_stamp_is_codebuild_agent_time_in_utc() -> None:
