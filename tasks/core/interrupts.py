@@ -39,9 +39,18 @@ def _main_thread() -> bool:
 
 
 def _quit_while_starting(signum: int, frame: FrameType | None) -> None:
-    from .console import Console
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+    try:
+        from .console import Console
+    except ImportError:
+        # the Ctrl-C landed while the console module itself was being imported (it is then
+        # only partly there): the same line and JSON result, written without it
+        import json
+
+        sys.stderr.write(f"error: {INTERRUPTED.line()}\n")
+        if "--json" in sys.argv:
+            sys.stdout.write(json.dumps({"ok": False, "error": INTERRUPTED.as_dict()}) + "\n")
+        raise SystemExit(int(ExitCode.INTERRUPTED)) from None
     Console(json_mode="--json" in sys.argv).error(INTERRUPTED)
     raise SystemExit(int(ExitCode.INTERRUPTED))
 

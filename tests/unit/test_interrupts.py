@@ -3,6 +3,7 @@ press leaves at once; SIGINT inherited as ignored is taken back. Real signals, t
 
 from __future__ import annotations
 
+import json
 import signal
 
 import pytest
@@ -38,3 +39,29 @@ def test_an_ignored_sigint_is_taken_back() -> None:
             signal.raise_signal(signal.SIGINT)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_while_the_console_module_is_half_imported_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seen in test_local_interrupts: SIGINT landed inside ``tasks.core.console``'s own import,
+    and the handler's ``from .console import Console`` raised ImportError (a traceback)."""
+    import signal
+    import sys
+    import types
+
+    from tasks.core import interrupts
+
+    half = types.ModuleType("tasks.core.console")  # partly initialised: no Console yet
+    monkeypatch.setitem(sys.modules, "tasks.core.console", half)
+    monkeypatch.setattr(sys, "argv", ["invoke", "release", "--json"])
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            interrupts._quit_while_starting(signal.SIGINT, None)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert ended.value.code == 130
+    out, err = capsys.readouterr()
+    assert err == "error: interrupted while starting (nothing was started). Fix: rerun when ready\n"
+    assert json.loads(out)["error"]["code"] == 130
