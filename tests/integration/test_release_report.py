@@ -195,3 +195,30 @@ def test_build_list_shows_the_image_digest_of_each_build(
     assert listed[0]["image_digest"] == PINNED.rpartition("@")[2]
     line = next(x for x in lister.out.getvalue().splitlines() if x.startswith(first["id"]))
     assert "migrate" in line and "sha256:abababababab " in line and "SUCCEEDED" in line
+
+
+def test_release_writes_one_report_with_its_steps_on_success_and_failure(
+    fake: ScriptedCodeBuild, clock: VirtualClock, tmp_path: Path
+) -> None:
+    from tasks.release.pipeline import PipelineStopped
+
+    fake.scripts = [_script(1), _script(1, final="FAILED")]
+    h = gh_harness(clock, tmp_path)
+    questions: list[str] = []
+    h.rt.extras["ask"] = lambda q: questions.append(q) or True
+    done = runs.release(h.rt, skip_build=True)
+    report = done["report"]
+    assert report["action"] == "release" and report["status"] == "SUCCEEDED"
+    assert [s["name"] for s in report["steps"]][-1] == "db.migrate"
+    assert report["build"]["id"] and report["phases"]
+    assert "release" in questions[0]
+    h2 = gh_harness(clock, tmp_path)
+    h2.rt.extras["on_failure"] = None
+    h2.rt.extras["invocation_id"] = "second"
+    with pytest.raises(PipelineStopped) as caught:
+        runs.release(h2.rt, skip_build=True, yes=True)
+    failed = caught.value.details["report"]
+    assert failed["status"] == "FAILED" and failed["steps"][-1]["status"] == "failed"
+    outputs = (tmp_path / "output").read_text()
+    assert outputs.count("status=") == 2 and "status=FAILED" in outputs  # one per run
+    assert (tmp_path / "summary.md").read_text().count("```mermaid") == 2

@@ -388,3 +388,17 @@ def test_diagnose_of_the_failed_migration_names_its_restore_point(
     out = later.out.getvalue()
     assert f"restore point: snapshot {sid}" in out
     assert f"restore-db-instance-from-db-snapshot --db-instance-identifier {DB}-restored" in out
+
+
+def test_release_prompt_names_the_snapshot_and_the_release_records_it(
+    fake: ScriptedCodeBuild, clock: VirtualClock, aws_env: str
+) -> None:
+    rds = make_instance(aws_env)
+    fake.scripts = [_script(1)]
+    h = harness(clock, database_instance=DB)
+    done = runs.release(h.rt, skip_build=True)
+    assert "after a snapshot of instance daadaar-db" in h.questions[0]  # type: ignore[attr-defined]
+    sid = done["results"]["db.migrate"]["snapshot"]["id"]
+    assert done["report"]["snapshot"]["id"] == sid and sid in snapshots(rds)
+    steps = [s["name"] for s in done["report"]["steps"]]
+    assert steps[-1] == "db.migrate"
