@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..core.errors import ExitCode, SuiteError
 
@@ -28,6 +28,23 @@ FAULT = "FAULT"
 TIMED_OUT = "TIMED_OUT"
 STOPPED = "STOPPED"
 FINAL_STATUSES = frozenset({SUCCEEDED, FAILED, FAULT, TIMED_OUT, STOPPED})
+
+
+class PhaseLike(Protocol):
+    """What the failed-phase rule reads of a phase (``Phase`` here, the diagnosis's facts)."""
+
+    @property
+    def status(self) -> str | None: ...
+
+
+PhaseT = TypeVar("PhaseT", bound=PhaseLike)
+
+
+def failed_phases(phases: Sequence[PhaseT]) -> list[PhaseT]:
+    """The one rule for the wait and the diagnosis: the phases that ended in something other
+    than SUCCEEDED, in order (a phase without a status, None or empty, has not ended)."""
+    return [p for p in phases if p.status and p.status != SUCCEEDED]
+
 
 # CodeBuild's phase order (a build reports them in this order; COMPLETED is the last marker).
 PHASE_ORDER = (
@@ -176,10 +193,8 @@ class Build:
 
     def failed_phase(self) -> Phase | None:
         """The first phase that ended in something other than SUCCEEDED."""
-        for phase in self.phases:
-            if phase.status not in (None, SUCCEEDED):
-                return phase
-        return None
+        found = failed_phases(self.phases)
+        return found[0] if found else None
 
     def as_dict(self, now: float | None = None) -> dict[str, Any]:
         """The ``--json`` shape of a build."""

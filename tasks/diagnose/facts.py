@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..codebuild.model import failed_phases
+
 SUCCEEDED = "SUCCEEDED"
 
 
@@ -29,10 +31,11 @@ class BuildFacts:
     phases: tuple[PhaseFacts, ...] = ()
 
     def failed_phases(self) -> list[str]:
-        return [p.name for p in self.phases if p.status and p.status != SUCCEEDED]
+        return [p.name for p in failed_phases(self.phases)]
 
     def failed_phase(self) -> PhaseFacts | None:
-        return next((p for p in self.phases if p.status and p.status != SUCCEEDED), None)
+        found = failed_phases(self.phases)
+        return found[0] if found else None
 
     def as_dict(self) -> dict[str, Any]:
         failed = self.failed_phase()

@@ -46,3 +46,29 @@ def test_release_wires_the_diagnosis_with_plain_imports() -> None:
     text = Path("tasks/release/actions.py").read_text(encoding="utf-8")
     assert 'import_module("tasks.diagnose' not in text
     assert "from ..diagnose.service import FailureDiagnosis" in text
+
+
+def test_the_wait_and_the_diagnosis_name_the_same_failed_phase() -> None:
+    """One rule (``tasks.codebuild.model.failed_phases``) for both models of a build."""
+    from tasks.codebuild.model import Build, Context, Phase
+    from tasks.diagnose.facts import facts_from_build
+
+    cases = [
+        (("DOWNLOAD_SOURCE", "SUCCEEDED"), ("BUILD", "FAILED"), ("POST_BUILD", "FAILED")),
+        (("PROVISIONING", "SUCCEEDED"), ("BUILD", "")),  # empty: not ended, as None
+        (("BUILD", None),),
+        (("QUEUED", "TIMED_OUT"), ("BUILD", "SUCCEEDED")),
+    ]
+    named = []
+    for phases in cases:
+        build = Build(
+            "p:1",
+            "p",
+            status="FAILED",
+            phases=tuple(Phase(n, s, contexts=(Context("C", "m"),)) for n, s in phases),
+        )
+        waited = build.failed_phase()
+        facts = facts_from_build(build).failed_phase()
+        assert (waited.name if waited else None) == (facts.name if facts else None)
+        named.append(waited.name if waited else None)
+    assert named == ["BUILD", None, None, "QUEUED"]
