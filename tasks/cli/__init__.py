@@ -70,7 +70,9 @@ def build_root(project_dir: Path | None = None) -> Collection:
     """The root collection; ``project_dir`` is where invoke found tasks.py (and reads invoke.yaml)."""
     import importlib
 
-    _check_project_config(project_dir or PROJECT_ROOT)
+    from ..core.resources import project_root
+
+    _check_project_config(project_dir or project_root())
     ns = Collection()
     for module_name, collection_name in NAMESPACES:
         module = importlib.import_module(f"{__name__}.{module_name}")

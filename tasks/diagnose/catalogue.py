@@ -20,7 +20,7 @@ from ..core.errors import UsageError
 from .literals import required_runs
 
 # package data, read through importlib.resources (the package may be installed as release_suite)
-_DATA = importlib.resources.files(__package__ or "tasks.diagnose")
+_DATA = importlib.resources.files(__name__.rpartition(".")[0])
 DEFAULT_PATH: Traversable = _DATA.joinpath("catalogue.yaml")
 BACKGROUND_PATH: Traversable = _DATA.joinpath("background.log")
 MIN_LITERAL = 4

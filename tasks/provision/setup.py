@@ -49,7 +49,6 @@ from .requirements import (
     trust_statement,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CREATE, UPDATE, NONE, MISSING = "create", "update", "none", "missing"
 # Prerequisites whose absence is reported but does not stop --apply (the project works
 # without them at creation time; doctor fails until they exist).

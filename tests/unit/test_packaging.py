@@ -64,3 +64,30 @@ def test_a_task_without_invoke_yaml_is_one_line_and_init_or_help_need_none(tmp_p
         assert missing_config(["release-suite", *argv], tmp_path) is None
     (tmp_path / "invoke.yaml").write_text("release: {}\n")
     assert missing_config(["release-suite", "release"], tmp_path) is None
+
+
+def test_code_inside_the_package_never_names_it_tasks() -> None:
+    """Installed as release_suite, an absolute ``tasks.`` import or module string would load
+    the user's own tasks.py (or fail): imports are relative, module names come from
+    ``__package__``/``__spec__``, files from importlib.resources."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "tasks").rglob("*.py")):
+        if "resources" in path.relative_to(ROOT / "tasks").parts:
+            continue  # the programs that run inside a build, not package code
+        for node in ast.walk(ast.parse(path.read_text())):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module.split(".")[0] == "tasks":
+                    offenders.append(where)
+            elif isinstance(node, ast.Import):
+                offenders += [where for a in node.names if a.name.split(".")[0] == "tasks"]
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"tasks(\.[a-z_]+)+", node.value)
+                and node.value != "tasks.py"
+            ):
+                offenders.append(where)
+    assert offenders == []
