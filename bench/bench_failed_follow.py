@@ -34,12 +34,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks.codebuild.model import Build, Context, LogEvent, LogLocation, LogPage, Phase
+from tasks.codebuild.services import Services
 from tasks.core.config import load_settings
 from tasks.core.console import Console
 from tasks.core.errors import SuiteError
-from tasks.core.runtime import make_runtime
 from tasks.diagnose.service import FailureDiagnosis
 from tasks.release import actions
+from tasks.wiring import runtime_for
 
 RAW = {"environments": {"t": {"project": "acme-migrations", "region": "eu-west-1"}}}
 PAGE = 1000
@@ -109,8 +110,8 @@ class Scripted:
 def once(mode: str, lines: list[str]) -> dict[str, Any]:
     backend = Scripted(lines, step=max(1, len(lines) // 20))
     out = io.StringIO()
-    rt = make_runtime(load_settings(RAW, env="t"), Console(out, io.StringIO(), color=False))
-    rt.extras["backend"] = backend
+    rt = runtime_for(load_settings(RAW, env="t"), Console(out, io.StringIO(), color=False))
+    rt.part(Services).backend = backend
     virtual = [0.0]
     rt.sleep = lambda seconds: virtual.__setitem__(0, virtual[0] + seconds)
     rt.monotonic = lambda: virtual[0]
@@ -135,7 +136,7 @@ def once(mode: str, lines: list[str]) -> dict[str, Any]:
     timed = Timed()
     if timed.line is None:
         del Timed.line
-    rt.extras["on_failure"] = timed
+    rt.part(Services).on_failure = timed
     real_get = backend.get
 
     def get(build_id: str) -> Build:

@@ -47,6 +47,8 @@ from tasks.core.commands import CommandRunner  # noqa: E402
 from tasks.core.config import load_settings, load_yaml_file  # noqa: E402
 from tasks.core.console import Console  # noqa: E402
 from tasks.core.runtime import Runtime  # noqa: E402
+from tasks.release.state import ReleaseState  # noqa: E402
+from tasks.wiring import wire  # noqa: E402
 from tests.helpers.scripted_codebuild import (  # noqa: E402
     PHASES,
     Script,
@@ -140,7 +142,8 @@ def _runtime(clock: VirtualClock) -> tuple[Runtime, io.StringIO, list[str]]:
         now=clock.now,
         monotonic=clock.monotonic,
     )
-    rt.extras["pinned"] = PINNED
+    wire(rt)
+    rt.part(ReleaseState).pinned = PINNED
     calls: list[str] = []
     for service in ("codebuild", "logs"):
         runs.suite_clients(rt)(service).meta.events.register(
@@ -167,7 +170,7 @@ def follow_suite(
     try:
         rt, out, calls = _runtime(clock)
         timer = Timer(clock, clock.t + script.duration)
-        rt.extras["invocation_id"] = f"bench-{seed}"
+        rt.part(ReleaseState).invocation_id = f"bench-{seed}"
         runs.run_action(rt, "migrate", yes=True)
         latency = timer.latency()
     finally:

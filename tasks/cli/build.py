@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
+from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute
 from .db import minutes
 
 ID_HELP = {**HELP, **AWS_HELP, "build_id": "the build id, project:uuid (see `invoke build.list`)"}
@@ -33,7 +33,7 @@ def wait(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras=no_diagnose_extras(no_diagnose),
+        no_diagnose=no_diagnose,
     )
 
 

@@ -21,7 +21,8 @@ from ..core.config import Settings, environment_names, load_settings
 from ..core.console import Console
 from ..core.errors import AwsAuthError, ExitCode, SuiteError
 from ..core.redact import Redactor
-from ..core.runtime import Runtime, make_runtime
+from ..core.runtime import Runtime
+from ..wiring import runtime_for
 
 # invoke refuses help for parameters a task lacks: HELP fits every task (all take --env and
 # --json); tasks that talk to AWS add AWS_HELP for --profile and --region.
@@ -45,11 +46,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
-
-
-def no_diagnose_extras(no_diagnose: bool) -> dict[str, Any]:
-    """Runtime extras for --no-diagnose: no failure hook, so no automatic diagnosis."""
-    return {"on_failure": None} if no_diagnose else {}
 
 
 def raw_config(c: Context) -> dict[str, Any]:
@@ -117,11 +113,15 @@ def execute(
     json_: bool = False,
     flags: Mapping[str, Any] | None = None,
     console: Console | None = None,
-    extras: Mapping[str, Any] | None = None,
+    no_diagnose: bool = False,
+    no_backup: bool = False,
+    allow_destructive: bool = False,
 ) -> None:
     """Run one action with the suite's error handling and output rules.
 
-    ``extras`` seeds ``Runtime.extras`` (e.g. ``{"on_failure": None}`` for --no-diagnose).
+    ``no_diagnose`` (--no-diagnose): no automatic diagnosis of a failed build;
+    ``no_backup`` (--no-backup): no snapshot before a migration; ``allow_destructive``
+    (--allow-destructive): the plan's gate lets destructive or locking findings through.
     """
     from ..codebuild.wait import sigterm_as_interrupt
     from ..core.interrupts import interrupts_raise
@@ -133,8 +133,13 @@ def execute(
         settings = settings_for(c, env, {k: v for k, v in (flags or {}).items() if v is not None})
         for notice in settings.notices:  # deprecations: once per run, never fatal
             console.warn(notice)
-        runtime = make_runtime(settings, console)
-        runtime.extras.update(extras or {})
+        runtime = runtime_for(
+            settings,
+            console,
+            diagnose=not no_diagnose,
+            backup=not no_backup,
+            allow_destructive=allow_destructive,
+        )
         # SIGTERM (a cancelled CI job) is a Ctrl-C everywhere: one line and exit 130, never a
         # silent death by signal (the wait loop turns it into StopBuild and exit 14)
         with sigterm_as_interrupt():

@@ -7,7 +7,7 @@ from typing import Any
 from invoke.context import Context
 from invoke.tasks import task
 
-from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
+from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute
 
 START_HELP = {
     **HELP,
@@ -70,11 +70,9 @@ def migrate(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras={
-            **no_diagnose_extras(no_diagnose),
-            "no_backup": no_backup,
-            "allow_destructive": allow_destructive,
-        },
+        no_diagnose=no_diagnose,
+        no_backup=no_backup,
+        allow_destructive=allow_destructive,
     )
 
 
@@ -118,7 +116,7 @@ def seed(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras=no_diagnose_extras(no_diagnose),
+        no_diagnose=no_diagnose,
     )
 
 

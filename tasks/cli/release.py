@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute, no_diagnose_extras
+from .common import AWS_HELP, HELP, NO_DIAGNOSE, execute
 from .db import NO_BACKUP_HELP, minutes
 
 
@@ -63,9 +63,7 @@ def release(
         env=env,
         json_=json_,
         flags={"profile": profile, "region": region},
-        extras={
-            **no_diagnose_extras(no_diagnose),
-            "no_backup": no_backup,
-            "allow_destructive": allow_destructive,
-        },
+        no_diagnose=no_diagnose,
+        no_backup=no_backup,
+        allow_destructive=allow_destructive,
     )

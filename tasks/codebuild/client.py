@@ -1,7 +1,7 @@
 """AWS CodeBuild (and its CloudWatch Logs) behind the ``BuildBackend`` Protocol of ``tasks.codebuild.model``.
 
 One job: turn CodeBuild API calls into ``Build``/``LogPage`` values and AWS errors into
-``SuiteError``s (by error code). Every call goes through a ``Caller``: throttling and transient
+``SuiteError``s (by error code). Every call goes through a ``AwsCaller``: throttling and transient
 network errors are retried with jittered backoff (the named ``aws_call`` policy), expired
 credentials are refreshed once, and a ``pressure`` figure (rising on throttling, decaying on
 success) lets the wait loop slow its polling while AWS pushes back. Clients come from the
@@ -52,7 +52,7 @@ _BATCH = 100  # BatchGetBuilds accepts at most 100 ids
 _SINCE_MARGIN_MS = 60_000
 
 
-class Caller:
+class AwsCaller:
     """Runs one AWS call with the suite's retry rules and tracks how hard AWS pushes back."""
 
     def __init__(
@@ -252,7 +252,7 @@ class CodeBuildBackend:
     def __init__(
         self,
         client: Callable[[str], Any],
-        caller: Caller,
+        caller: AwsCaller,
         *,
         region: str,
         log_group: str = "",
@@ -392,7 +392,7 @@ class CodeBuildBackend:
 
 def resolve_image(
     client: Callable[[str], Any],
-    caller: Caller,
+    caller: AwsCaller,
     *,
     repository: str,
     tag: str,
@@ -442,7 +442,7 @@ def resolve_image(
 
 
 __all__ = [
-    "Caller",
+    "AwsCaller",
     "CodeBuildBackend",
     "conflict",
     "console_url",

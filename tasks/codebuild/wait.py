@@ -8,7 +8,7 @@ One job: from a started ``Build`` to its final snapshot, with every log line pri
 - Both cadences stretch by ``2 ** pressure`` while AWS throttles us; the pressure halves after
   every successful call, so the pace recovers (the official action slows down for good).
 - Retries of single calls (throttling, network loss, expired credentials) live in
-  ``tasks.codebuild.client.Caller``; ``timeout`` bounds the whole wait (the build keeps running).
+  ``tasks.codebuild.client.AwsCaller``; ``timeout`` bounds the whole wait (the build keeps running).
 - Ctrl-C or SIGTERM: the command that STARTED the build (``owner``) stops it, waits for
   STOPPED, drains the logs and returns the stopped build, so the caller exits with the STOPPED
   code. A follower (``build.wait``, ``build.logs --follow``) only detaches: it never stops a

@@ -72,7 +72,7 @@ class AwsFactory:
         self, service: str, *, suite_retries: bool = False, region: str | None = None
     ) -> Any:
         """A cached client. ``suite_retries``: the caller retries with a named policy
-        (``tasks.codebuild.client.Caller``), so botocore sends each call once; otherwise botocore's
+        (``tasks.codebuild.client.AwsCaller``), so botocore sends each call once; otherwise botocore's
         standard mode retries it. One retry layer per call, never both multiplied (8 x 3 = 24
         requests for one throttled call). ``region``: another region than the settings' (an
         ECR registry of another region is only answered by that region's API)."""

@@ -18,6 +18,7 @@ from ..core.runtime import Runtime
 from .registry import (
     Credentials,
 )
+from .session import ImageSession
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def get_token(rt: Runtime, registry: str | None = None) -> EcrToken:
     account and region. An ECR token is regional: a registry in another region or account needs
     its own GetAuthorizationToken, in its region, with its account as ``registryIds``."""
     account, region = registry_target(rt, registry)
-    tokens = rt.extras.setdefault("ecr_tokens", {})
+    tokens = rt.part(ImageSession).ecr_tokens
     cached = tokens.get((account, region))
     if isinstance(cached, EcrToken):
         return cached
@@ -167,7 +168,7 @@ def login(rt: Runtime) -> dict[str, Any]:
             f"export {s.registry_password_env} (it is read from the environment, never from a file)",
         )
     docker_login(rt, s.registry, creds)
-    private = " (for this run only)" if rt.extras.get("private_docker_config") else ""
+    private = " (for this run only)" if rt.part(ImageSession).private_docker_config else ""
     rt.console.ok(f"docker logged in to {s.registry} as {creds.username}{private}")
     return {"registry": s.registry, "logged_in": True, "username": creds.username}
 

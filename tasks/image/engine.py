@@ -20,31 +20,30 @@ from ..core.retrying import retrying
 from ..core.runtime import Runtime
 from . import dockerconfig, dockerhost, ecr, registry
 from . import plan as imageplan
+from .session import ImageSession
 
 
 # -- facts ----------------------------------------------------------------------------------
 def docker_endpoint(rt: Runtime) -> dockerhost.Endpoint:
     """The engine the docker CLI would use here (DOCKER_HOST with TLS, the context...)."""
-    cached = rt.extras.get("docker_endpoint")
-    if isinstance(cached, dockerhost.Endpoint):
-        return cached
-    endpoint = dockerhost.resolve(rt.environ)
-    rt.extras["docker_endpoint"] = endpoint
-    return endpoint
+    session = rt.part(ImageSession)
+    if session.endpoint is None:
+        session.endpoint = dockerhost.resolve(rt.environ)
+    return session.endpoint
 
 
 def docker_client(rt: Runtime) -> Any:
     """A Docker SDK client for the resolved endpoint, or DockerUnavailable naming it."""
-    cached = rt.extras.get("docker_client")
-    if cached is not None:
-        return cached
+    session = rt.part(ImageSession)
+    if session.docker is not None:
+        return session.docker
     endpoint = docker_endpoint(rt)
     try:
         client = dockerhost.sdk_client(endpoint, timeout=30)
         client.ping()
     except Exception as exc:
         raise _unavailable(endpoint, exc) from None
-    rt.extras["docker_client"] = client
+    session.docker = client
     return client
 
 
@@ -90,9 +89,9 @@ def engine_facts(rt: Runtime) -> imageplan.EngineFacts:
 
 
 def buildx_facts(rt: Runtime) -> imageplan.BuildxFacts:
-    cached = rt.extras.get("buildx")
-    if isinstance(cached, imageplan.BuildxFacts):
-        return cached
+    session = rt.part(ImageSession)
+    if session.buildx is not None:
+        return session.buildx
     version = rt.commands.run(["docker", "buildx", "version"], timeout=30)
     facts = imageplan.BuildxFacts(present=False)
     if version.ok:
@@ -101,7 +100,7 @@ def buildx_facts(rt: Runtime) -> imageplan.BuildxFacts:
             inspect.stdout if inspect.ok else ""
         )
         facts = imageplan.BuildxFacts(True, version.stdout.strip(), name, driver, platforms)
-    rt.extras["buildx"] = facts
+    session.buildx = facts
     return facts
 
 
@@ -123,7 +122,7 @@ def check_platform(rt: Runtime) -> dict[str, Any]:
             f"--platform {s.platform}",
             details={"check": data},
         )
-    rt.extras["assessment"] = result
+    rt.part(ImageSession).assessment = result
     return data
 
 
@@ -175,10 +174,10 @@ def _run_streamed(rt: Runtime, argv: list[str], what: str) -> None:
 def build_image(rt: Runtime, *, push: bool = False) -> dict[str, Any]:
     """``image.build``: build for the target platform, check it locally, optionally push."""
     s = rt.settings
-    assessment = rt.extras.get("assessment")
+    assessment = rt.part(ImageSession).assessment
     builder = (
         assessment.builder
-        if isinstance(assessment, imageplan.Assessment)
+        if assessment is not None
         else ("buildx" if buildx_facts(rt).present else "classic")
     )
     context = str(Path(s.context))
@@ -275,7 +274,8 @@ def verify_image(rt: Runtime, image: str | None = None) -> dict[str, Any]:
 def private_logins(rt: Runtime) -> Iterator[str]:
     """The suite's own ``docker login`` goes to a throw-away DOCKER_CONFIG, removed when the
     block ends, so no credential outlives the run (``invoke ecr.login`` is the exception)."""
-    current = rt.extras.get("private_docker_config")
+    session = rt.part(ImageSession)
+    current = session.private_docker_config
     if current:  # already inside one (release -> image.push)
         yield str(current)
         return
@@ -283,11 +283,11 @@ def private_logins(rt: Runtime) -> Iterator[str]:
     previous = rt.commands.env.get("DOCKER_CONFIG")
     with dockerconfig.throwaway(user_dir, [rt.settings.registry]) as private:
         rt.commands.env["DOCKER_CONFIG"] = str(private)
-        rt.extras["private_docker_config"] = str(private)
+        session.private_docker_config = str(private)
         try:
             yield str(private)
         finally:
-            rt.extras.pop("private_docker_config", None)
+            session.private_docker_config = None
             if previous is None:
                 rt.commands.env.pop("DOCKER_CONFIG", None)
             else:

@@ -403,15 +403,6 @@ LOCAL_POLL = {
 }
 
 
-def backend_for(rt: Any) -> LocalBackend:
-    """The factory ``tasks.release.actions.backend_for`` calls for ``runner: local``."""
-    if "poll_policy" not in rt.extras:
-        from ..codebuild.wait import PollPolicy
-
-        rt.extras["poll_policy"] = PollPolicy(**LOCAL_POLL)
-    return LocalBackend.from_runtime(rt)
-
-
 def source_dir(settings: Any) -> Path:
     """CODEBUILD_SRC_DIR of a local build: the ``source`` setting (relative to this repository)
     or, without it, this repository."""

@@ -50,7 +50,6 @@ import sys
 from .backend import (
     LOCAL_POLL,
     LocalBackend,
-    backend_for,
     check_buildspec,
     running_builds,
     source_dir,
@@ -64,7 +63,6 @@ __all__ = [
     "PROJECT_ROOT",
     "LocalBackend",
     "Worker",
-    "backend_for",
     "build_from_state",
     "check_buildspec",
     "kill_containers",

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
-from ..codebuild.client import Caller, CodeBuildBackend
+from ..codebuild.client import AwsCaller, CodeBuildBackend
 from ..codebuild.model import IN_PROGRESS, TIMED_OUT
 from ..core.aws import ReadRefused, read_aws, translate
 from ..core.errors import ExitCode, SuiteError
@@ -104,7 +104,7 @@ def read_builds(rt: Runtime, project: str) -> BuildHistory:
     waits with (one implementation of "recent builds"); a refused read is the check's fact."""
     backend = CodeBuildBackend(
         lambda service: rt.aws.client(service, suite_retries=True),
-        Caller(refresh=rt.aws.refresh, source=rt.aws.credential_source, sleep=rt.sleep),
+        AwsCaller(refresh=rt.aws.refresh, source=rt.aws.credential_source, sleep=rt.sleep),
         region=rt.settings.region,
     )
     try:

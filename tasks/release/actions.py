@@ -5,13 +5,12 @@ Starting goes through, in order: the seed allow-list, the pinned image (from the
 guard, then one idempotent StartBuild. The build id, console URL and log URL are printed the
 moment it starts. Each action returns the ``--json`` result; failures raise ``SuiteError``.
 
-The backend comes from ``backend_for`` (``rt.extras["backend"]`` when a test or the pipeline
-already made one): CodeBuild, or the local runner when ``runner: local``.
+The backend comes from ``backend_for``: the one ``tasks.wiring`` chose for the runner
+(CodeBuild, or the local runner when ``runner: local``), or a test's ``Services(backend=...)``.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import sys
@@ -19,7 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..codebuild.client import Caller, CodeBuildBackend, conflict, resolve_image
+from ..codebuild.client import AwsCaller, CodeBuildBackend, conflict, resolve_image
 from ..codebuild.commands import command_for, display, where
 from ..codebuild.model import (
     Build,
@@ -30,6 +29,7 @@ from ..codebuild.model import (
     overrides_for,
     start_params,
 )
+from ..codebuild.services import Services
 from ..codebuild.wait import (
     FailureHook,
     StreamedFailureHook,
@@ -42,6 +42,7 @@ from ..codebuild.wait import (
 from ..core.errors import ConfirmationRequired, SuiteError, UsageError
 from ..core.interrupts import deferred_interrupts
 from ..core.runtime import Runtime
+from .state import ReleaseState
 
 if TYPE_CHECKING:
     from ..diagnose.followups import FollowUp
@@ -53,70 +54,57 @@ _PINNED = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")  # registry/repo@sha256:<
 # -- wiring ----------------------------------------------------------------------------------
 
 
-def caller_for(rt: Runtime) -> Caller:
-    if "caller" not in rt.extras:
-        rt.extras["caller"] = Caller(
+def caller_for(rt: Runtime) -> AwsCaller:
+    services = rt.part(Services)
+    if services.caller is None:
+        services.caller = AwsCaller(
             refresh=rt.aws.refresh,
             source=rt.aws.credential_source,
             sleep=rt.sleep,
             on_retry=rt.console.warn,
         )
-    caller: Caller = rt.extras["caller"]
-    return caller
+    return services.caller
 
 
 def suite_clients(rt: Runtime) -> Callable[[str], Any]:
-    """Clients for calls the ``Caller`` retries: botocore sends each once (one retry layer)."""
+    """Clients for calls the ``AwsCaller`` retries: botocore sends each once (one retry layer)."""
     return lambda service: rt.aws.client(service, suite_retries=True)
 
 
+def codebuild_backend(rt: Runtime) -> CodeBuildBackend:
+    """The CodeBuild backend of ``runner: codebuild`` (``tasks.wiring`` chooses the runner)."""
+    return CodeBuildBackend(
+        suite_clients(rt),
+        caller_for(rt),
+        region=rt.settings.region,
+        log_group=rt.settings.log_group,
+        env=rt.settings.env,
+    )
+
+
 def backend_for(rt: Runtime) -> BuildBackend:
-    """The backend for this environment's runner, made once per run."""
-    if "backend" in rt.extras:
-        backend: BuildBackend = rt.extras["backend"]
-        return backend
-    if rt.settings.runner == "local":
-        try:
-            localbuild: Any = importlib.import_module("..local.runner", __package__)
-        except ImportError:
-            localbuild = None
-        make = getattr(localbuild, "backend_for", None)
-        if make is None:
-            raise UsageError(
-                f"environment {rt.settings.env!r} uses runner: local, which this install lacks",
-                "use an environment with runner: codebuild",
-            )
-        rt.extras["backend"] = make(rt)
-    else:
-        rt.extras["backend"] = CodeBuildBackend(
-            suite_clients(rt),
-            caller_for(rt),
-            region=rt.settings.region,
-            log_group=rt.settings.log_group,
-            env=rt.settings.env,
-        )
-    return backend_for(rt)
+    """The backend the wiring chose for this environment's runner, made once per run."""
+    return rt.part(Services).build_backend(rt.settings.env)
 
 
 def waiter_for(
     rt: Runtime,
     *,
     timeout: float | None,
-    follow: bool = True,
     owner: bool = True,
     readers: Sequence[Callable[[str], None]] = (),
 ) -> Waiter:
     """``owner``: this run started the build, so Ctrl-C stops it (a follower only detaches)."""
-    caller = rt.extras.get("caller")
+    services = rt.part(Services)
+    caller = services.caller
     return Waiter(
         backend_for(rt),
         rt.console,
         sleep=rt.sleep,
         monotonic=rt.monotonic,
         now=rt.now,
-        policy=rt.extras.get("poll_policy"),
-        pressure=(lambda: caller.pressure) if isinstance(caller, Caller) else (lambda: 0.0),
-        follow=follow,
+        policy=services.poll_policy,
+        pressure=(lambda: caller.pressure) if caller is not None else (lambda: 0.0),
         timeout=timeout,
         env=rt.settings.env,
         owner=owner,
@@ -157,8 +145,9 @@ def pinned_image(rt: Runtime, image: str | None = None) -> str:
                 "pass registry/repo@sha256:<digest> (see `invoke image.verify`)",
             )
         return image
-    if rt.extras.get("pinned"):
-        return str(rt.extras["pinned"])
+    state = rt.part(ReleaseState)
+    if state.pinned:
+        return state.pinned
     s = rt.settings
     if s.is_ecr:
         from ..image.ecr import client_for
@@ -178,8 +167,8 @@ def pinned_image(rt: Runtime, image: str | None = None) -> str:
 
         found = verify_image(rt, f"{s.image_name}:{s.tag}")
     rt.console.info(f"image {s.image_name}:{s.tag} is {found['pinned']}")
-    rt.extras["pinned"] = found["pinned"]
-    return str(found["pinned"])
+    state.pinned = str(found["pinned"])
+    return state.pinned
 
 
 def refuse_if_running(rt: Runtime, project: str) -> None:
@@ -201,7 +190,7 @@ def confirm(rt: Runtime, what: str, *, yes: bool) -> None:
     """The production guard: environments with ``confirm: true`` need a yes."""
     if not rt.settings.confirm or yes:
         return
-    ask: Callable[[str], bool | None] = rt.extras.get("ask") or (
+    ask: Callable[[str], bool | None] = rt.part(Services).ask or (
         lambda question: _ask_terminal(rt, question)
     )
     answer = ask(f"{what} in environment {rt.settings.env!r}?")
@@ -217,9 +206,10 @@ def confirm(rt: Runtime, what: str, *, yes: bool) -> None:
 
 def invocation_id(rt: Runtime) -> str:
     """One id per run: retries inside it share the idempotency token; a new run gets a new one."""
-    if "invocation_id" not in rt.extras:
-        rt.extras["invocation_id"] = rt.environ.get("RELEASE_INVOCATION_ID") or uuid.uuid4().hex
-    return str(rt.extras["invocation_id"])
+    state = rt.part(ReleaseState)
+    if state.invocation_id is None:
+        state.invocation_id = rt.environ.get("RELEASE_INVOCATION_ID") or uuid.uuid4().hex
+    return state.invocation_id
 
 
 # -- actions ---------------------------------------------------------------------------------
@@ -275,7 +265,7 @@ def run_action(
     else:
         refuse_if_running(rt, project)
     label = ACTION_NAMES[action] + (f" ({chosen})" if chosen else "")
-    if action == "migrate" and not rt.extras.get("planned"):  # issue 14: plan before confirm
+    if action == "migrate" and not rt.part(ReleaseState).planned:  # issue 14: plan before confirm
         from .planflow import gate_migration
 
         gate_migration(rt, image=pinned)
@@ -301,8 +291,9 @@ def run_action(
     }
     if snap is not None:
         extra["snapshot"] = snap.as_dict()
-    if rt.extras.get("plan"):
-        extra["plan"] = rt.extras["plan"]
+    plan = rt.part(ReleaseState).plan
+    if plan:
+        extra["plan"] = plan
     if held.pending:
         return {**follow_build(rt, build, timeout=timeout, interrupted=True), **extra}
     if detach:
@@ -374,8 +365,8 @@ def follow_build(
     finish(final, list(waiter.follower.tail), hook, env=rt.settings.env)
     took = final.duration(rt.now())
     rt.console.ok(f"build {final.id} SUCCEEDED" + (f" in {fmt_seconds(took)}" if took else ""))
-    caller = rt.extras.get("caller")
-    calls = caller.calls if isinstance(caller, Caller) else None
+    caller = rt.part(Services).caller
+    calls = caller.calls if caller is not None else None
     return {**final.as_dict(rt.now()), "log_lines": waiter.follower.lines, "api_calls": calls}
 
 
@@ -428,13 +419,14 @@ class SafeHook:
 
 
 def failure_hook(rt: Runtime) -> SafeHook | None:
-    """What names a failed build's cause and fix: ``rt.extras["on_failure"]`` when set (None
-    turns diagnosis off, e.g. --no-diagnose), else the diagnosis wired by ``diagnosis_for``."""
-    if "on_failure" in rt.extras:
-        hook: FailureHook | StreamedFailureHook | None = rt.extras["on_failure"]
-    else:
-        hook = diagnosis_for(rt)
-    return None if hook is None else SafeHook(rt, hook)
+    """What names a failed build's cause and fix: ``Services.on_failure`` when set
+    (``Services.diagnose = False`` turns diagnosis off, e.g. --no-diagnose), else the diagnosis
+    wired by ``diagnosis_for``."""
+    services = rt.part(Services)
+    if not services.diagnose:
+        return None
+    hook = services.on_failure if services.on_failure is not None else diagnosis_for(rt)
+    return SafeHook(rt, hook)
 
 
 def wait_build(rt: Runtime, build_id: str, *, timeout: float | None = None) -> dict[str, Any]:
@@ -455,7 +447,7 @@ def show_logs(rt: Runtime, build_id: str, *, follow: bool = False) -> dict[str, 
     """``build.logs ID``: print the log so far; with ``--follow`` until the build ends."""
     backend = backend_for(rt)
     build = backend.get(build_id)
-    waiter = waiter_for(rt, timeout=None, follow=True, owner=False)
+    waiter = waiter_for(rt, timeout=None, owner=False)
     if follow and not build.final:
         build = waiter.wait(build)
     elif build.logs.cloudwatch_disabled:
@@ -594,7 +586,7 @@ def release(
         from .planflow import gate_migration
 
         gate_migration(rt, directory=rt.settings.context)
-        rt.extras["planned"] = True
+        rt.part(ReleaseState).planned = True
     if migrate or seed:
         from .snapshot import confirm_note
 
@@ -604,7 +596,7 @@ def release(
     from . import reporting
     from .pipeline import PipelineStopped
 
-    rt.extras[reporting.IN_RELEASE] = True
+    rt.part(ReleaseState).in_release = True
     try:
         results = Executor(rt.console, rt.monotonic).run(steps, rt)
     except PipelineStopped as err:
@@ -615,9 +607,9 @@ def release(
         raise
     out: dict[str, Any] = {**base, "steps": [r.as_dict() for r in results]}
     out["results"] = {r.name: dict(r.result) for r in results}
-    out["pinned"] = rt.extras.get("pinned")
-    if rt.extras.get("plan"):
-        out["plan"] = rt.extras["plan"]
+    out["pinned"] = rt.part(ReleaseState).pinned
+    if rt.part(ReleaseState).plan:
+        out["plan"] = rt.part(ReleaseState).plan
     total = sum(r.duration for r in results)
     rt.console.ok(
         f"release done in {fmt_seconds(total)}: "
@@ -644,7 +636,7 @@ def step_functions(rt: Runtime, opts: Any, timeout: float | None) -> Any:
         from ..image.engine import push_image
 
         result = push_image(rt)
-        rt.extras["pinned"] = result["pinned"]
+        rt.part(ReleaseState).pinned = str(result["pinned"])
         return result
 
     def resolve(rt: Runtime) -> dict[str, Any]:

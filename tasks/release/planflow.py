@@ -15,6 +15,7 @@ from ..core.errors import CommandFailed, DockerUnavailable, MigrationBlocked, Us
 from ..core.runtime import Runtime
 from .plan import pgoptions, plan_settings, render
 from .planrun import make_plan
+from .state import ReleaseState
 
 
 def plan_action(
@@ -60,12 +61,12 @@ def gate_migration(rt: Runtime, *, image: str = "", directory: str = "") -> None
     ``plan: true`` (default for ``confirm: true``) show the plan of ``image`` (or of the build
     context ``directory`` when the image is not built yet) and, with ``confirm: true``, refuse
     destructive or locking findings that neither ``--allow-destructive`` nor ``accept_rules``
-    let through. The plan travels in the ``--json`` result (``rt.extras["plan"]``)."""
+    let through. The plan travels in the ``--json`` result (``ReleaseState.plan``)."""
     s = rt.settings
     settings = plan_settings(s.extra, confirm=s.confirm)
     if not settings.plan:
         return
-    allow = bool(rt.extras.get("allow_destructive"))
+    allow = rt.part(ReleaseState).allow_destructive
     try:
         result = make_plan(
             s.env,
@@ -84,7 +85,7 @@ def gate_migration(rt: Runtime, *, image: str = "", directory: str = "") -> None
         result = make_plan(s.env, settings, directory=Path(s.context), allow_destructive=allow)
     for line in render(result):
         rt.console.info(line)
-    rt.extras["plan"] = result.as_dict()
+    rt.part(ReleaseState).plan = result.as_dict()
     if s.confirm and result.gate.blocked:
         first = result.gate.blocking[0]
         raise MigrationBlocked(

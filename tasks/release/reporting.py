@@ -4,8 +4,8 @@ the ``--json`` result (or the error's details), and under GitHub Actions the ste
 (``GITHUB_STEP_SUMMARY``, appended) and the outputs ``build_id``, ``image``, ``status``
 (``GITHUB_OUTPUT``, appended). A report that cannot be written never hides the outcome.
 
-Issue 14's plan and lint results arrive through ``Runtime.extras`` as typed values
-(``PLAN_KEY``: ``report.PlanSummary``; ``LINT_KEY``: a tuple of ``report.LintFinding``).
+Issue 14's plan and lint results arrive typed in ``ReleaseState`` (``plan_summary``:
+``report.PlanSummary``; ``lint``: a tuple of ``report.LintFinding``).
 """
 
 from __future__ import annotations
@@ -16,32 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import SuiteError
+from ..core.runtime import Runtime
 from . import report as rp
-
-PLAN_KEY = "report_plan"  # report.PlanSummary, set by issue 14's plan step when it ran
-LINT_KEY = "report_lint"  # tuple[report.LintFinding, ...]
-IN_RELEASE = "report_in_release"  # the release publishes one report for all its steps
-SNAPSHOT_SECONDS = "snapshot_seconds"
+from .state import ReleaseState
 
 
-def _plan(rt: Any) -> rp.PlanSummary | None:
-    plan = rt.extras.get(PLAN_KEY)
-    return plan if isinstance(plan, rp.PlanSummary) else None
+def _plan(rt: Runtime) -> rp.PlanSummary | None:
+    return rt.part(ReleaseState).plan_summary
 
 
-def _lint(rt: Any) -> tuple[rp.LintFinding, ...]:
-    found = rt.extras.get(LINT_KEY) or ()
-    return tuple(f for f in found if isinstance(f, rp.LintFinding))
+def _lint(rt: Runtime) -> tuple[rp.LintFinding, ...]:
+    return rt.part(ReleaseState).lint
 
 
-def _snapshot(rt: Any) -> dict[str, Any] | None:
-    snap = rt.extras.get("snapshot")
-    as_dict = getattr(snap, "as_dict", None)
-    return as_dict() if callable(as_dict) else None
+def _snapshot(rt: Runtime) -> dict[str, Any] | None:
+    snap = rt.part(ReleaseState).snapshot
+    return snap.as_dict() if snap is not None else None
 
 
 def make_report(
-    rt: Any,
+    rt: Runtime,
     action: str,
     *,
     status: str,
@@ -68,10 +62,13 @@ def make_report(
     )
 
 
-def action_steps(rt: Any, action: str, build: Mapping[str, Any] | None, status: str) -> list[Any]:
+def action_steps(
+    rt: Runtime, action: str, build: Mapping[str, Any] | None, status: str
+) -> list[Any]:
     steps: list[dict[str, Any]] = []
-    if SNAPSHOT_SECONDS in rt.extras:
-        steps.append({"name": "snapshot", "status": "ok", "duration": rt.extras[SNAPSHOT_SECONDS]})
+    took = rt.part(ReleaseState).snapshot_seconds
+    if took is not None:
+        steps.append({"name": "snapshot", "status": "ok", "duration": took})
     ok = status == "SUCCEEDED"
     steps.append(
         {
@@ -83,10 +80,11 @@ def action_steps(rt: Any, action: str, build: Mapping[str, Any] | None, status: 
     return steps
 
 
-def after_action(rt: Any, action: str, image: str, result: dict[str, Any]) -> None:
+def after_action(rt: Runtime, action: str, image: str, result: dict[str, Any]) -> None:
     """A build that SUCCEEDED (or was detached): the report joins the result."""
-    if rt.extras.get(IN_RELEASE):
-        rt.extras.setdefault("report_builds", []).append((action, result))
+    state = rt.part(ReleaseState)
+    if state.in_release:
+        state.report_builds.append((action, result))
         return
     status = str(result.get("status") or "")
     r = make_report(
@@ -100,12 +98,13 @@ def after_action(rt: Any, action: str, image: str, result: dict[str, Any]) -> No
     result["report"] = publish(rt, r)
 
 
-def after_failure(rt: Any, action: str, image: str, err: SuiteError) -> None:
+def after_failure(rt: Runtime, action: str, image: str, err: SuiteError) -> None:
     """A build that did not succeed: the report joins the error's ``--json`` details."""
     build = getattr(err, "build", None)
     as_dict = build.as_dict() if build is not None else dict(err.details or {})
-    if rt.extras.get(IN_RELEASE):
-        rt.extras.setdefault("report_builds", []).append((action, as_dict))
+    state = rt.part(ReleaseState)
+    if state.in_release:
+        state.report_builds.append((action, as_dict))
         return
     status = str(as_dict.get("status") or "FAILED")
     r = make_report(
@@ -121,10 +120,10 @@ def after_failure(rt: Any, action: str, image: str, err: SuiteError) -> None:
 
 
 def release_report(
-    rt: Any, steps: Sequence[Mapping[str, Any]], *, status: str, error: str = ""
+    rt: Runtime, steps: Sequence[Mapping[str, Any]], *, status: str, error: str = ""
 ) -> dict[str, Any]:
     """The one report of ``invoke release``: its steps, and its migration build (else seed)."""
-    builds = dict(rt.extras.get("report_builds") or [])
+    builds = dict(rt.part(ReleaseState).report_builds)
     build = builds.get("migrate") or builds.get("seed")
     if build and build.get("status") not in (None, "SUCCEEDED"):
         status = str(build["status"])
@@ -132,7 +131,7 @@ def release_report(
         rt,
         "release",
         status=status,
-        image=str(rt.extras.get("pinned") or ""),
+        image=str(rt.part(ReleaseState).pinned or ""),
         build=build,
         steps=steps,
         error=error,
@@ -140,7 +139,7 @@ def release_report(
     return publish(rt, r)
 
 
-def publish(rt: Any, r: rp.Report) -> dict[str, Any]:
+def publish(rt: Runtime, r: rp.Report) -> dict[str, Any]:
     for line in rp.render_text(r):
         rt.console.line(line)
     env = rt.environ

@@ -29,7 +29,9 @@ from typing import Any
 
 from ..codebuild.model import BuildBackend
 from ..core.errors import AwsError, ExitCode, QuotaExceeded, SuiteError
+from ..core.runtime import Runtime
 from ..provision.requirements import BackupPolicy, backup_policy
+from .state import ReleaseState
 
 # the policy lives with the permissions it needs (provision/requirements.py), so doctor reads it
 
@@ -338,32 +340,30 @@ def _as_client_error(response: Mapping[str, Any]) -> Exception:
 
 # -- the hook the release flow calls ---------------------------------------------------------
 
-NO_BACKUP = "no_backup"  # Runtime.extras key set by --no-backup
 
-
-def confirm_note(rt: Any) -> str:
+def confirm_note(rt: Runtime) -> str:
     """What the confirmation prompt says about the restore point."""
     policy = backup_policy(rt.settings)
-    if rt.extras.get(NO_BACKUP):
+    if rt.part(ReleaseState).no_backup:
         return " WITHOUT a snapshot first (--no-backup)"
     if policy.enabled:
         return f" after a snapshot of {policy.kind} {policy.database}"
     return ""
 
 
-def snapshots_for(rt: Any, policy: BackupPolicy) -> RdsSnapshots:
-    if "rds_snapshots" not in rt.extras:
-        rt.extras["rds_snapshots"] = RdsSnapshots(
+def snapshots_for(rt: Runtime, policy: BackupPolicy) -> RdsSnapshots:
+    state = rt.part(ReleaseState)
+    if state.rds_snapshots is None:
+        state.rds_snapshots = RdsSnapshots(
             rt.aws.client("rds"), policy, sleep=rt.sleep, monotonic=rt.monotonic
         )
-    made: RdsSnapshots = rt.extras["rds_snapshots"]
-    return made
+    return state.rds_snapshots
 
 
-def take_snapshot(rt: Any, image: str) -> Snapshot | None:
+def take_snapshot(rt: Runtime, image: str) -> Snapshot | None:
     """Before the migration build: create, tag, wait (bounded, with progress), record."""
     policy = backup_policy(rt.settings)
-    if rt.extras.get(NO_BACKUP):
+    if rt.part(ReleaseState).no_backup:
         if policy.enabled:
             rt.console.warn(f"--no-backup: no snapshot of {policy.database} before migrating")
         return None
@@ -384,15 +384,15 @@ def take_snapshot(rt: Any, image: str) -> Snapshot | None:
     bound = float(rt.settings.extra.get("backup_wait") or 3600)
     snap = rds.wait(snap, bound=bound, progress=rt.console.progress)
     rt.console.ok(f"snapshot {snap.id} is {snap.status or 'available'}")
-    rt.extras["snapshot"] = snap
-    rt.extras["snapshot_seconds"] = rt.monotonic() - began
+    rt.part(ReleaseState).snapshot = snap
+    rt.part(ReleaseState).snapshot_seconds = rt.monotonic() - began
     return snap
 
 
-def prune_snapshots(rt: Any) -> list[str]:
+def prune_snapshots(rt: Runtime) -> list[str]:
     """After a successful migration: delete the suite's own snapshots beyond ``backup_keep``."""
-    snap = rt.extras.get("snapshot")
-    if not isinstance(snap, Snapshot):
+    snap = rt.part(ReleaseState).snapshot
+    if snap is None:
         return []
     policy = backup_policy(rt.settings)
     rds = snapshots_for(rt, policy)
@@ -407,11 +407,11 @@ def prune_snapshots(rt: Any) -> list[str]:
     return gone
 
 
-def on_failure(rt: Any, err: SuiteError) -> None:
+def on_failure(rt: Runtime, err: SuiteError) -> None:
     """A failed migration: its one line ends with the paste-ready restore command, and the
     ``--json`` error carries the snapshot."""
-    snap = rt.extras.get("snapshot")
-    if not isinstance(snap, Snapshot):
+    snap = rt.part(ReleaseState).snapshot
+    if snap is None:
         return
     hint = f"to go back to the snapshot taken before it: {restore_command(snap)}"
     err.remedy = f"{err.remedy.rstrip('. ')}; {hint}" if err.remedy else hint

@@ -23,8 +23,8 @@ from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.errors import SuiteError
 from tasks.core.redact import Redactor
-from tasks.core.runtime import make_runtime
 from tasks.local import services
+from tasks.wiring import runtime_for
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.helpers.bun import ensure_bun
 
@@ -87,7 +87,7 @@ class LocalEnv:
         )
         buffer = io.StringIO()
         console = Console(out=buffer, err=buffer, color=False, redactor=Redactor())
-        rt = make_runtime(settings, console, environ=environ)
+        rt = runtime_for(settings, console, environ=environ)
         try:
             result, error = action(rt), None
         except SuiteError as err:

@@ -29,6 +29,7 @@ from tasks.core.config import Settings, load_settings
 from tasks.core.console import Console
 from tasks.core.runtime import Runtime
 from tasks.provision import requirements as prereqs
+from tasks.wiring import wire
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -382,4 +383,5 @@ def make_rt(settings: Any, json_mode: bool = False) -> tuple[Runtime, io.StringI
         commands=CommandRunner(console.redactor, {}),
         redactor=console.redactor,
     )
+    wire(rt)
     return rt, out, err

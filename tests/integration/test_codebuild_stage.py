@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful, WaitTimedOut, idempotency_token
+from tasks.codebuild.services import Services
 from tasks.core.aws import AwsFactory
 from tasks.core.commands import CommandRunner
 from tasks.core.config import load_settings, load_yaml_file
@@ -25,6 +26,8 @@ from tasks.core.console import Console
 from tasks.core.errors import BuildConflict, ExitCode, RegistryError
 from tasks.core.runtime import Runtime
 from tasks.release import actions as runs
+from tasks.release.state import ReleaseState
+from tasks.wiring import wire
 from tests.helpers.scripted_codebuild import (
     FlakyProxy,
     Script,
@@ -70,7 +73,8 @@ class Harness:
             now=clock.now,
             monotonic=clock.monotonic,
         )
-        self.rt.extras["pinned"] = PINNED
+        wire(self.rt)
+        self.rt.part(ReleaseState).pinned = PINNED
         self.calls: list[str] = []
         for service in ("codebuild", "logs"):
             self.client(service).meta.events.register(f"before-call.{service}.*", self._count)
@@ -307,7 +311,7 @@ def test_concurrency_guard_refuses_and_force_overrides(
 ) -> None:
     fake.scripts = [_script(5)]
     first = Harness(clock)
-    first.rt.extras["invocation_id"] = "other-run"
+    first.rt.part(ReleaseState).invocation_id = "other-run"
     running = runs.run_action(first.rt, "migrate", yes=True, detach=True)
     h = Harness(clock)
     with pytest.raises(BuildConflict) as info:
@@ -396,7 +400,7 @@ def test_build_list_logs_and_stop(fake: ScriptedCodeBuild, clock: VirtualClock) 
     fake.scripts = [_script(20), _script(20)]
     h = Harness(clock)
     first = runs.run_action(h.rt, "migrate", yes=True)
-    h.rt.extras["invocation_id"] = "second"
+    h.rt.part(ReleaseState).invocation_id = "second"
     second = runs.run_action(h.rt, "seed", yes=True, detach=True)
     listed = runs.list_recent(Harness(clock).rt, limit=5)["builds"]
     assert [b["id"] for b in listed] == [second["id"], first["id"]]
@@ -443,7 +447,7 @@ def test_image_uri_is_resolved_from_ecr_for_the_configured_tag(
     digest = _ecr_image("latest")
     fake.scripts = [_script(5)]
     h = Harness(clock)
-    h.rt.extras.pop("pinned")
+    h.rt.part(ReleaseState).pinned = None
     result = runs.run_action(h.rt, "migrate", yes=True)
     image = {v["name"]: v["value"] for v in fake.requests[0]["environmentVariablesOverride"]}
     assert image["IMAGE_URI"] == f"{h.settings.image_name}@{digest}" == result["image"]
@@ -454,7 +458,7 @@ def test_missing_tag_in_ecr_is_one_clear_error(
 ) -> None:
     _ecr_image("some-other-tag")
     h = Harness(clock)
-    h.rt.extras.pop("pinned")
+    h.rt.part(ReleaseState).pinned = None
     with pytest.raises(RegistryError) as info:
         runs.run_action(h.rt, "migrate", yes=True)
     assert "invoke image.push" in info.value.remedy
@@ -482,8 +486,8 @@ def test_release_runs_the_pushed_digest(
     monkeypatch.setattr(tasks.image.engine, "push_image", push)
     fake.scripts = [_script(30), _script(10)]
     h = Harness(clock)
-    h.rt.extras.pop("pinned")
-    h.rt.extras["ask"] = lambda question: None  # no terminal: --yes is what lets it through
+    h.rt.part(ReleaseState).pinned = None
+    h.rt.part(Services).ask = lambda question: None  # no terminal: --yes is what lets it through
     result = runs.release(h.rt, seed=True, yes=True)
     assert order == ["check", "push"]
     assert [s["name"] for s in result["steps"]] == [
@@ -583,7 +587,7 @@ def test_a_real_conflict_met_at_start_keeps_exit_8(
 ) -> None:
     fake.scripts = [_script(5)]
     first = Harness(clock)
-    first.rt.extras["invocation_id"] = "other-run"
+    first.rt.part(ReleaseState).invocation_id = "other-run"
     running = runs.run_action(first.rt, "migrate", yes=True, detach=True)
     fake.refuse_concurrent = True
     h = Harness(clock)
@@ -700,7 +704,7 @@ def test_a_vpc_failure_in_queued_ends_at_once_without_a_log(
     script.vpc_failure = ("QUEUED", "Unexpected EC2 error: UnauthorizedOperation")
     fake.scripts = [script]
     h = Harness(clock)
-    h.rt.extras["on_failure"] = None
+    h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as info:
         runs.run_action(h.rt, "migrate", yes=True)
     err = info.value

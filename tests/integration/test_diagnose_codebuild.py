@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful
+from tasks.codebuild.services import Services
 from tasks.core.aws import AwsFactory
 from tasks.core.commands import CommandRunner
 from tasks.core.config import load_settings, load_yaml_file
@@ -18,6 +19,8 @@ from tasks.core.console import Console
 from tasks.core.runtime import Runtime
 from tasks.diagnose import service
 from tasks.release import actions as runs
+from tasks.release.state import ReleaseState
+from tasks.wiring import wire
 from tests.helpers.scripted_codebuild import (
     Script,
     ScriptedCodeBuild,
@@ -66,7 +69,8 @@ def runtime(clock: VirtualClock, json_mode: bool = False) -> tuple[Runtime, io.S
         now=clock.now,
         monotonic=clock.monotonic,
     )
-    rt.extras["pinned"] = PINNED
+    wire(rt)
+    rt.part(ReleaseState).pinned = PINNED
     return rt, out
 
 
@@ -81,7 +85,7 @@ def test_wait_loop_diagnoses_a_failed_migration_automatically(
 ) -> None:
     fake.scripts = [failing_script()]
     rt, out = runtime(clock)
-    rt.extras["on_failure"] = service.failure_hook(rt, checks_factory=None)
+    rt.part(Services).on_failure = service.failure_hook(rt, checks_factory=None)
     with pytest.raises(BuildUnsuccessful) as info:
         runs.run_action(rt, "migrate", yes=True)
     assert "The database did not answer" in info.value.remedy  # the diagnosis is the remedy

@@ -26,12 +26,12 @@ import pytest
 from tasks.core.config import load_settings
 from tasks.core.console import Console
 from tasks.core.redact import Redactor
-from tasks.core.runtime import make_runtime
 from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.followups import image_platforms
 from tasks.diagnose.matcher import scan_lines
 from tasks.diagnose.ranking import Diagnosis, diagnose
 from tasks.local import services
+from tasks.wiring import runtime_for
 from tests.conftest import MOTO_TOKEN_PASSWORD, STATE
 from tests.helpers.bun import bun_env, ensure_bun
 from tests.helpers.images import busybox_image, docker_env, push_manifest_list
@@ -145,7 +145,7 @@ def test_arm64_only_manifest_list_and_the_registry_follow_up(
         }
     }
     settings = load_settings(raw, env="t", environ=dict(os.environ))
-    rt = make_runtime(settings, Console(io.StringIO(), io.StringIO()))
+    rt = runtime_for(settings, Console(io.StringIO(), io.StringIO()))
     checks = image_platforms(rt)(result.findings[0])
     assert [c.status for c in checks] == ["fail"]
     assert "linux/arm64" in checks[0].message and "linux/amd64" in checks[0].message

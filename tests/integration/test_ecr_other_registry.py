@@ -27,8 +27,9 @@ import pytest
 from tasks.core.config import load_settings
 from tasks.core.console import Console
 from tasks.core.redact import Redactor
-from tasks.core.runtime import make_runtime
+from tasks.image.session import ImageSession
 from tasks.local import services
+from tasks.wiring import runtime_for
 from tests.conftest import MOTO_ACCOUNT, ROOT
 from tests.helpers import images
 
@@ -100,7 +101,7 @@ def test_the_token_comes_from_the_registry_account_and_region(aws_env: str) -> N
     settings = load_settings(
         {"environments": {"x": {"account": MOTO_ACCOUNT, "region": "us-east-1"}}}, env="x"
     )
-    rt = make_runtime(settings, Console(redactor=Redactor()), environ=dict(os.environ))
+    rt = runtime_for(settings, Console(redactor=Redactor()), environ=dict(os.environ))
     for host, account, region in (
         (CENTRAL_HOST, CENTRAL, "eu-west-1"),
         (f"{CENTRAL}.dkr.ecr-fips.us-gov-west-1.amazonaws.com", CENTRAL, "us-gov-west-1"),
@@ -109,7 +110,7 @@ def test_the_token_comes_from_the_registry_account_and_region(aws_env: str) -> N
         token = ecr.get_token(rt, host)
         assert token.password == f"{account}-auth-token"
         assert token.endpoint == f"https://{account}.dkr.ecr.{region}.amazonaws.com"
-    assert len(rt.extras["ecr_tokens"]) == 3  # one per account and region
+    assert len(rt.part(ImageSession).ecr_tokens) == 3  # one per account and region
 
 
 def test_image_resolution_reads_the_registry_region(aws_env: str) -> None:
@@ -147,7 +148,7 @@ def test_image_resolution_reads_the_registry_region(aws_env: str) -> None:
             }
         }
     }
-    rt = make_runtime(load_settings(raw, env="x"), Console(redactor=Redactor()))
+    rt = runtime_for(load_settings(raw, env="x"), Console(redactor=Redactor()))
     assert pinned_image(rt) == f"{registry}/app@{digest}"
     # setup and doctor look for the repository there too
     from tasks.provision.facts import read_image

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful
+from tasks.codebuild.services import Services
 from tasks.release import actions as runs
 from tasks.release import report as rp
-from tasks.release import reporting
+from tasks.release.state import ReleaseState
 from tests.helpers.scripted_codebuild import PHASES, ScriptedCodeBuild, VirtualClock
 from tests.integration.test_codebuild_stage import PINNED, PROJECT, Harness, _script
 
@@ -73,7 +74,7 @@ def test_failed_build_still_reports_and_writes_outputs(
 ) -> None:
     fake.scripts = [_script(2, final="FAILED")]
     h = gh_harness(clock, tmp_path)
-    h.rt.extras["on_failure"] = None
+    h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
         runs.run_action(h.rt, "migrate", yes=True)
     report = caught.value.details["report"]
@@ -91,10 +92,10 @@ def test_plan_and_lint_slots_are_reported_when_issue_14_fills_them(
 ) -> None:
     fake.scripts = [_script(1)]
     h = gh_harness(clock, tmp_path)
-    h.rt.extras[reporting.PLAN_KEY] = rp.PlanSummary(
+    h.rt.part(ReleaseState).plan_summary = rp.PlanSummary(
         pending=("001_a", "002_b"), applied=("001_a", "002_b")
     )
-    h.rt.extras[reporting.LINT_KEY] = (
+    h.rt.part(ReleaseState).lint = (
         rp.LintFinding("add-column-default", "002_b", "rewrites", True),
     )
     result = runs.run_action(h.rt, "migrate", yes=True)

@@ -16,9 +16,11 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from tasks.codebuild.model import BuildUnsuccessful
+from tasks.codebuild.services import Services
 from tasks.core.errors import ExitCode, QuotaExceeded
 from tasks.release import actions as runs
 from tasks.release import snapshot
+from tasks.release.state import ReleaseState
 from tests.helpers.aws_world import client
 from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, VirtualClock
 from tests.integration.test_codebuild_stage import PROJECT, Harness, _script
@@ -69,7 +71,7 @@ def make_cluster(endpoint: str) -> Any:
 def harness(clock: VirtualClock, **flags: Any) -> Harness:
     h = Harness(clock, **flags)  # env prod: confirm: true, so backup defaults to snapshot
     h.questions: list[str] = []  # type: ignore[misc]
-    h.rt.extras["ask"] = lambda q: h.questions.append(q) or True  # type: ignore[attr-defined]
+    h.rt.part(Services).ask = lambda q: h.questions.append(q) or True  # type: ignore[attr-defined]
     return h
 
 
@@ -141,7 +143,7 @@ def test_failed_migration_line_gives_the_restore_command_and_keeps_snapshots(
     )
     fake.scripts = [_script(2, final="FAILED")]
     h = harness(clock, database_instance=DB, backup_keep=1)
-    h.rt.extras["on_failure"] = None
+    h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
         runs.run_action(h.rt, "migrate")
     line = caught.value.line()
@@ -161,7 +163,7 @@ def test_cluster_path_snapshots_the_aurora_cluster_and_restores_a_cluster(
     rds = make_cluster(aws_env)
     fake.scripts = [_script(1, final="FAILED")]
     h = harness(clock, database_cluster=CLUSTER)
-    h.rt.extras["on_failure"] = None
+    h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
         runs.run_action(h.rt, "migrate")
     sid = caught.value.details["snapshot"]["id"]
@@ -181,7 +183,7 @@ def test_no_backup_skips_it_and_the_prompt_says_so(
     rds = make_instance(aws_env)
     fake.scripts = [_script(1)]
     h = harness(clock, database_instance=DB)
-    h.rt.extras[snapshot.NO_BACKUP] = True
+    h.rt.part(ReleaseState).no_backup = True
     result = runs.run_action(h.rt, "migrate")
     assert "WITHOUT a snapshot first (--no-backup)" in h.questions[0]  # type: ignore[attr-defined]
     assert "snapshot" not in result and snapshots(rds) == {}
@@ -369,7 +371,7 @@ def test_diagnose_of_the_failed_migration_names_its_restore_point(
     )
     fake.scripts = [_script(2, final="FAILED")]
     h = harness(clock, database_instance=DB)
-    h.rt.extras["on_failure"] = None
+    h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
         runs.run_action(h.rt, "migrate")
     sid = caught.value.details["snapshot"]["id"]

@@ -1,4 +1,4 @@
-"""Pure parts of the CodeBuild adapter: parsing, URLs, the Caller's retry rules."""
+"""Pure parts of the CodeBuild adapter: parsing, URLs, the AwsCaller's retry rules."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import tenacity
 
-from tasks.codebuild.client import Caller, console_url, logs_url, parse_build
+from tasks.codebuild.client import AwsCaller, console_url, logs_url, parse_build
 from tasks.core.errors import AwsAuthError, AwsError
 
 
@@ -73,8 +73,8 @@ def test_urls() -> None:
     )
 
 
-def _caller(**kw: Any) -> Caller:
-    return Caller(sleep=lambda s: None, wait=tenacity.wait_none(), **kw)
+def _caller(**kw: Any) -> AwsCaller:
+    return AwsCaller(sleep=lambda s: None, wait=tenacity.wait_none(), **kw)
 
 
 def test_caller_retries_throttling_and_tracks_pressure() -> None:

@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 
 from tasks.codebuild.model import Build, Context, EnvVar, LogEvent, LogLocation, LogPage, Phase
+from tasks.codebuild.services import Services
 from tasks.core.config import load_settings
 from tasks.core.console import Console
 from tasks.core.errors import ExitCode, SuiteError
-from tasks.core.runtime import Runtime, make_runtime
+from tasks.core.runtime import Runtime
 from tasks.diagnose import service
 from tasks.diagnose.followups import network_path, run_followups
 from tasks.diagnose.ranking import Finding
 from tasks.diagnose.report import CheckResult
+from tasks.wiring import runtime_for
 
 RAW = {
     "environments": {
@@ -84,10 +86,10 @@ class FakeBackend:
 
 def runtime(backend: Any, json_mode: bool = False) -> tuple[Runtime, io.StringIO, io.StringIO]:
     out, err = io.StringIO(), io.StringIO()
-    rt = make_runtime(
+    rt = runtime_for(
         load_settings(RAW, env="t"), Console(out, err, json_mode=json_mode, color=False)
     )
-    rt.extras["backend"] = backend
+    rt.part(Services).backend = backend
     return rt, out, err
 
 
@@ -100,7 +102,7 @@ def test_latest_failed_build_is_read_with_its_whole_log() -> None:
         [build("acme-migrations:b2", "SUCCEEDED"), build("acme-migrations:b1", "FAILED")], LOG
     )
     rt, out, _ = runtime(backend)
-    result = service.run(rt, backend=rt.extras["backend"], checks_factory=no_checks)
+    result = service.run(rt, backend=rt.part(Services).build_backend("t"), checks_factory=no_checks)
     assert result["build"]["id"] == "acme-migrations:b1"
     top = result["findings"][0]
     assert top["id"] == "pg_connect_timeout"
@@ -113,9 +115,12 @@ def test_bare_uuid_is_completed_with_the_project() -> None:
     backend = FakeBackend([build("acme-migrations:b1", "FAILED")], LOG)
     rt, _, _ = runtime(backend)
     assert (
-        service.run(rt, backend=rt.extras["backend"], build_id="b1", checks_factory=no_checks)[
-            "build"
-        ]["id"]
+        service.run(
+            rt,
+            backend=rt.part(Services).build_backend("t"),
+            build_id="b1",
+            checks_factory=no_checks,
+        )["build"]["id"]
         == "acme-migrations:b1"
     )
 
@@ -124,7 +129,7 @@ def test_no_match_prints_json_once_and_exits_with_its_code() -> None:
     backend = FakeBackend([build("acme-migrations:b1", "FAILED")], ["hello", "odd failure"])
     rt, out, _ = runtime(backend, json_mode=True)
     with pytest.raises(SuiteError) as caught:
-        service.run(rt, backend=rt.extras["backend"], checks_factory=no_checks)
+        service.run(rt, backend=rt.part(Services).build_backend("t"), checks_factory=no_checks)
     assert caught.value.code == ExitCode.DIAGNOSE_NO_MATCH
     assert out.getvalue() == ""  # the one object is printed with the error, as for every task
     rt.console.error(caught.value)  # what tasks.cli.common.execute does with it
@@ -148,7 +153,7 @@ def test_failure_hook_prints_the_diagnosis_and_returns_the_fix() -> None:
 
 def test_failure_hook_falls_back_to_the_tail_without_a_log_location() -> None:
     rt, _, _ = runtime(FakeBackend([], []))
-    hook = service.failure_hook(rt, rt.extras["backend"], checks_factory=None)
+    hook = service.failure_hook(rt, rt.part(Services).build_backend("t"), checks_factory=None)
     assert hook(build("acme-migrations:b1", "FAILED", logs=False), ['error: Script not found "x"'])
 
 
@@ -183,7 +188,7 @@ def test_a_followed_build_that_fails_is_diagnosed_from_the_follower_s_stream() -
             reads_at.append(backend.reads)
             return found
 
-    rt.extras["on_failure"] = Recording(rt, backend, checks_factory=None)
+    rt.part(Services).on_failure = Recording(rt, backend, checks_factory=None)
     with pytest.raises(SuiteError) as caught:
         actions.follow_build(rt, failed, timeout=60, owner=False)
     assert caught.value.remedy.startswith("The database did not answer")
@@ -255,7 +260,7 @@ def test_a_build_still_running_has_not_failed_yet() -> None:
     with pytest.raises(SuiteError) as caught:
         service.run(
             rt,
-            backend=rt.extras["backend"],
+            backend=rt.part(Services).build_backend("t"),
             build_id="acme-migrations:b2",
             checks_factory=no_checks,
         )
@@ -268,7 +273,10 @@ def test_stopped_build_whose_log_ran_no_command_says_so() -> None:
     log = ["[Container] 2024/07/12 01:21:53 Entering phase BUILD", "line 0"]
     rt, _, _ = runtime(FakeBackend([build("acme-migrations:b3", "STOPPED")], log))
     result = service.run(
-        rt, backend=rt.extras["backend"], build_id="acme-migrations:b3", checks_factory=no_checks
+        rt,
+        backend=rt.part(Services).build_backend("t"),
+        build_id="acme-migrations:b3",
+        checks_factory=no_checks,
     )
     cause = next(f["cause"] for f in result["findings"] if f["id"] == "cb_build_stopped")
     assert "`(none in the log)`" in cause and "without the log" not in cause

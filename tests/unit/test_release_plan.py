@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tasks.codebuild.services import Services
 from tasks.core.aws import AwsFactory
 from tasks.core.commands import CommandRunner
 from tasks.core.config import Settings
@@ -25,6 +26,7 @@ from tasks.release.lint import (
     squawk_argv,
 )
 from tasks.release.plan import pgoptions, plan_settings
+from tasks.release.state import ReleaseState
 from tasks.release.status import (
     PREFIX,
     Applied,
@@ -199,7 +201,7 @@ def _runtime(tmp_path: Path, answer: Any, **extra: Any) -> tuple[Runtime, list[s
         asked.append(err.getvalue())  # what the user had seen when the question came
         return answer
 
-    rt.extras["ask"] = ask
+    rt.part(Services).ask = ask
     return rt, asked, err
 
 
@@ -219,7 +221,7 @@ def test_allow_destructive_lets_it_through_to_the_prompt_with_the_plan_shown(
     tmp_path: Path,
 ) -> None:
     rt, asked, _ = _runtime(tmp_path, False)
-    rt.extras["allow_destructive"] = True
+    rt.part(ReleaseState).allow_destructive = True
     with pytest.raises(ConfirmationRequired):  # answered "no": the gate itself let it pass
         runs.release(rt, yes=False)
     assert len(asked) == 1 and "allowed by --allow-destructive" in asked[0]

@@ -13,8 +13,8 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import AwsAuthError, ExitCode
 from tasks.core.retrying import is_expired, is_throttled, is_transient, retrying
-from tasks.core.runtime import make_runtime
 from tasks.image.ecr import get_token
+from tasks.wiring import runtime_for
 
 
 def client_error(code: str) -> ClientError:
@@ -63,7 +63,7 @@ def test_translate() -> None:
 
 def test_ecr_token_expired_credentials_gives_fix() -> None:
     settings = Settings(env="t", account="123456789012")
-    rt = make_runtime(settings, Console(out=io.StringIO(), err=io.StringIO()))
+    rt = runtime_for(settings, Console(out=io.StringIO(), err=io.StringIO()))
     client = boto3.client(
         "ecr", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b"
     )

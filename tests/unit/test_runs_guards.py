@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tasks.codebuild.services import Services
 from tasks.core.aws import AwsFactory
 from tasks.core.commands import CommandRunner
 from tasks.core.config import Settings
@@ -14,6 +15,7 @@ from tasks.core.console import Console
 from tasks.core.errors import ConfirmationRequired, ExitCode, UsageError
 from tasks.core.runtime import Runtime
 from tasks.release import actions as runs
+from tasks.wiring import wire
 from tests.helpers.fake_backend import FakeBackend, build
 
 
@@ -25,13 +27,14 @@ def _rt(answer: Any = "unused", **settings: Any) -> tuple[Runtime, list[str]]:
     rt = Runtime(
         s, console, AwsFactory(s), CommandRunner(console.redactor, {}), console.redactor, {}
     )
+    wire(rt)
     asked: list[str] = []
 
     def ask(question: str) -> Any:
         asked.append(question)
         return answer
 
-    rt.extras["ask"] = ask
+    rt.part(Services).ask = ask
     return rt, asked
 
 
@@ -75,7 +78,7 @@ def test_image_flag_must_be_pinned() -> None:
 def test_refused_before_start_when_a_build_runs_and_nothing_is_started() -> None:
     rt, _ = _rt(True, confirm=True)
     backend = FakeBackend(snapshots=[build()])
-    rt.extras["backend"] = backend
+    rt.part(Services).backend = backend
     with pytest.raises(Exception) as info:
         runs.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
     assert getattr(info.value, "code", None) == ExitCode.BUILD_CONFLICT
@@ -94,7 +97,7 @@ def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
 
     failed = build("FAILED", "COMPLETED", 11)
     rt, _ = _rt()
-    rt.extras["backend"] = FakeBackend(snapshots=[failed])
+    rt.part(Services).backend = FakeBackend(snapshots=[failed])
     rt.sleep = lambda s: None
     seen: list[Any] = []
 
@@ -102,7 +105,7 @@ def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
         seen.append(b.id)
         return "the security group does not allow 5432 from the build: add an ingress rule"
 
-    rt.extras["on_failure"] = diagnose
+    rt.part(Services).on_failure = diagnose
     with pytest.raises(BuildUnsuccessful) as info:
         runs.follow_build(rt, failed, timeout=1)
     assert info.value.remedy.startswith("the security group") and seen == [failed.id]
@@ -110,7 +113,7 @@ def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
     def broken(b: Any, tail: list[str]) -> str:
         raise RuntimeError("catalogue missing")
 
-    rt.extras["on_failure"] = broken
+    rt.part(Services).on_failure = broken
     with pytest.raises(BuildUnsuccessful) as again:
         runs.follow_build(rt, failed, timeout=1)
     assert again.value.code == ExitCode.BUILD_FAILED

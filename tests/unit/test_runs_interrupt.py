@@ -8,6 +8,7 @@ import io
 import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful
+from tasks.codebuild.services import Services
 from tasks.core.aws import AwsFactory
 from tasks.core.commands import CommandRunner
 from tasks.core.config import Settings
@@ -34,8 +35,8 @@ def _rt(backend: FakeBackend, diagnosed: list[str]) -> Runtime:
         now=clock.now,
         monotonic=clock.monotonic,
     )
-    rt.extras["backend"] = backend
-    rt.extras["on_failure"] = lambda b, tail: diagnosed.append(b.id) or "diagnosed"
+    rt.part(Services).backend = backend
+    rt.part(Services).on_failure = lambda b, tail: diagnosed.append(b.id) or "diagnosed"
     return rt
 
 

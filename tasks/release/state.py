@@ -1,0 +1,31 @@
+"""What one release hands from step to step (``rt.part(ReleaseState)``), typed: the run's
+id (the idempotency token's part), the pinned image, the snapshot taken before a migration
+(issue 15) and the flag that skips it, the plan of the run and its gate (issue 14), what the
+release report collects, and each step's result by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .report import LintFinding, PlanSummary
+    from .snapshot import RdsSnapshots, Snapshot
+
+
+@dataclass
+class ReleaseState:
+    invocation_id: str | None = None
+    pinned: str | None = None  # registry/repo@sha256:..., from image.push or the registry
+    no_backup: bool = False  # --no-backup
+    rds_snapshots: RdsSnapshots | None = None
+    snapshot: Snapshot | None = None
+    snapshot_seconds: float | None = None  # how long the snapshot took (the report's step)
+    allow_destructive: bool = False  # --allow-destructive: the plan's gate lets findings through
+    planned: bool = False  # the release's plan step ran: db.migrate does not plan again
+    plan: dict[str, Any] | None = None  # the plan of the run (its --json form), issue 14
+    plan_summary: PlanSummary | None = None  # the plan as the report shows it
+    lint: tuple[LintFinding, ...] = ()  # the lint findings the report shows
+    in_release: bool = False  # the release publishes one report for all its steps
+    report_builds: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # step name -> result
