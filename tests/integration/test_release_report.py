@@ -206,7 +206,7 @@ def test_release_writes_one_report_with_its_steps_on_success_and_failure(
     fake.scripts = [_script(1), _script(1, final="FAILED")]
     h = gh_harness(clock, tmp_path)
     questions: list[str] = []
-    h.rt.extras["ask"] = lambda q: questions.append(q) or True
+    h.rt.part(Services).ask = lambda q: questions.append(q) or True
     done = runs.release(h.rt, skip_build=True)
     report = done["report"]
     assert report["action"] == "release" and report["status"] == "SUCCEEDED"
@@ -214,8 +214,8 @@ def test_release_writes_one_report_with_its_steps_on_success_and_failure(
     assert report["build"]["id"] and report["phases"]
     assert "release" in questions[0]
     h2 = gh_harness(clock, tmp_path)
-    h2.rt.extras["on_failure"] = None
-    h2.rt.extras["invocation_id"] = "second"
+    h2.rt.part(Services).diagnose = False
+    h2.rt.part(ReleaseState).invocation_id = "second"
     with pytest.raises(PipelineStopped) as caught:
         runs.release(h2.rt, skip_build=True, yes=True)
     failed = caught.value.details["report"]
