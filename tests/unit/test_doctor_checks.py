@@ -40,7 +40,7 @@ from tasks.provision.doctor import (
     secret_matches,
     split_secret_reference,
 )
-from tasks.provision.facts import _parse_secret
+from tasks.provision.facts.identity import _parse_secret
 from tasks.provision.policy import Decision, NamedDocument, Outcome
 from tasks.provision.requirements import needs, role_policy, trust_policy
 from tests.helpers.doctor_data import SECRET_ARN, SETTINGS
