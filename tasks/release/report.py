@@ -29,7 +29,7 @@ PRICES: Mapping[str, float] = {
     "BUILD_GENERAL1_LARGE": 0.02,
 }
 DEFAULT_COMPUTE_TYPE = (
-    "BUILD_GENERAL1_SMALL"  # the project setup creates (tasks/provision/setup.py)
+    "BUILD_GENERAL1_SMALL"  # the project setup creates (tasks/provision/setup/desired.py)
 )
 
 

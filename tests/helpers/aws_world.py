@@ -28,7 +28,7 @@ from tasks.core.commands import CommandRunner
 from tasks.core.config import Settings, load_settings
 from tasks.core.console import Console
 from tasks.core.runtime import Runtime
-from tasks.provision import requirements as prereqs
+from tasks.provision import requirements
 from tasks.wiring import wire
 
 ACCOUNT = "123456789012"
@@ -247,9 +247,10 @@ def push_index(endpoint: str, repository: str, tag: str, archs: list[str]) -> st
 
 def create_role(world_settings: Settings, endpoint: str, policy: dict[str, Any]) -> str:
     iam = client("iam", endpoint)
-    name = prereqs.role_name(world_settings)
+    name = requirements.role_name(world_settings)
     arn = iam.create_role(
-        RoleName=name, AssumeRolePolicyDocument=json.dumps(prereqs.trust_policy(world_settings))
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(requirements.trust_policy(world_settings)),
     )["Role"]["Arn"]
     iam.put_role_policy(RoleName=name, PolicyName="migrations", PolicyDocument=json.dumps(policy))
     return str(arn)
@@ -259,12 +260,12 @@ def project_request(w: World, **environment: Any) -> dict[str, Any]:
     s = w.settings
     env = {
         "type": "LINUX_CONTAINER",
-        "image": prereqs.DEFAULT_IMAGE,
-        "computeType": prereqs.DEFAULT_COMPUTE_TYPE,
+        "image": requirements.DEFAULT_IMAGE,
+        "computeType": requirements.DEFAULT_COMPUTE_TYPE,
         "privilegedMode": True,
         "environmentVariables": [
             {"name": "DATABASE_URL", "type": "SECRETS_MANAGER", "value": s.secret},
-            {"name": "IMAGE_URI", "type": "PLAINTEXT", "value": prereqs.image_uri(s)},
+            {"name": "IMAGE_URI", "type": "PLAINTEXT", "value": requirements.image_uri(s)},
             {"name": "RUN_MIGRATIONS", "type": "PLAINTEXT", "value": "true"},
             {"name": "RUN_SEED", "type": "PLAINTEXT", "value": "false"},
             *(
@@ -279,7 +280,7 @@ def project_request(w: World, **environment: Any) -> dict[str, Any]:
         "source": {"type": "NO_SOURCE", "buildspec": "version: 0.2\n"},
         "artifacts": {"type": "NO_ARTIFACTS"},
         "environment": env,
-        "serviceRole": prereqs.role_arn(s),
+        "serviceRole": requirements.role_arn(s),
         "timeoutInMinutes": 60,
         "vpcConfig": {
             "vpcId": w.vpc,
@@ -359,7 +360,7 @@ def build_world(endpoint: str, *, with_role_and_project: bool = True) -> World:
 
 
 def default_policy(w: World) -> dict[str, Any]:
-    return prereqs.role_policy(
+    return requirements.role_policy(
         w.settings,
         subnets=w.private_subnets,
         groups=[w.build_group],
@@ -369,7 +370,9 @@ def default_policy(w: World) -> dict[str, Any]:
 
 def put_policy(w: World, policy: dict[str, Any], name: str = "migrations") -> None:
     client("iam", w.endpoint).put_role_policy(
-        RoleName=prereqs.role_name(w.settings), PolicyName=name, PolicyDocument=json.dumps(policy)
+        RoleName=requirements.role_name(w.settings),
+        PolicyName=name,
+        PolicyDocument=json.dumps(policy),
     )
 
 

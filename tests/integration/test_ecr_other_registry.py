@@ -152,7 +152,7 @@ def test_image_resolution_reads_the_registry_region(aws_env: str) -> None:
     assert pinned_image(rt) == f"{registry}/app@{digest}"
     # setup and doctor look for the repository there too
     from tasks.provision.facts import read_image
-    from tasks.provision.setup import _repository_exists
+    from tasks.provision.setup.reader import _repository_exists
 
     assert _repository_exists(rt, "app")
     facts = read_image(rt)

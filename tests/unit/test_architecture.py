@@ -26,6 +26,7 @@ PURE = [
     "tasks.provision.policy",
     "tasks.provision.requirements",
     "tasks.provision.doctor",
+    "tasks.provision.setup.planner",
     "tasks.local.buildspec",
     "tasks.release.pipeline",
     "tasks.release.report",

@@ -1,6 +1,6 @@
 """Prerequisite checks for a migration build: facts in, ``Check`` results out. Pure package.
 
-``tasks/provision/facts.py`` reads AWS and fills :class:`Facts`; every decision is made here, so
+``tasks.provision.facts`` reads AWS and fills :class:`Facts`; every decision is made here, so
 each check is tested with plain data. A check never raises: what it cannot verify becomes a
 ``warn`` with the reason. Statuses: ``pass`` | ``warn`` | ``fail``; only ``fail`` fails the run.
 Secret values never reach this module: the adapter hands over a parsed :class:`DbUrl` whose

@@ -18,7 +18,7 @@ from ..requirements import (
     project_arn,
     trust_context,
 )
-from .models import FAIL, PASS, WARN, Check, Facts, RoleFacts, _unique, pulled_with_role, setup_fix
+from .models import FAIL, PASS, WARN, Check, Facts, RoleFacts, pulled_with_role, setup_fix, unique
 
 
 def _role_needs(f: Facts) -> tuple[list[Need], list[str]]:
@@ -152,9 +152,9 @@ def check_role(f: Facts) -> Check:
     if denied or missing:
         parts = []
         if missing:
-            parts.append(f"does not allow {'; '.join(_unique(missing))}")
+            parts.append(f"does not allow {'; '.join(unique(missing))}")
         if denied:
-            parts.append(f"denies {'; '.join(_unique(denied))}")
+            parts.append(f"denies {'; '.join(unique(denied))}")
         fix = f"{setup_fix(f.settings)} to write the least-privilege policy"
         if denied:
             fix = "remove or narrow the explicit Deny statement(s) named above, then " + fix
@@ -162,7 +162,7 @@ def check_role(f: Facts) -> Check:
             "service_role", FAIL, f"role {role.name!r} " + " and ".join(parts), fix, evidence
         )
     if conditional or role.unreadable:
-        what = "; ".join(_unique(conditional)) or "some policies could not be read"
+        what = "; ".join(unique(conditional)) or "some policies could not be read"
         return Check(
             "service_role",
             WARN,

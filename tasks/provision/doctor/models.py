@@ -263,7 +263,7 @@ def secret_matches(reference: str, secret: SecretFacts, configured: str) -> bool
     return reference in names
 
 
-def _variables(project: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+def variables_of(project: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     env = project.get("environment") or {}
     return {
         str(v.get("name")): {"type": str(v.get("type", "PLAINTEXT")), "value": str(v.get("value"))}
@@ -271,7 +271,7 @@ def _variables(project: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     }
 
 
-def _project_missing(check_id: str) -> Check:
+def project_missing(check_id: str) -> Check:
     return Check(
         check_id, WARN, "not checked: the CodeBuild project does not exist", "see codebuild_project"
     )
@@ -285,5 +285,5 @@ def pulled_with_role(project: Mapping[str, Any] | None) -> str:
     return str(env.get("image") or "")
 
 
-def _unique(items: Sequence[str]) -> list[str]:
+def unique(items: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(items))

@@ -16,9 +16,9 @@ from .models import (
     NetworkFacts,
     Route,
     Subnet,
-    _project_missing,
-    _unique,
+    project_missing,
     setup_fix,
+    unique,
 )
 
 # Interface endpoints a build without a NAT route needs (S3 is the gateway type: ECR layers).
@@ -43,7 +43,7 @@ def check_vpc(f: Facts) -> Check:
     net = f.network
     s = f.settings
     if f.project is None and not (net.vpc_id or net.subnet_ids or net.group_ids):
-        return _project_missing("vpc_config")
+        return project_missing("vpc_config")
     fix = (
         f"attach the project to the VPC with private subnets and the build security group "
         f"(set vpc_id, subnets, security_groups in invoke.yaml and {setup_fix(f.settings)})"
@@ -204,7 +204,7 @@ def _https_egress(net: NetworkFacts) -> Check | None:
 def check_egress(f: Facts) -> Check:
     net = f.network
     if f.project is None and net.source == "project":
-        return _project_missing("subnet_egress")
+        return project_missing("subnet_egress")
     if not net.subnet_ids:
         return Check("subnet_egress", WARN, "not checked: no subnets configured", "see vpc_config")
     blocked = _https_egress(net)
@@ -262,9 +262,9 @@ def check_egress(f: Facts) -> Check:
             evidence.append(f"{sid}: no internet route; VPC endpoints cover ECR, S3, logs, secrets")
     if fails:
         if endpoint_reasons:  # the endpoints are the VPC's: say once why they do not count
-            fails.append("endpoints that do not count: " + "; ".join(_unique(endpoint_reasons)))
+            fails.append("endpoints that do not count: " + "; ".join(unique(endpoint_reasons)))
         return Check(
-            "subnet_egress", FAIL, "; ".join(fails), "; ".join(_unique(fixes)), tuple(evidence)
+            "subnet_egress", FAIL, "; ".join(fails), "; ".join(unique(fixes)), tuple(evidence)
         )
     other = [e for e in evidence if "not a NAT gateway" in e]
     if other:
@@ -296,7 +296,7 @@ def database_path(f: Facts, port: int | None = None) -> Check:
     """Does the database accept ``port`` from the build's security groups / subnets?"""
     net, db = f.network, f.database
     if f.project is None and net.source == "project":
-        return _project_missing("database_path")
+        return project_missing("database_path")
     if db.error:
         return Check(
             "database_path",
@@ -317,7 +317,7 @@ def database_path(f: Facts, port: int | None = None) -> Check:
     name = f"{db.kind} {db.identifier!r}"
     if not net.group_ids:
         if f.project is None:
-            return _project_missing("database_path")
+            return project_missing("database_path")
         return Check(
             "database_path",
             FAIL,

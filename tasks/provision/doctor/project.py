@@ -20,11 +20,11 @@ from .models import (
     WARN,
     Check,
     Facts,
-    _project_missing,
-    _variables,
+    project_missing,
     secret_matches,
     setup_fix,
     split_secret_reference,
+    variables_of,
 )
 
 STANDARD_IMAGE_PREFIXES = (
@@ -83,7 +83,7 @@ def check_project(f: Facts) -> Check:
 
 def check_environment(f: Facts) -> Check:
     if f.project is None:
-        return _project_missing("environment_image")
+        return project_missing("environment_image")
     env = f.project.get("environment") or {}
     kind, image, compute = env.get("type", ""), env.get("image", ""), env.get("computeType", "")
     evidence: tuple[str, ...] = (f"type={kind}", f"image={image}", f"computeType={compute}")
@@ -197,7 +197,7 @@ def _custom_image(f: Facts, image: str, pull: str, evidence: tuple[str, ...]) ->
 
 def check_privileged(f: Facts) -> Check:
     if f.project is None:
-        return _project_missing("privileged_mode")
+        return project_missing("privileged_mode")
     if (f.project.get("environment") or {}).get("privilegedMode"):
         return Check("privileged_mode", PASS, "privileged mode is on (docker works in the build)")
     return Check(
@@ -212,9 +212,9 @@ def check_privileged(f: Facts) -> Check:
 
 def check_variables(f: Facts) -> Check:
     if f.project is None:
-        return _project_missing("environment_variables")
+        return project_missing("environment_variables")
     s = f.settings
-    found = _variables(f.project)
+    found = variables_of(f.project)
     problems: list[str] = []
     fixes: list[str] = []
     plaintext = sorted(
@@ -263,9 +263,9 @@ def check_commands(f: Facts) -> Check:
     """The project runs what invoke.yaml says: migrate_command, seed_commands (the seed
     allow-list), command_workdir and command_entrypoint, as ``invoke setup`` writes them."""
     if f.project is None:
-        return _project_missing("run_commands")
+        return project_missing("run_commands")
     s = f.settings
-    found = {name: v["value"] for name, v in _variables(f.project).items()}
+    found = {name: v["value"] for name, v in variables_of(f.project).items()}
     evidence = tuple(f"{n}={found[n]}" for n in COMMAND_VARIABLES if n in found)
     differences = mismatches(s, found)
     if differences:
@@ -288,7 +288,7 @@ def check_commands(f: Facts) -> Check:
 
 def check_concurrency(f: Facts) -> Check:
     if f.project is None:
-        return _project_missing("concurrency_limit")
+        return project_missing("concurrency_limit")
     limit = f.project.get("concurrentBuildLimit")
     fix = (
         f"set concurrentBuildLimit to 1 ({setup_fix(f.settings)}, or aws codebuild update-project --name "
@@ -315,7 +315,7 @@ def check_concurrency(f: Facts) -> Check:
 
 def check_timeout(f: Facts) -> Check:
     if f.project is None:
-        return _project_missing("build_timeout")
+        return project_missing("build_timeout")
     timeout = int(f.project.get("timeoutInMinutes") or 60)
     hist = f.builds
     if hist.error:
@@ -368,7 +368,7 @@ def check_auto_retry(f: Facts) -> Check:
     """CodeBuild re-runs a failed build by itself when ``autoRetryLimit`` > 0: for a migration
     that failed half-way that is a second, unasked-for run against a half-migrated database."""
     if f.project is None:
-        return _project_missing("auto_retry")
+        return project_missing("auto_retry")
     limit = int(f.project.get("autoRetryLimit") or 0)
     if limit <= 0:
         return Check("auto_retry", PASS, "autoRetryLimit is 0: a failed build is never re-run")
@@ -393,7 +393,7 @@ def _s3_location(logs: Mapping[str, Any]) -> str:
 def check_logs(f: Facts) -> Check:
     """The suite follows and diagnoses a build through its CloudWatch Logs stream."""
     if f.project is None:
-        return _project_missing("build_logs")
+        return project_missing("build_logs")
     logs = f.project.get("logsConfig") or {}
     cloudwatch = logs.get("cloudWatchLogs") or {}
     status = str(cloudwatch.get("status") or "ENABLED").upper()  # AWS's default is ENABLED

@@ -12,12 +12,12 @@ from ...core.aws import ReadRefused, read_aws
 T = TypeVar("T")
 
 
-def _call(action: str, fn: Callable[[], T]) -> T:
+def read_refusable(action: str, fn: Callable[[], T]) -> T:
     """One AWS read; a refusal of this resource is ReadRefused (its check reports it)."""
     return read_aws(fn, action)
 
 
-def _code_of(fn: Callable[[], T]) -> tuple[T | None, str]:
+def read_or_code(fn: Callable[[], T]) -> tuple[T | None, str]:
     """(result, '') or (None, error code) for reads where 'not found' is an answer."""
     try:
         return read_aws(fn, "reading AWS"), ""
@@ -25,7 +25,7 @@ def _code_of(fn: Callable[[], T]) -> tuple[T | None, str]:
         return None, refused.code
 
 
-def _document(value: Any) -> dict[str, Any]:
+def policy_document(value: Any) -> dict[str, Any]:
     if isinstance(value, str):
         return dict(json.loads(unquote(value)))
     return dict(value or {})

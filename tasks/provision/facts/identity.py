@@ -21,8 +21,8 @@ from ..doctor import (
 )
 from ..policy import Decision, NamedDocument, Outcome
 from ..requirements import needs, role_name
-from .calls import _call, _code_of, _document
-from .network import _pages
+from .calls import policy_document, read_or_code, read_refusable
+from .network import pages
 
 
 def read_secret(rt: Runtime, json_key: str = "") -> SecretFacts:
@@ -30,7 +30,7 @@ def read_secret(rt: Runtime, json_key: str = "") -> SecretFacts:
     if not ref:
         return SecretFacts("")
     sm = rt.aws.client("secretsmanager")
-    described, code = _code_of(lambda: sm.describe_secret(SecretId=ref))
+    described, code = read_or_code(lambda: sm.describe_secret(SecretId=ref))
     if described is None:
         if code == "ResourceNotFoundException":
             return SecretFacts(ref)
@@ -44,7 +44,7 @@ def read_secret(rt: Runtime, json_key: str = "") -> SecretFacts:
     )
     if facts.deleted:
         return facts
-    value, code = _code_of(lambda: sm.get_secret_value(SecretId=ref))
+    value, code = read_or_code(lambda: sm.get_secret_value(SecretId=ref))
     if value is None:
         return replace(facts, error=code)
     text = value.get("SecretString")
@@ -84,7 +84,7 @@ def customer_key_arn(rt: Runtime, key_id: str) -> str:
     if not key_id or key_id in ("alias/aws/secretsmanager",):
         return ""
     kms = rt.aws.client("kms")
-    described, _code = _code_of(lambda: kms.describe_key(KeyId=key_id))
+    described, _code = read_or_code(lambda: kms.describe_key(KeyId=key_id))
     if described is None:  # cannot tell: assume the stricter case when it is an ARN
         return key_id if key_id.startswith("arn:") else ""
     meta = described.get("KeyMetadata") or {}
@@ -97,17 +97,17 @@ def read_role(rt: Runtime, project: Mapping[str, Any] | None) -> RoleFacts | Non
         return None
     name = configured.rsplit("/", 1)[-1] if configured else role_name(rt.settings)
     iam = rt.aws.client("iam")
-    got, code = _code_of(lambda: iam.get_role(RoleName=name))
+    got, code = read_or_code(lambda: iam.get_role(RoleName=name))
     if got is None:
         return RoleFacts(name, configured, error="" if code == "NoSuchEntity" else code)
     role = got["Role"]
     docs: list[NamedDocument] = []
     unreadable: list[str] = []
     try:
-        for attached in _call(
+        for attached in read_refusable(
             "listing role policies",
             lambda: list(
-                _pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
+                pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=name)
             ),
         ):
             doc = _managed_document(iam, str(attached["PolicyArn"]))
@@ -115,16 +115,18 @@ def read_role(rt: Runtime, project: Mapping[str, Any] | None) -> RoleFacts | Non
                 unreadable.append(str(attached["PolicyArn"]))
             else:
                 docs.append(doc)
-        for policy_name in _call(
+        for policy_name in read_refusable(
             "listing inline policies",
-            lambda: list(_pages(iam, "list_role_policies", "PolicyNames", RoleName=name)),
+            lambda: list(pages(iam, "list_role_policies", "PolicyNames", RoleName=name)),
         ):
-            got_inline = _call(
+            got_inline = read_refusable(
                 "reading an inline policy",
                 partial(iam.get_role_policy, RoleName=name, PolicyName=policy_name),
             )
             docs.append(
-                NamedDocument(f"inline:{policy_name}", _document(got_inline["PolicyDocument"]))
+                NamedDocument(
+                    f"inline:{policy_name}", policy_document(got_inline["PolicyDocument"])
+                )
             )
     except ReadRefused as err:
         return RoleFacts(name, str(role["Arn"]), exists=True, error=str(err))
@@ -134,7 +136,7 @@ def read_role(rt: Runtime, project: Mapping[str, Any] | None) -> RoleFacts | Non
         name,
         str(role["Arn"]),
         exists=True,
-        trust=_document(role.get("AssumeRolePolicyDocument")),
+        trust=policy_document(role.get("AssumeRolePolicyDocument")),
         documents=tuple(docs),
         boundary=boundary,
         unreadable=tuple(unreadable),
@@ -142,14 +144,14 @@ def read_role(rt: Runtime, project: Mapping[str, Any] | None) -> RoleFacts | Non
 
 
 def _managed_document(iam: Any, arn: str) -> NamedDocument | None:
-    policy, _ = _code_of(lambda: iam.get_policy(PolicyArn=arn))
+    policy, _ = read_or_code(lambda: iam.get_policy(PolicyArn=arn))
     if policy is None:
         return None
     version_id = policy["Policy"]["DefaultVersionId"]
-    version, _ = _code_of(lambda: iam.get_policy_version(PolicyArn=arn, VersionId=version_id))
+    version, _ = read_or_code(lambda: iam.get_policy_version(PolicyArn=arn, VersionId=version_id))
     if version is None:
         return None
-    return NamedDocument(arn, _document(version["PolicyVersion"]["Document"]))
+    return NamedDocument(arn, policy_document(version["PolicyVersion"]["Document"]))
 
 
 _SIM = {

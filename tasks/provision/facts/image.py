@@ -12,17 +12,17 @@ from ...image.registry import MANIFEST_TYPES, platform_of_config, platforms_of_m
 from ..doctor import (
     ImageFacts,
 )
-from .calls import _code_of
+from .calls import read_or_code
 
 Fetch = Callable[[str], bytes]
 
 
-def _fetch(url: str) -> bytes:
+def fetch_url(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=15) as response:
         return bytes(response.read(1_000_000))
 
 
-def read_image(rt: Runtime, fetch: Fetch = _fetch) -> ImageFacts:
+def read_image(rt: Runtime, fetch: Fetch = fetch_url) -> ImageFacts:
     s = rt.settings
     if not s.repository:
         return ImageFacts(error="no repository configured")
@@ -30,12 +30,12 @@ def read_image(rt: Runtime, fetch: Fetch = _fetch) -> ImageFacts:
 
     ecr, registry_id = client_for(rt)  # the registry's own account and region
     owner = {"registryId": registry_id} if registry_id else {}
-    found, code = _code_of(
+    found, code = read_or_code(
         lambda: ecr.describe_repositories(**owner, repositoryNames=[s.repository])
     )
     if found is None:
         return ImageFacts() if code == "RepositoryNotFoundException" else ImageFacts(error=code)
-    got, code = _code_of(
+    got, code = read_or_code(
         lambda: ecr.batch_get_image(
             **owner,
             repositoryName=s.repository,
@@ -63,7 +63,7 @@ def read_image(rt: Runtime, fetch: Fetch = _fetch) -> ImageFacts:
     config_digest = str((manifest.get("config") or {}).get("digest", ""))
     if not config_digest:
         return replace(base, note="the manifest names no config blob")
-    url, code = _code_of(
+    url, code = read_or_code(
         lambda: ecr.get_download_url_for_layer(
             **owner, repositoryName=s.repository, layerDigest=config_digest
         )

@@ -19,7 +19,7 @@ from ..doctor import (
     SecurityGroup,
     Subnet,
 )
-from .calls import _call, _code_of
+from .calls import read_or_code, read_refusable
 
 
 def _instance_facts(inst: Mapping[str, Any], how: str) -> DatabaseFacts:
@@ -41,7 +41,7 @@ def _cluster_facts(rt: Runtime, cluster: Mapping[str, Any], how: str) -> Databas
     group_name = cluster.get("DBSubnetGroup")
     if group_name:
         rds = rt.aws.client("rds")
-        found, _ = _code_of(lambda: rds.describe_db_subnet_groups(DBSubnetGroupName=group_name))
+        found, _ = read_or_code(lambda: rds.describe_db_subnet_groups(DBSubnetGroupName=group_name))
         groups = (found or {}).get("DBSubnetGroups") or []
         vpc = str(groups[0].get("VpcId", "")) if groups else ""
     hosts = [cluster.get("Endpoint"), cluster.get("ReaderEndpoint")]
@@ -61,14 +61,14 @@ def read_database(rt: Runtime, host: str = "") -> DatabaseFacts:
     s = rt.settings
     rds = rt.aws.client("rds")
     if s.database_instance:
-        found, code = _code_of(
+        found, code = read_or_code(
             lambda: rds.describe_db_instances(DBInstanceIdentifier=s.database_instance)
         )
         if found is None:
             return _db_missing(s.database_instance, code, "DBInstanceNotFound")
         return _instance_facts(found["DBInstances"][0], "configured")
     if s.database_cluster:
-        found, code = _code_of(
+        found, code = read_or_code(
             lambda: rds.describe_db_clusters(DBClusterIdentifier=s.database_cluster)
         )
         if found is None:
@@ -85,28 +85,28 @@ def _db_missing(identifier: str, code: str, not_found: str) -> DatabaseFacts:
     return DatabaseFacts(identifier=identifier, error=code)
 
 
-def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterable[Any]:
+def pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterable[Any]:
     for page in client.get_paginator(operation).paginate(**kwargs):
         yield from page.get(key) or []
 
 
 def _listed(action: str, client: Any, operation: str, key: str, **kwargs: Any) -> list[Any]:
     """Every item of a paginated read, as one soft-failing call."""
-    return _call(action, lambda: list(_pages(client, operation, key, **kwargs)))
+    return read_refusable(action, lambda: list(pages(client, operation, key, **kwargs)))
 
 
 def _database_by_host(rt: Runtime, host: str) -> DatabaseFacts:
     rds = rt.aws.client("rds")
     try:
-        instances = _call(
+        instances = read_refusable(
             "listing RDS instances",
-            lambda: list(_pages(rds, "describe_db_instances", "DBInstances")),
+            lambda: list(pages(rds, "describe_db_instances", "DBInstances")),
         )
         for inst in instances:
             if str((inst.get("Endpoint") or {}).get("Address", "")).lower() == host:
                 return _instance_facts(inst, "secret host")
-        clusters = _call(
-            "listing RDS clusters", lambda: list(_pages(rds, "describe_db_clusters", "DBClusters"))
+        clusters = read_refusable(
+            "listing RDS clusters", lambda: list(pages(rds, "describe_db_clusters", "DBClusters"))
         )
     except ReadRefused as err:
         return DatabaseFacts(error=str(err))
@@ -152,7 +152,7 @@ def _route_target(route: Mapping[str, Any]) -> str:
 def _tables(ec2: Any, vpc_id: str) -> tuple[dict[str, Mapping[str, Any]], Mapping[str, Any] | None]:
     by_subnet: dict[str, Mapping[str, Any]] = {}
     main = None
-    for table in _pages(
+    for table in pages(
         ec2,
         "describe_route_tables",
         "RouteTables",
@@ -187,7 +187,9 @@ def _vpc_dns(ec2: Any, vpc_id: str) -> tuple[bool | None, bool | None]:
         ("enableDnsSupport", "EnableDnsSupport"),
         ("enableDnsHostnames", "EnableDnsHostnames"),
     ):
-        found, _ = _code_of(partial(ec2.describe_vpc_attribute, VpcId=vpc_id, Attribute=attribute))
+        found, _ = read_or_code(
+            partial(ec2.describe_vpc_attribute, VpcId=vpc_id, Attribute=attribute)
+        )
         values.append(None if found is None else bool((found.get(key) or {}).get("Value")))
     return values[0], values[1]
 
@@ -221,10 +223,10 @@ def _read_vpc(
 ) -> NetworkFacts:
     subnets: dict[str, Subnet] = {}
     if base.subnet_ids:
-        found = _call(
+        found = read_refusable(
             "reading subnets",
             lambda: list(
-                _pages(
+                pages(
                     ec2,
                     "describe_subnets",
                     "Subnets",
@@ -242,10 +244,10 @@ def _read_vpc(
     group_ids = list(dict.fromkeys([*base.group_ids, *extra_groups]))
     groups: dict[str, SecurityGroup] = {}
     if group_ids:
-        found = _call(
+        found = read_refusable(
             "reading security groups",
             lambda: list(
-                _pages(
+                pages(
                     ec2,
                     "describe_security_groups",
                     "SecurityGroups",

@@ -14,7 +14,7 @@ from ...core.runtime import Runtime
 from ..doctor import (
     BuildHistory,
 )
-from .calls import _call
+from .calls import read_refusable
 
 RECENT_BUILDS = 20
 
@@ -28,7 +28,7 @@ def read_project(rt: Runtime) -> tuple[Mapping[str, Any] | None, str]:
         return None, ""
     client = rt.aws.client("codebuild")
     try:
-        found = _call(
+        found = read_refusable(
             "reading the CodeBuild project", lambda: client.batch_get_projects(names=[name])
         )
     except ReadRefused as err:

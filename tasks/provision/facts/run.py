@@ -19,7 +19,7 @@ from ..doctor import (
     summary,
 )
 from .identity import read_role, read_secret, simulate
-from .image import Fetch, _fetch, read_image
+from .image import Fetch, fetch_url, read_image
 from .network import read_database, read_network
 from .project import read_builds, read_project
 
@@ -32,7 +32,7 @@ def _secret_key(project: Mapping[str, Any] | None) -> str:
     return ""
 
 
-def gather(rt: Runtime, *, use_simulator: bool = True, fetch: Fetch = _fetch) -> Facts:
+def gather(rt: Runtime, *, use_simulator: bool = True, fetch: Fetch = fetch_url) -> Facts:
     s = rt.settings
     project, project_error = read_project(rt)
     secret = read_secret(rt, _secret_key(project))
