@@ -167,8 +167,6 @@ POLICIES: dict[str, Policy] = {
     "aws_call": Policy("aws_call", 8, 120.0, 0.5, 20.0, is_retryable),
     # the Registry HTTP API (ECR or any v2 registry)
     "registry": Policy("registry", 5, 30.0, 0.25, 5.0, is_transient),
-    # the docker daemon answering at all (after start, or during a restart)
-    "docker_ping": Policy("docker_ping", 20, 20.0, 0.1, 1.0, lambda e: True),
     # a role's policy that setup just wrote or changed is not yet visible to CodeBuild (IAM is
     # eventually consistent): CreateProject/UpdateProject answer InvalidInputException "Not
     # authorized to perform DescribeSecurityGroups" until it propagates. Only that answer is
