@@ -85,6 +85,6 @@ row() { printf '  %-42s %s\n' "$1" "$2"; }
 row "$INV build.list --env local" "the builds that just ran (id, status, duration)"
 row "$INV build.logs <ID> --env local" "a build's full CodeBuild-format log"
 row "$INV release --env local --seed" "run again: no migration is re-applied; seeds once"
-row "README.md (\"The local environment\")" "how the local runner maps to CodeBuild"
+row "docs/local.md, docs/local-runner.md" "how the local runner maps to CodeBuild"
 row "buildspec/migrations.yml" "the buildspec your CodeBuild project will run"
 row "$INV local.down [--purge]" "stop (and forget) the local environment"

@@ -160,9 +160,7 @@ def exact_status(
 ) -> int:
     """The exact status, read in the pinned image before migrating, printed as the record; a
     status that cannot be read stops the build before any migration (exit 26)."""
-    fix = (
-        "make status_command print one MIGRATION-STATUS/1 line (README: Migration status protocol)"
-    )
+    fix = "make status_command print one MIGRATION-STATUS/1 line (docs/plan.md: Migration status protocol)"
     try:
         argv = argv_from(environ["STATUS_COMMAND"], "STATUS_COMMAND")
     except ConfigError as err:

@@ -33,7 +33,7 @@ def _check_project_config(project_dir: Path) -> None:
         if data is not None and not isinstance(data, dict):
             raise UsageError(
                 f"{path} must hold a mapping at the top (release: ...)",
-                "start invoke.yaml with `release:` and its keys (see the README)",
+                "start invoke.yaml with `release:` and its keys (see docs/configuration.md)",
             )
         for key in INVOKE_SECTIONS:
             if data and data.get(key) is not None and not isinstance(data[key], dict):

@@ -201,7 +201,7 @@ def check_structure(raw: Any, where: str = "release") -> None:
         raise UsageError(
             f"{where} in invoke.yaml must be a mapping (key: value lines), not a "
             f"{type(raw).__name__}",
-            "see the README's Configuration section for its layout",
+            "see docs/configuration.md for its layout",
         )
     env = raw.get("env")
     if env is not None and not isinstance(env, str):

@@ -106,7 +106,7 @@ def required_literal(pattern: str) -> str:
 def _problem(entry_id: str, message: str) -> UsageError:
     return UsageError(
         f"failure catalogue entry {entry_id!r}: {message}",
-        "fix tasks/diagnose/catalogue.yaml (see README.md, 'Adding a catalogue entry')",
+        "fix tasks/diagnose/catalogue.yaml (see docs/diagnose.md, 'Adding a catalogue entry')",
     )
 
 

@@ -144,7 +144,7 @@ def _no_match(report: Report) -> list[tuple[str, str]]:
         (
             "",
             "If this failure recurs, add it to tasks/diagnose/catalogue.yaml "
-            "(see README.md, 'Adding a catalogue entry').",
+            "(see docs/diagnose.md, 'Adding a catalogue entry').",
         )
     )
     return lines

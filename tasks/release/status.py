@@ -1,6 +1,6 @@
 """The migration-status protocol: the ONE machine-readable line a status command prints.
 
-Pure (no boto3, docker or invoke). The protocol, defined here once and documented in the README
+Pure (no boto3, docker or invoke). The protocol, defined here once and documented in docs/plan.md
 ("Migration status protocol"):
 
     MIGRATION-STATUS/1 {"tool": "...", "applied": [{"name": "...", "at": "..."}], "pending": ["..."]}

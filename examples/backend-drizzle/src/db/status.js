@@ -1,4 +1,4 @@
-// The migration status as ONE line of the release suite's protocol (README "Migration status
+// The migration status as ONE line of the release suite's protocol (docs/plan.md "Migration status
 // protocol"), for `status_command: ["node", "src/db/status.js"]`:
 //   MIGRATION-STATUS/1 {"tool":"drizzle","applied":[..],"pending":[..],"missing":[..],"changed":[..]}
 // It reads what drizzle-orm's migrator reads: drizzle/meta/_journal.json (each entry's tag and

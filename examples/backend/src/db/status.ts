@@ -1,4 +1,4 @@
-// The migration status as ONE line of the release suite's protocol (README "Migration status
+// The migration status as ONE line of the release suite's protocol (docs/plan.md "Migration status
 // protocol"), for `status_command: ["bun", "src/db/status.ts"]`:
 //   MIGRATION-STATUS/1 {"tool":"daadaar-bun","applied":[{"name":..,"at":..}],"pending":[..],"missing":[..]}
 // applied: the rows of schema_migrations (what migrate.ts records), oldest first; pending: the
