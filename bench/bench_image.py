@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks import services  # noqa: E402
+from tasks.local import services  # noqa: E402
 from tests.helpers import images  # noqa: E402
 
 PASSWORD = "bench-password-123"
