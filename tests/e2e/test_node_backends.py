@@ -99,6 +99,16 @@ def node_base(docker_host: str) -> str:
     assert proc.returncode == 0, proc.stderr
     image = proc.stdout.strip().splitlines()[-1]
     assert image.startswith(NODE_BASE)
+    # the samples' Dockerfiles start FROM this tag, whatever node version the machine has
+    tagged = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", NODE_BASE + "current", image],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert tagged.returncode == 0, tagged.stderr
+    assert len(set(tagged.stdout.split())) == 1, tagged.stdout
     return image
 
 
