@@ -280,30 +280,34 @@ def run_action(
     rt.console.detail("runs", f"{where(rt.settings, argv)} (docker run in {pinned})")
     # a Ctrl-C while the start is in flight waits for it, so the build it started is known
     # and stopped below (exit 14), never left running behind an exit 130
+    # (everything up to the wait stays inside the deferral: a Ctrl-C landing after the start
+    # but before the wait's own handler would otherwise exit 130 with the build running)
     with deferred_interrupts(rt.console.warn) as held:
         build = backend_for(rt).start(request)
         announce(rt, build)
-    extra: dict[str, Any] = {
-        "action": action,
-        "image": pinned,
-        "seed_script": chosen,
-        "command": list(argv),
-    }
-    if snap is not None:
-        extra["snapshot"] = snap.as_dict()
-    plan = rt.part(ReleaseState).plan
-    if plan:
-        extra["plan"] = plan
+        extra: dict[str, Any] = {
+            "action": action,
+            "image": pinned,
+            "seed_script": chosen,
+            "command": list(argv),
+        }
+        if snap is not None:
+            extra["snapshot"] = snap.as_dict()
+        plan = rt.part(ReleaseState).plan
+        if plan:
+            extra["plan"] = plan
+        from . import reporting
     if held.pending:
         return {**follow_build(rt, build, timeout=timeout, interrupted=True), **extra}
     if detach:
         resume = f"invoke build.wait {build.id} --env {rt.settings.env}"
         rt.console.info(f"detached; follow it with: {resume}")
         return {**build.as_dict(rt.now()), **extra, "detached": True, "resume": resume}
-    from . import reporting
-
     try:
-        final = follow_build(rt, build, timeout=timeout)
+        try:
+            final = follow_build(rt, build, timeout=timeout)
+        except KeyboardInterrupt:  # landed in the few instructions before the wait's handler
+            final = follow_build(rt, build, timeout=timeout, interrupted=True)
     except SuiteError as err:
         snapshot.on_failure(rt, err)
         reporting.after_failure(rt, action, pinned, err)
