@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,6 +83,17 @@ def registry(
 def postgres() -> services.Postgres:
     port = int(os.environ.get("RELEASE_TEST_PG_PORT", "55432"))
     return services.ensure_postgres(STATE / "postgres", port)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_restored() -> Iterator[None]:
+    """A test that loads tasks.py in-process installs the suite's start-up SIGINT handler;
+    put back what was there so no test sees another's handlers."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        if handler is not None:
+            signal.signal(sig, handler)
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
