@@ -82,41 +82,47 @@ def action_steps(
 
 def after_action(rt: Runtime, action: str, image: str, result: dict[str, Any]) -> None:
     """A build that SUCCEEDED (or was detached): the report joins the result."""
-    state = rt.part(ReleaseState)
-    if state.in_release:
-        state.report_builds.append((action, result))
-        return
-    status = str(result.get("status") or "")
-    r = make_report(
-        rt,
-        action,
-        status=status,
-        image=image,
-        build=result,
-        steps=action_steps(rt, action, result, status),
-    )
-    result["report"] = publish(rt, r)
+    report = _action_report(rt, action, image, result, str(result.get("status") or ""), result)
+    if report is not None:
+        result["report"] = report
 
 
 def after_failure(rt: Runtime, action: str, image: str, err: SuiteError) -> None:
     """A build that did not succeed: the report joins the error's ``--json`` details."""
     build = getattr(err, "build", None)
     as_dict = build.as_dict() if build is not None else dict(err.details or {})
+    status = str(as_dict.get("status") or "FAILED")
+    shown = as_dict if build is not None else None
+    report = _action_report(rt, action, image, as_dict, status, shown, error=err.line())
+    if report is not None:
+        err.details["report"] = report
+
+
+def _action_report(
+    rt: Runtime,
+    action: str,
+    image: str,
+    as_dict: dict[str, Any],
+    status: str,
+    build: dict[str, Any] | None,
+    *,
+    error: str = "",
+) -> dict[str, Any] | None:
+    """Inside ``release`` the build joins the release's one report (None); alone, its own."""
     state = rt.part(ReleaseState)
     if state.in_release:
         state.report_builds.append((action, as_dict))
-        return
-    status = str(as_dict.get("status") or "FAILED")
+        return None
     r = make_report(
         rt,
         action,
         status=status,
         image=image,
-        build=as_dict if build is not None else None,
+        build=build,
         steps=action_steps(rt, action, as_dict, status),
-        error=err.line(),
+        error=error,
     )
-    err.details["report"] = publish(rt, r)
+    return publish(rt, r)
 
 
 def release_report(
