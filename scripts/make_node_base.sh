@@ -47,6 +47,16 @@ for lib in $(ldd "$NODE" | grep -oE '/[^ ]+' | sort -u); do
   mkdir -p "$ROOT$(dirname "$lib")"
   cp -L "$lib" "$ROOT$lib"
 done
+# Debian's nodejs (libnode) loads some builtins from /usr/share/nodejs at start-up ("Cannot load
+# externalized builtin" otherwise): copy the files its library names.
+for lib in $(ldd "$NODE" | grep -oE '/[^ ]*libnode[^ ]*' | sort -u); do
+  for js in $(grep -aoE '/usr/share/nodejs/[A-Za-z0-9_./-]+[.]js' "$lib" | sort -u); do
+    if [ -f "$js" ]; then
+      mkdir -p "$ROOT$(dirname "$js")"
+      cp -L "$js" "$ROOT$js"
+    fi
+  done
+done
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnode:x:1000:1000:node:/home/node:/sbin/nologin\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\nnode:x:1000:\n' >"$ROOT/etc/group"
 printf 'hosts: files dns\n' >"$ROOT/etc/nsswitch.conf"
