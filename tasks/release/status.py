@@ -13,8 +13,10 @@ Pure (no boto3, docker or invoke). The protocol, defined here once and documente
 
 A status command may instead be a tool with its own readable status; ``knex migrate:list`` is
 parsed (its lines come from knex's bin/utils/migrationsLister.js: "Found N Completed Migration
-file/files.", "No Pending Migration files Found." and one file name per line). Anything else,
-or no line at all, is refused with one line: the release stops before it migrates.
+file/files.", "No Pending Migration files Found." and one file name per line), and so is
+``prisma migrate status`` where it is unambiguous (see :func:`parse_prisma_status`; its wording
+is from Prisma's source and tests, not from a run here: weak). Anything else, or no line at
+all, is refused with one line: the release stops before it migrates.
 """
 
 from __future__ import annotations
@@ -25,10 +27,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.errors import MigrationStatusError
+
 PREFIX = "MIGRATION-STATUS/1 "
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _KNEX_FOUND = re.compile(r"^Found (\d+) (Completed|Pending) Migration file/files\.$")
 _KNEX_NONE = re.compile(r"^No (Completed|Pending) Migration files Found\.$")
+# prisma/prisma packages/migrate/src/commands/MigrateStatus.ts (weak: Prisma cannot be installed
+# here; samples and sources in tests/samples/plan/prisma/SOURCES.md)
+_PRISMA_FOUND = re.compile(r"^(?:(\d+) migrations? found|No migration found) in prisma/migrations$")
+_PRISMA_PENDING = re.compile(r"^(?:Following|The) migrations? have not yet been applied:$")
+_PRISMA_MISSING = re.compile(
+    r"^The migrations? from the database are not found locally in prisma/migrations:$"
+)
+_PRISMA_FAILED = re.compile(r"^Following migrations? have failed:$")
+_PRISMA_UNMANAGED = "The current database is not managed by Prisma Migrate."
+_PRISMA_UP_TO_DATE = "Database schema is up to date!"
+_PRISMA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 
 
 class StatusError(ValueError):
@@ -143,9 +158,70 @@ def parse_knex_list(lines: Iterable[str]) -> Status | None:
     )
 
 
+def _prisma_names(lines: list[str], start: int) -> tuple[str, ...]:
+    """The migration names listed after a heading, up to the first blank line."""
+    names: list[str] = []
+    for text in lines[start + 1 :]:
+        if not text:
+            break
+        if not _PRISMA_NAME.match(text):
+            raise StatusError(f"prisma migrate status listed {text[:60]!r} as a migration name")
+        names.append(text)
+    if not names:
+        raise StatusError("prisma migrate status announced migrations but listed none")
+    return tuple(names)
+
+
+def parse_prisma_status(raw_lines: Iterable[str]) -> Status | None:
+    """``prisma migrate status`` output -> Status, or None when the lines are not prisma's.
+
+    Read: "N migrations found in prisma/migrations" with "Database schema is up to date!"
+    (nothing pending), with "Following migrations have not yet been applied:" (pending), or
+    with the diverged histories (pending plus ``missing``). Prisma names only the pending ones,
+    so ``applied`` stays empty and a note gives the count. Refused with one line: failed
+    migrations, a database Prisma does not manage (baselining), and anything incomplete (an
+    error before the verdict). Since Prisma 4.3.0 the command exits 1 when anything is pending:
+    read the output whatever the exit status."""
+    lines = [_ANSI.sub("", raw).strip() for raw in raw_lines]
+    found = [m for m in map(_PRISMA_FOUND.match, lines) if m]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise StatusError("the output holds more than one prisma migrate status")
+    total = int(found[0].group(1) or 0)
+    if any(_PRISMA_FAILED.match(t) for t in lines):
+        failed = _prisma_names(
+            lines, next(i for i, t in enumerate(lines) if _PRISMA_FAILED.match(t))
+        )
+        raise StatusError(
+            f"prisma migrate status reports failed migration(s) {', '.join(failed)}: resolve "
+            "them first (prisma migrate resolve --rolled-back or --applied)"
+        )
+    if _PRISMA_UNMANAGED in lines:
+        raise StatusError(
+            "prisma migrate status says the database is not managed by Prisma Migrate "
+            "(it needs a baseline: prisma migrate resolve --applied)"
+        )
+    pending: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    for i, text in enumerate(lines):
+        if _PRISMA_PENDING.match(text):
+            pending = _prisma_names(lines, i)
+        elif _PRISMA_MISSING.match(text):
+            missing = _prisma_names(lines, i)
+    if not pending and _PRISMA_UP_TO_DATE not in lines:
+        raise StatusError(
+            "prisma migrate status stopped before its verdict (no pending list and no "
+            "'Database schema is up to date!')"
+        )
+    applied = max(total - len(pending), 0)
+    note = f"prisma names only the pending migrations: {applied} of {total} applied"
+    return Status(tool="prisma", applied=(), pending=pending, missing=missing, notes=(note,))
+
+
 def read_status(output: str) -> Status:
     """The status from a status command's output (or a build log holding it): exactly one
-    protocol line, else a knex list; anything else is a StatusError."""
+    protocol line, else a knex list, else prisma's status; anything else is a StatusError."""
     lines = output.splitlines()
     protocol = [ln for ln in lines if _ANSI.sub("", ln).strip().startswith(PREFIX.strip())]
     if len(protocol) > 1:
@@ -155,11 +231,27 @@ def read_status(output: str) -> Status:
     knex = parse_knex_list(lines)
     if knex is not None:
         return knex
+    prisma = parse_prisma_status(lines)
+    if prisma is not None:
+        return prisma
     if not output.strip():
         raise StatusError("the status command printed nothing")
     raise StatusError(
-        "the status command printed no MIGRATION-STATUS/1 line and no knex migrate:list output"
+        "the status command printed no MIGRATION-STATUS/1 line, no knex migrate:list and no "
+        "prisma migrate status output"
     )
+
+
+def status_or_refusal(output: str) -> Status:
+    """:func:`read_status`, its refusal as the suite's one-line error (exit 26)."""
+    try:
+        return read_status(output)
+    except StatusError as err:
+        raise MigrationStatusError(
+            f"the migration status command's output is unreadable: {err}; nothing was migrated",
+            "make status_command print one MIGRATION-STATUS/1 line (docs/plan.md: Migration "
+            "status protocol), or use knex migrate:list or prisma migrate status",
+        ) from None
 
 
 def estimate(image_files: Iterable[str], previous_files: Iterable[str] | None) -> Status:
