@@ -170,6 +170,8 @@ def render(plan: Plan) -> list[str]:
     """The plan as human lines (the console prints them; colour is the console's business)."""
     st = plan.status
     label = "exact (read from the database)" if st.source == "exact" else "ESTIMATE"
+    if st.source != "exact" and st.compared_with:
+        label += f" (image history: compared with build {st.compared_with})"
     lines = [f"plan for {plan.env} ({plan.image or 'no image'}): pending migrations, {label}"]
     lines += [f"  note: {n}" for n in st.notes]
     lines += [f"  applied: {a.name}" + (f" ({a.at})" if a.at else "") for a in st.applied]

@@ -9,13 +9,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..codebuild.model import EnvVar
+from ..codebuild.model import Build, EnvVar
+from ..codebuild.services import Services
 from ..core.config import Settings
 from ..core.errors import CommandFailed, DockerUnavailable, MigrationBlocked, UsageError
 from ..core.runtime import Runtime
+from .history import LOOKBACK
 from .plan import pgoptions, plan_settings, render
 from .planrun import make_plan
 from .state import ReleaseState
+
+
+def recent_builds(rt: Runtime) -> list[Build]:
+    """The project's recent builds, newest first, from this run's backend (CodeBuild or the
+    local runner): the history the estimate compares with."""
+    s = rt.settings
+    return rt.part(Services).build_backend(s.env).recent(s.project, LOOKBACK)
 
 
 def plan_action(
@@ -49,6 +58,7 @@ def plan_action(
         directory=root,
         image=pinned,
         workdir=s.command_workdir,
+        builds=lambda: recent_builds(rt),
         allow_destructive=allow_destructive,
     )
     for line in render(result):
@@ -74,6 +84,7 @@ def gate_migration(rt: Runtime, *, image: str = "", directory: str = "") -> None
             directory=Path(directory) if directory else None,
             image=image,
             workdir=s.command_workdir,
+            builds=lambda: recent_builds(rt),
             allow_destructive=allow,
         )
     except (CommandFailed, DockerUnavailable) as err:
@@ -82,7 +93,14 @@ def gate_migration(rt: Runtime, *, image: str = "", directory: str = "") -> None
         # the image cannot be read here (no docker, no pull rights): plan the build context,
         # which is what the image was built from, and say so
         rt.console.warn(f"plan: cannot read {image} ({err.message}); planning {s.context} instead")
-        result = make_plan(s.env, settings, directory=Path(s.context), allow_destructive=allow)
+        result = make_plan(
+            s.env,
+            settings,
+            directory=Path(s.context),
+            workdir=s.command_workdir,
+            builds=lambda: recent_builds(rt),
+            allow_destructive=allow,
+        )
     for line in render(result):
         rt.console.info(line)
     rt.part(ReleaseState).plan = result.as_dict()

@@ -7,14 +7,17 @@ and plan.py. squawk comes from the pinned ``squawk-cli`` package (requirements.t
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from ..core.errors import CommandFailed, DockerUnavailable, UsageError
+from ..codebuild.model import Build
+from ..core.errors import CommandFailed, DockerUnavailable, SuiteError, UsageError
+from .history import History, PreviousImage, compare, image_uri, last_migration
 from .lint import (
     LintReport,
     SquawkOutputError,
@@ -123,6 +126,45 @@ def extract_from_image(
     return dest
 
 
+def file_digests(root: Path, files: Sequence[str]) -> dict[str, str]:
+    """sha256 of each file (path relative to ``root``), in the order given."""
+    return {f: hashlib.sha256((root / f).read_bytes()).hexdigest() for f in files}
+
+
+def image_migrations(
+    image: str, workdir: str, globs: Sequence[str], *, run: Runner = subprocess.run
+) -> dict[str, str]:
+    """The migration files of ``image`` (path -> sha256), read as the pinned image's are."""
+    with tempfile.TemporaryDirectory(prefix="db-plan-previous-") as tmp:
+        root = extract_from_image(image, workdir, Path(tmp), run=run)
+        return file_digests(root, migration_files(root, globs))
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else "no reason given"
+
+
+def read_history(
+    builds: Callable[[], Sequence[Build]], read: Callable[[str], Mapping[str, str]]
+) -> History:
+    """The last SUCCEEDED migration build (``builds``: the backend's recent builds, newest
+    first) and its image's migrations (``read``); what failed is said, never raised."""
+    try:
+        found = list(builds())
+    except SuiteError as err:
+        return History(error=_one_line(err.message))
+    last = last_migration(found)
+    if last is None:
+        return History(None, len(found))
+    uri = image_uri(last)
+    try:
+        files = read(uri)
+    except (CommandFailed, DockerUnavailable) as err:  # gone from the registry, no docker...
+        return History(PreviousImage(last.id, uri, None, _one_line(err.message)), len(found))
+    return History(PreviousImage(last.id, uri, files), len(found))
+
+
 def make_plan(
     env: str,
     settings: PlanSettings,
@@ -132,18 +174,28 @@ def make_plan(
     workdir: str = "",
     status: Status | None = None,
     previous_files: Sequence[str] | None = None,
+    builds: Callable[[], Sequence[Build]] | None = None,
     allow_destructive: bool = False,
     run: Runner = subprocess.run,
 ) -> Plan:
     """The plan for the files in ``directory`` (or the image's workdir): the exact ``status``
-    when given, else the image-history estimate; the lint covers the pending files only."""
+    when given, else the image-history estimate against the image of the last SUCCEEDED
+    migration build among ``builds`` (or the bare ``previous_files``); the lint covers the
+    pending files only."""
     with tempfile.TemporaryDirectory(prefix="db-plan-") as tmp:
         if directory is None:
             if not image:
                 raise UsageError("db.plan needs an image or a directory", "pass --image or --dir")
             directory = extract_from_image(image, workdir, Path(tmp), run=run)
         files = migration_files(directory, settings.migrations_glob)
-        current = status or estimate(files, previous_files)
+        current = status
+        if current is None and builds is not None:
+            history = read_history(
+                builds,
+                lambda uri: image_migrations(uri, workdir, settings.migrations_glob, run=run),
+            )
+            current = compare(file_digests(directory, files), history)
+        current = current or estimate(files, previous_files)
         plan = Plan(env, image, current, LintReport(), gate((), {}), tuple(files))
         pending = plan.pending_files
         report = lint_files(directory, pending, settings, run=run)

@@ -66,6 +66,8 @@ class Status:
     changed: tuple[str, ...] = ()
     source: str = "exact"  # exact: read from the database; estimate: from the image history
     notes: tuple[str, ...] = field(default_factory=tuple)
+    compared_with: str = ""  # the estimate's basis: the build whose image it compared with
+    compared_image: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,11 +81,17 @@ class Status:
             "missing": list(self.missing),
             "changed": list(self.changed),
             "notes": list(self.notes),
+            **(
+                {"compared_with": {"build": self.compared_with, "image": self.compared_image}}
+                if self.compared_with
+                else {}
+            ),
         }
 
     def line(self) -> str:
         """This status as the protocol line (what the sample status commands print)."""
-        body = {k: v for k, v in self.as_dict().items() if k not in ("source", "notes") and v}
+        skip = ("source", "notes", "compared_with")
+        body = {k: v for k, v in self.as_dict().items() if k not in skip and v}
         body.setdefault("applied", [])
         body.setdefault("pending", [])
         return PREFIX + json.dumps(body, separators=(",", ":"))

@@ -1,0 +1,91 @@
+"""The image-history estimate on the local environment (issue 14): the real local runner's build
+history, the sample backend's image in the harness's registry, real PostgreSQL. ``db.plan``
+compares the migrations it is about to run with the image of the project's last SUCCEEDED
+migration build, and says what it compared with; when that image is gone from the registry it
+says so in one line and counts everything as pending."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tasks.release.planflow import plan_action
+from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
+from tests.e2e.conftest import LocalEnv
+
+pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
+BACKEND = ROOT / "examples" / "backend"
+
+
+def plan(env: LocalEnv, context: Path) -> dict[str, Any]:
+    outcome = env.run(lambda rt: plan_action(rt, directory=str(context)))
+    assert outcome.ok and outcome.result is not None, outcome.out
+    return dict(outcome.result["plan"]["status"]) | {"out": outcome.out}
+
+
+def delete_from_registry(env: LocalEnv, pinned: str) -> None:
+    """Delete the manifest (Registry API v2: DELETE /v2/<name>/manifests/<digest>) and every
+    local copy, so nothing can give the image back."""
+    repo, digest = pinned.split("/", 1)[1].split("@")
+    auth = b64encode(f"AWS:{MOTO_TOKEN_PASSWORD}".encode()).decode()
+    request = urllib.request.Request(
+        f"http://{env.registry.host}/v2/{repo}/manifests/{digest}",
+        method="DELETE",
+        headers={"Authorization": f"Basic {auth}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 202
+    image_id = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", pinned],
+        capture_output=True, text=True, check=False,
+    ).stdout.strip()  # fmt: skip
+    if image_id:
+        subprocess.run(["docker", "rmi", "-f", image_id], capture_output=True, check=False)
+
+
+def test_the_estimate_compares_with_the_last_succeeded_migration_builds_image(
+    local_env: LocalEnv, tmp_path: Path
+) -> None:
+    first = plan(local_env, BACKEND)  # no build yet: everything pending, said so
+    assert first["pending"] == [
+        "migrations/0001_create_organizations.sql",
+        "migrations/0002_create_members.sql",
+    ]
+    assert "no SUCCEEDED migration build among the project's last 0 build(s)" in first["notes"][0]
+
+    released = local_env.release()
+    assert released.ok and released.result is not None, released.out
+    build_id = released.result["results"]["db.migrate"]["id"]
+    pinned = released.result["pinned"]
+
+    changed = tmp_path / "next"
+    shutil.copytree(BACKEND, changed, ignore=shutil.ignore_patterns("node_modules"))
+    (changed / "migrations" / "0003_add_audit.sql").write_text("CREATE TABLE audit (id int);\n")
+    members = changed / "migrations" / "0002_create_members.sql"
+    members.write_text(members.read_text() + "\n-- edited after it was applied\n")
+    second = plan(local_env, changed)
+    assert second["source"] == "estimate"
+    assert second["pending"] == ["migrations/0003_add_audit.sql"]
+    assert [a["name"] for a in second["applied"]] == [
+        "0001_create_organizations.sql",
+        "0002_create_members.sql",
+    ]
+    assert second["changed"] == ["0002_create_members.sql"]  # odd, not pending
+    assert second["compared_with"] == {"build": build_id, "image": pinned}
+    assert f"ESTIMATE (image history: compared with build {build_id})" in second["out"]
+    assert f"compared with build {build_id} (image {pinned})" in second["out"]
+    assert "odd: 0002_create_members.sql was applied with another checksum" in second["out"]
+
+    delete_from_registry(local_env, pinned)
+    gone = plan(local_env, changed)
+    assert len(gone["pending"]) == 3
+    assert f"the image of build {build_id} (image {pinned}) cannot be read" in gone["notes"][0]
+    assert "every migration counts as pending" in gone["notes"][0]
+    notes = [ln for ln in gone["out"].splitlines() if "note:" in ln]
+    assert len(notes) == 1  # one line, not docker's whole answer
