@@ -53,7 +53,7 @@ def migrate(
     allow_destructive: bool = False,
 ) -> None:
     """Run the database migrations on CodeBuild (RUN_MIGRATIONS=true) and follow every log line."""
-    from ..release.actions import run_action
+    from ..release.db_actions import run_action
 
     execute(
         c,
@@ -98,7 +98,7 @@ def seed(
     dry_run: bool = False,
 ) -> None:
     """Run an allow-listed seed script on CodeBuild (RUN_SEED=true) and follow every log line."""
-    from ..release.actions import run_action
+    from ..release.db_actions import run_action
 
     execute(
         c,

@@ -49,7 +49,7 @@ def plan_action(
         if not root.is_dir():
             raise UsageError(f"--dir {directory!r} is not a directory", "pass a checkout's path")
     else:
-        from .actions import pinned_image
+        from .db_actions import pinned_image
 
         pinned = pinned_image(rt, image)
     result = make_plan(

@@ -25,7 +25,7 @@ from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.errors import BuildConflict, ExitCode, RegistryError
 from tasks.core.runtime import Runtime
-from tasks.release import actions as runs
+from tasks.release import db_actions as runs
 from tasks.release.state import ReleaseState
 from tasks.wiring import wire
 from tests.helpers.scripted_codebuild import (

@@ -13,7 +13,7 @@ import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful
 from tasks.codebuild.services import Services
-from tasks.release import actions as runs
+from tasks.release import db_actions as runs
 from tasks.release import report as rp
 from tasks.release.state import ReleaseState
 from tests.helpers.scripted_codebuild import PHASES, ScriptedCodeBuild, VirtualClock

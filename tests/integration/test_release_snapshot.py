@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSResponse
 from tasks.codebuild.model import BuildUnsuccessful
 from tasks.codebuild.services import Services
 from tasks.core.errors import ExitCode, QuotaExceeded
-from tasks.release import actions as runs
+from tasks.release import db_actions as runs
 from tasks.release import snapshot
 from tasks.release.state import ReleaseState
 from tests.helpers.aws_world import client

@@ -173,7 +173,7 @@ def test_failure_hook_fed_by_the_stream_reads_no_log_again() -> None:
 def test_a_followed_build_that_fails_is_diagnosed_from_the_follower_s_stream() -> None:
     """build.wait on a failed build: after its final status, GetLogEvents is called only by the
     follower's drain; the diagnosis itself reads nothing."""
-    from tasks.release import actions
+    from tasks.release import db_actions as actions
 
     failed = build("acme-migrations:b1", "FAILED")
     backend = FakeBackend([failed], LOG)

@@ -16,7 +16,7 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import ConfirmationRequired, ExitCode, MigrationBlocked, UsageError
 from tasks.core.runtime import Runtime
-from tasks.release import actions as runs
+from tasks.release import db_actions as runs
 from tasks.release.lint import (
     Finding,
     SquawkOutputError,

@@ -14,7 +14,7 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import ConfirmationRequired, ExitCode, UsageError
 from tasks.core.runtime import Runtime
-from tasks.release import actions as runs
+from tasks.release import db_actions as runs
 from tasks.wiring import wire
 from tests.helpers.fake_backend import FakeBackend, build
 

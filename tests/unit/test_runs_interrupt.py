@@ -15,7 +15,7 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import ExitCode
 from tasks.core.runtime import Runtime
-from tasks.release import actions as runs
+from tasks.release import db_actions as runs
 from tests.helpers.fake_backend import FakeBackend, build, lines
 from tests.helpers.scripted_codebuild import VirtualClock
 
