@@ -1,7 +1,7 @@
 """Benchmark: a followed build fails; what it costs to name the cause after the final status.
 
 The follower (``tasks.codebuild.wait.Waiter``, as ``build.wait`` wires it in
-``tasks.release.db_actions.follow_build``) follows a scripted build through an in-process fake
+``tasks.release.builds.follow_build``) follows a scripted build through an in-process fake
 ``BuildBackend`` (pages of 1,000 events, as CloudWatch returns up to 10,000 per page): the log
 grows while the build runs, then the status flips to FAILED, with the failure at the end of a
 long log. Two wirings of the same diagnosis (``tasks.diagnose.service.FailureDiagnosis``):
@@ -39,7 +39,7 @@ from tasks.core.config import load_settings
 from tasks.core.console import Console
 from tasks.core.errors import SuiteError
 from tasks.diagnose.service import FailureDiagnosis
-from tasks.release import db_actions as actions
+from tasks.release import builds
 from tasks.wiring import runtime_for
 
 RAW = {"environments": {"t": {"project": "acme-migrations", "region": "eu-west-1"}}}
@@ -148,7 +148,7 @@ def once(mode: str, lines: list[str]) -> dict[str, Any]:
 
     backend.get = get  # type: ignore[method-assign]
     try:
-        actions.follow_build(rt, backend.build(), timeout=3600, owner=False)
+        builds.follow_build(rt, backend.build(), timeout=3600, owner=False)
     except SuiteError as err:
         assert err.remedy.startswith("The database did not answer"), err.remedy
     assert "Diagnosis of build" in out.getvalue()

@@ -57,7 +57,7 @@ def wire(
         services.poll_policy = PollPolicy(**LOCAL_POLL)
         services.make_backend = lambda: LocalBackend.from_runtime(rt)
     else:
-        from .release.db_actions import codebuild_backend
+        from .release.collaborators import codebuild_backend
 
         services.make_backend = lambda: codebuild_backend(rt)
     state = rt.part(ReleaseState)

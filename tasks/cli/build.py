@@ -25,7 +25,7 @@ def wait(
     region: str | None = None,
 ) -> None:
     """Follow a build to its end, printing its whole log; exit with its status's code."""
-    from ..release.db_actions import wait_build
+    from ..release.builds import wait_build
 
     execute(
         c,
@@ -48,7 +48,7 @@ def logs(
     region: str | None = None,
 ) -> None:
     """Print a build's log (every line once, in order); --follow until it ends."""
-    from ..release.db_actions import show_logs
+    from ..release.builds import show_logs
 
     execute(
         c,
@@ -69,7 +69,7 @@ def stop(
     region: str | None = None,
 ) -> None:
     """Stop a build (StopBuild) and wait until CodeBuild reports it ended."""
-    from ..release.db_actions import stop_build
+    from ..release.builds import stop_build
 
     execute(
         c,
@@ -100,7 +100,7 @@ def list_(
     region: str | None = None,
 ) -> None:
     """Recent builds of the project: id, status, start, duration, action, initiator."""
-    from ..release.db_actions import list_recent
+    from ..release.builds import list_recent
 
     execute(
         c,

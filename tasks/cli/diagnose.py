@@ -36,7 +36,8 @@ def diagnose(
     the id is a flag. Without it: the project's most recent failed build.
     """
     from ..diagnose.service import run
-    from ..release.db_actions import backend_for, diagnosis_checks
+    from ..release.collaborators import backend_for
+    from ..release.failure import diagnosis_checks
 
     def action(rt):  # type: ignore[no-untyped-def]
         if log or build_json:

@@ -45,7 +45,7 @@ def release(
     allow_destructive: bool = False,
 ) -> None:
     """Check, build, push and verify the image, then run the migrations (and a seed) on it."""
-    from ..release.db_actions import release as run_release
+    from ..release.flow import release as run_release
 
     execute(
         c,

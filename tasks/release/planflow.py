@@ -14,6 +14,7 @@ from ..codebuild.services import Services
 from ..core.config import Settings
 from ..core.errors import CommandFailed, DockerUnavailable, MigrationBlocked, UsageError
 from ..core.runtime import Runtime
+from .guards import pinned_image
 from .history import LOOKBACK
 from .plan import pgoptions, plan_settings, render
 from .planrun import make_plan
@@ -49,8 +50,6 @@ def plan_action(
         if not root.is_dir():
             raise UsageError(f"--dir {directory!r} is not a directory", "pass a checkout's path")
     else:
-        from .db_actions import pinned_image
-
         pinned = pinned_image(rt, image)
     result = make_plan(
         s.env,

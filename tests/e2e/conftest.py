@@ -2,7 +2,7 @@
 
 ``local_env`` gives a private ``.release-local`` (credentials pointing at the harness's registry
 and a fresh database per test) and a ``release`` callable that runs the real pipeline
-(``tasks.release.db_actions.release``) in-process on ``--env local``, capturing everything it prints.
+(``tasks.release.flow.release``) in-process on ``--env local``, capturing everything it prints.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class LocalEnv:
 
 
 def _release(rt: Any, **kwargs: Any) -> dict[str, Any]:
-    from tasks.release.db_actions import release
+    from tasks.release.flow import release
 
     return release(rt, yes=True, **kwargs)
 

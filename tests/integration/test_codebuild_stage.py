@@ -25,7 +25,7 @@ from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.errors import BuildConflict, ExitCode, RegistryError
 from tasks.core.runtime import Runtime
-from tasks.release import db_actions as runs
+from tasks.release import builds, collaborators, db_actions, flow
 from tasks.release.state import ReleaseState
 from tasks.wiring import wire
 from tests.helpers.scripted_codebuild import (
@@ -81,7 +81,7 @@ class Harness:
 
     def client(self, service: str) -> Any:
         """The very client the suite's CodeBuild calls go through."""
-        return runs.suite_clients(self.rt)(service)
+        return collaborators.suite_clients(self.rt)(service)
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls.append(model.name)
@@ -106,7 +106,7 @@ def test_success_prints_every_line_once_in_order_at_volume(
 ) -> None:
     fake.scripts = [_script(25_000, exported={"MIGRATIONS_APPLIED": "4"})]
     h = Harness(clock)
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     assert h.body() == expected(25_000)  # incl. lines that arrived after the final status
     assert result["status"] == "SUCCEEDED" and result["exit_code"] == 0
     assert [p["name"] for p in result["phases"]][:3] == ["SUBMITTED", "QUEUED", "PROVISIONING"]
@@ -127,7 +127,7 @@ def test_cloudwatch_empty_pages_mid_stream_lose_nothing(
     fake.scripts = [_script(12_000)]
     fake.empty_page_rate = 0.3  # empty answers with a new token while more events follow
     h = Harness(clock)
-    runs.run_action(h.rt, "migrate", yes=True)
+    db_actions.run_action(h.rt, "migrate", yes=True)
     assert h.body() == expected(12_000)
 
 
@@ -149,7 +149,7 @@ def test_each_final_status_maps_to_its_exit_code(
     fake.scripts = [script]
     h = Harness(clock)
     with pytest.raises(BuildUnsuccessful) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     err = info.value
     assert err.code == code
     assert err.details["status"] == final and err.details["id"] == fake.only().id
@@ -168,7 +168,7 @@ def test_start_request_carries_overrides_pinned_image_and_token(
         "before-call.codebuild.StartBuild",
         lambda params, **_: sent.append(json.loads(params["body"])),
     )
-    runs.run_action(h.rt, "seed", script="organizations", yes=True)
+    db_actions.run_action(h.rt, "seed", script="organizations", yes=True)
     assert len(sent) == 1
     params = sent[0]
     assert params["projectName"] == PROJECT
@@ -191,7 +191,7 @@ def test_seed_script_outside_the_allow_list_is_refused(
 ) -> None:
     h = Harness(clock)
     with pytest.raises(Exception) as info:
-        runs.run_action(h.rt, "seed", script="drop_everything; rm -rf /", yes=True)
+        db_actions.run_action(h.rt, "seed", script="drop_everything; rm -rf /", yes=True)
     assert getattr(info.value, "code", None) == ExitCode.USAGE
     assert fake.requests == []
 
@@ -226,12 +226,12 @@ def test_throttling_bursts_are_absorbed(fake: ScriptedCodeBuild, clock: VirtualC
     h.client("codebuild").meta.events.register(
         "before-send.codebuild.StartBuild", _throttle_hook({1, 2})
     )
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     assert result["status"] == "SUCCEEDED"
     assert h.body() == expected(3_000)
     assert len(fake.builds) == 1
     assert "ThrottlingException" in h.err.getvalue()  # the user was told about the retries
-    caller = runs.caller_for(h.rt)
+    caller = collaborators.caller_for(h.rt)
     assert caller.calls > len(h.calls) - 1  # every throttled attempt was retried by the suite
     assert caller.pressure < 0.5  # and the pace recovered after the bursts
 
@@ -263,7 +263,7 @@ def test_expired_credentials_are_refreshed_mid_wait(
         return AWSResponse(request.url, 400, {}, Raw()) if seen["n"] == 4 else None
 
     h.client("codebuild").meta.events.register("before-send.codebuild.BatchGetBuilds", expire)
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     assert result["status"] == "SUCCEEDED" and refreshed == [1]
     assert h.body() == expected(200)
 
@@ -278,7 +278,7 @@ def test_server_vanishing_mid_wait_and_a_lost_start_response(
     proxy.drop_start_responses = 1  # moto starts the build, the answer never arrives
     try:
         h = Harness(clock, endpoint_url=proxy.url)
-        result = runs.run_action(h.rt, "migrate", yes=True)
+        result = db_actions.run_action(h.rt, "migrate", yes=True)
     finally:
         proxy.close()
     assert result["status"] == "SUCCEEDED"
@@ -298,7 +298,7 @@ def test_a_long_outage_does_not_abandon_the_build(
     proxy = FlakyProxy(aws_env, down=lambda: 50 <= clock.t - start < 400)
     try:
         h = Harness(clock, endpoint_url=proxy.url)
-        result = runs.run_action(h.rt, "migrate", yes=True)
+        result = db_actions.run_action(h.rt, "migrate", yes=True)
     finally:
         proxy.close()
     assert result["status"] == "SUCCEEDED"
@@ -312,10 +312,10 @@ def test_concurrency_guard_refuses_and_force_overrides(
     fake.scripts = [_script(5)]
     first = Harness(clock)
     first.rt.part(ReleaseState).invocation_id = "other-run"
-    running = runs.run_action(first.rt, "migrate", yes=True, detach=True)
+    running = db_actions.run_action(first.rt, "migrate", yes=True, detach=True)
     h = Harness(clock)
     with pytest.raises(BuildConflict) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     assert info.value.code == ExitCode.BUILD_CONFLICT
     assert running["id"] in info.value.message
     assert f"invoke build.wait {running['id']}" in info.value.remedy
@@ -323,11 +323,11 @@ def test_concurrency_guard_refuses_and_force_overrides(
     # the race: both passed the look-up; CodeBuild's concurrentBuildLimit refuses the second
     fake.refuse_concurrent = True
     with pytest.raises(BuildConflict) as raced:
-        runs.run_action(h.rt, "migrate", yes=True, force=True)
+        db_actions.run_action(h.rt, "migrate", yes=True, force=True)
     assert raced.value.message == info.value.message
     assert raced.value.remedy == info.value.remedy
     fake.refuse_concurrent = False
-    forced = runs.run_action(h.rt, "migrate", yes=True, force=True)
+    forced = db_actions.run_action(h.rt, "migrate", yes=True, force=True)
     assert forced["status"] == "SUCCEEDED" and len(fake.builds) == 2
 
 
@@ -346,7 +346,7 @@ def test_ctrl_c_stops_the_build_and_exits_with_the_stopped_code(
     clock.hooks.append(ctrl_c)
     h = Harness(clock)
     with pytest.raises(BuildUnsuccessful) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     build = fake.only()
     assert fake.stops == [build.id]
     assert info.value.code == ExitCode.BUILD_STOPPED
@@ -360,7 +360,7 @@ def test_timeout_leaves_the_build_running(fake: ScriptedCodeBuild, clock: Virtua
     fake.scripts = [_script(10)]
     h = Harness(clock)
     with pytest.raises(WaitTimedOut) as info:
-        runs.run_action(h.rt, "migrate", yes=True, timeout=0.5)
+        db_actions.run_action(h.rt, "migrate", yes=True, timeout=0.5)
     assert info.value.code == ExitCode.WAIT_TIMEOUT
     assert fake.stops == []
     assert f"invoke build.wait {fake.only().id}" in info.value.remedy
@@ -377,7 +377,7 @@ def test_secrets_in_log_lines_are_redacted(fake: ScriptedCodeBuild, clock: Virtu
     )
     fake.scripts = [script]
     h = Harness(clock, json_mode=True)
-    runs.run_action(h.rt, "migrate", yes=True)
+    db_actions.run_action(h.rt, "migrate", yes=True)
     everything = h.out.getvalue() + h.err.getvalue()
     assert "hunter2secret" not in everything
     assert "postgres://app:***@db.internal:5432/app" in everything
@@ -386,12 +386,12 @@ def test_secrets_in_log_lines_are_redacted(fake: ScriptedCodeBuild, clock: Virtu
 def test_detach_then_wait(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
     fake.scripts = [_script(300)]
     h = Harness(clock)
-    started = runs.run_action(h.rt, "migrate", yes=True, detach=True)
+    started = db_actions.run_action(h.rt, "migrate", yes=True, detach=True)
     assert started["detached"] and started["status"] == "IN_PROGRESS"
     assert started["resume"] == f"invoke build.wait {started['id']} --env prod"
     assert h.body() == []
     later = Harness(clock)
-    result = runs.wait_build(later.rt, started["id"])
+    result = builds.wait_build(later.rt, started["id"])
     assert result["status"] == "SUCCEEDED"
     assert later.body() == expected(300)
 
@@ -399,18 +399,18 @@ def test_detach_then_wait(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
 def test_build_list_logs_and_stop(fake: ScriptedCodeBuild, clock: VirtualClock) -> None:
     fake.scripts = [_script(20), _script(20)]
     h = Harness(clock)
-    first = runs.run_action(h.rt, "migrate", yes=True)
+    first = db_actions.run_action(h.rt, "migrate", yes=True)
     h.rt.part(ReleaseState).invocation_id = "second"
-    second = runs.run_action(h.rt, "seed", yes=True, detach=True)
-    listed = runs.list_recent(Harness(clock).rt, limit=5)["builds"]
+    second = db_actions.run_action(h.rt, "seed", yes=True, detach=True)
+    listed = builds.list_recent(Harness(clock).rt, limit=5)["builds"]
     assert [b["id"] for b in listed] == [second["id"], first["id"]]
     assert [b["action"] for b in listed] == ["seed", "migrate"]
     assert listed[1]["status"] == "SUCCEEDED" and listed[1]["duration"] > 0
     logs = Harness(clock)
-    shown = runs.show_logs(logs.rt, first["id"])
+    shown = builds.show_logs(logs.rt, first["id"])
     assert logs.body() == expected(20) and shown["log_lines"] == len(fake.scripts[0].lines)
     stopper = Harness(clock)
-    stopped = runs.stop_build(stopper.rt, second["id"])
+    stopped = builds.stop_build(stopper.rt, second["id"])
     assert stopped["status"] == "STOPPED" and fake.stops == [second["id"]]
 
 
@@ -448,7 +448,7 @@ def test_image_uri_is_resolved_from_ecr_for_the_configured_tag(
     fake.scripts = [_script(5)]
     h = Harness(clock)
     h.rt.part(ReleaseState).pinned = None
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     image = {v["name"]: v["value"] for v in fake.requests[0]["environmentVariablesOverride"]}
     assert image["IMAGE_URI"] == f"{h.settings.image_name}@{digest}" == result["image"]
 
@@ -460,7 +460,7 @@ def test_missing_tag_in_ecr_is_one_clear_error(
     h = Harness(clock)
     h.rt.part(ReleaseState).pinned = None
     with pytest.raises(RegistryError) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     assert "invoke image.push" in info.value.remedy
     assert fake.requests == []
 
@@ -488,7 +488,7 @@ def test_release_runs_the_pushed_digest(
     h = Harness(clock)
     h.rt.part(ReleaseState).pinned = None
     h.rt.part(Services).ask = lambda question: None  # no terminal: --yes is what lets it through
-    result = runs.release(h.rt, seed=True, yes=True)
+    result = flow.release(h.rt, seed=True, yes=True)
     assert order == ["check", "push"]
     assert [s["name"] for s in result["steps"]] == [
         "guard",
@@ -505,7 +505,7 @@ def test_release_runs_the_pushed_digest(
     assert images == [pushed, pushed] and result["pinned"] == pushed
     assert result["results"]["db.seed"]["seed_script"] == "organizations"
     with pytest.raises(Exception) as info:  # the production guard, before anything runs
-        runs.release(Harness(clock).rt, yes=False)
+        flow.release(Harness(clock).rt, yes=False)
     assert getattr(info.value, "code", None) == ExitCode.CONFIRM
 
 
@@ -554,8 +554,8 @@ def test_two_seeds_with_different_scripts_under_one_invocation_id_are_two_builds
     h = Harness(clock)  # RELEASE_INVOCATION_ID=test-run-1 for both runs
     seeds = {"organizations": ("bun", "seed-o.ts"), "demo": ("bun", "seed-d.ts")}
     h.rt.settings = dataclasses.replace(h.settings, seed_commands=seeds)
-    first = runs.run_action(h.rt, "seed", script="organizations", yes=True)
-    second = runs.run_action(h.rt, "seed", script="demo", yes=True)
+    first = db_actions.run_action(h.rt, "seed", script="organizations", yes=True)
+    second = db_actions.run_action(h.rt, "seed", script="demo", yes=True)
     assert first["id"] != second["id"] and len(fake.builds) == 2
     scripts = [
         {v["name"]: v["value"] for v in r["environmentVariablesOverride"]}["SEED_SCRIPT"]
@@ -574,7 +574,7 @@ def test_account_quota_is_not_a_concurrency_conflict(
     fake.account_queue_limit = 0  # a new account: "Cannot have more than 0 builds in queue"
     h = Harness(clock)
     with pytest.raises(QuotaExceeded) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     err = info.value
     assert err.code == ExitCode.AWS_QUOTA != ExitCode.BUILD_CONFLICT
     assert "Cannot have more than 0 builds in queue for the account" in err.message
@@ -588,11 +588,11 @@ def test_a_real_conflict_met_at_start_keeps_exit_8(
     fake.scripts = [_script(5)]
     first = Harness(clock)
     first.rt.part(ReleaseState).invocation_id = "other-run"
-    running = runs.run_action(first.rt, "migrate", yes=True, detach=True)
+    running = db_actions.run_action(first.rt, "migrate", yes=True, detach=True)
     fake.refuse_concurrent = True
     h = Harness(clock)
     with pytest.raises(BuildConflict) as info:
-        runs.run_action(h.rt, "migrate", yes=True, force=True)
+        db_actions.run_action(h.rt, "migrate", yes=True, force=True)
     assert info.value.code == ExitCode.BUILD_CONFLICT and running["id"] in info.value.message
 
 
@@ -615,21 +615,21 @@ def test_ctrl_c_on_a_follower_detaches_and_never_stops_the_build(
     from tasks.core.errors import SuiteError
 
     fake.scripts = [_script(300)]
-    started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
+    started = db_actions.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
     _ctrl_c_after(clock, 60)  # a teammate tailing the production migration presses Ctrl-C
     h = Harness(clock)
     with pytest.raises(SuiteError) as info:
         if how == "build.wait":
-            runs.wait_build(h.rt, started["id"])
+            builds.wait_build(h.rt, started["id"])
         else:
-            runs.show_logs(h.rt, started["id"], follow=True)
+            builds.show_logs(h.rt, started["id"], follow=True)
     err = info.value
     assert fake.stops == []  # nobody stopped it
     assert err.code == ExitCode.INTERRUPTED
     assert started["id"] in err.message and "still running" in err.message
     assert f"invoke build.stop {started['id']} --env prod" in err.remedy
     clock.sleep(200)
-    assert runs.wait_build(Harness(clock).rt, started["id"])["status"] == "SUCCEEDED"
+    assert builds.wait_build(Harness(clock).rt, started["id"])["status"] == "SUCCEEDED"
 
 
 def test_ctrl_c_with_stop_build_denied_names_the_build_that_keeps_running(
@@ -642,7 +642,7 @@ def test_ctrl_c_with_stop_build_denied_names_the_build_that_keeps_running(
     _ctrl_c_after(clock, 60)
     h = Harness(clock)
     with pytest.raises(SuiteError) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     build = fake.only()
     err = info.value
     assert fake.stops == [build.id]
@@ -659,10 +659,10 @@ def test_build_stop_denied_names_the_build_that_keeps_running(
     from tasks.core.errors import SuiteError
 
     fake.scripts = [_script(300)]
-    started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
+    started = db_actions.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
     fake.deny_stop = True
     with pytest.raises(SuiteError) as info:
-        runs.stop_build(Harness(clock).rt, started["id"])
+        builds.stop_build(Harness(clock).rt, started["id"])
     assert info.value.code == ExitCode.AWS_AUTH
     assert started["id"] in info.value.message and "still running" in info.value.message
     assert f"invoke build.stop {started['id']}" in info.value.remedy
@@ -687,11 +687,11 @@ def test_build_stop_trusts_the_stop_answer_instead_of_polling(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
     fake.scripts = [_script(50)]
-    started = runs.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
+    started = db_actions.run_action(Harness(clock).rt, "migrate", yes=True, detach=True)
     clock.sleep(40)
     h = Harness(clock)
     slept = len(clock.sleeps)
-    result = runs.stop_build(h.rt, started["id"])
+    result = builds.stop_build(h.rt, started["id"])
     assert result["status"] == "STOPPED"
     assert h.calls == ["BatchGetBuilds", "StopBuild"]  # no polling after the answer
     assert len(clock.sleeps) == slept
@@ -706,7 +706,7 @@ def test_a_vpc_failure_in_queued_ends_at_once_without_a_log(
     h = Harness(clock)
     h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     err = info.value
     assert err.code == ExitCode.BUILD_FAILED
     assert "in phase QUEUED: VPC_CLIENT_ERROR: Unexpected EC2 error: UnauthorizedOperation" in (
@@ -729,7 +729,7 @@ def test_closing_lines_landing_3s_after_the_end_are_all_printed_once(
     script.late_tail, script.late_delay = 20, 3.0  # after the final status and buildComplete
     fake.scripts = [script]
     h = Harness(clock)
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     assert result["status"] == "SUCCEEDED"
     assert h.body() == expected(400)
     printed = [x for x in h.out.getvalue().splitlines() if "Phase complete" in x]
@@ -741,7 +741,7 @@ def test_get_log_events_is_bounded_by_the_build_start_time(
     fake: ScriptedCodeBuild, clock: VirtualClock
 ) -> None:
     fake.scripts = [_script(50)]
-    runs.run_action(Harness(clock).rt, "migrate", yes=True)
+    db_actions.run_action(Harness(clock).rt, "migrate", yes=True)
     started_ms = int(fake.only().started * 1000)
     sent = [r["startTime"] for r in fake.log_requests]
     assert sent and all(t is not None and started_ms - 120_000 <= t <= started_ms for t in sent)
@@ -763,14 +763,14 @@ def test_cloudwatch_disabled_says_so_at_once_with_the_s3_location(
         warn(text)
 
     h.rt.console.warn = spy  # type: ignore[method-assign]
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     assert result["status"] == "SUCCEEDED"
     err = h.err.getvalue()
     assert "CloudWatch Logs are DISABLED" in err and "s3://my-bucket/build-log" in err
     assert said_at == [0]  # at once, before the wait's first pause, and once
     assert fake.log_requests == []  # no reads of a stream that will never exist
     shown = Harness(clock)
-    data = runs.show_logs(shown.rt, result["id"])
+    data = builds.show_logs(shown.rt, result["id"])
     assert "s3://my-bucket/build-log" in shown.err.getvalue()
     assert data["logs"]["s3"] == "my-bucket/build-log" and data["log_lines"] == 0
 
@@ -819,7 +819,7 @@ def test_env_credentials_expiring_mid_wait_say_what_was_tried(
 
     h.rt.aws.refresh = refresh  # type: ignore[method-assign]
     with pytest.raises(AwsAuthError) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     line = info.value.line()
     build = fake.only()
     assert info.value.code == ExitCode.AWS_AUTH
@@ -837,7 +837,7 @@ def test_one_retry_layer_for_a_throttled_call(fake: ScriptedCodeBuild, clock: Vi
     throttle = _always("ThrottlingException", "Rate exceeded")
     h.client("codebuild").meta.events.register("before-send.codebuild.BatchGetBuilds", throttle)
     with pytest.raises(AwsError):
-        runs.backend_for(h.rt).get(f"{PROJECT}:some-build")
+        collaborators.backend_for(h.rt).get(f"{PROJECT}:some-build")
     # botocore sends each call once; the named policy decides the retries (not 8 x 3 = 24)
     assert throttle.seen["n"] == POLICIES["aws_call"].attempts  # type: ignore[attr-defined]
 
@@ -852,7 +852,7 @@ def test_a_cloudwatch_logs_quota_fails_at_once_without_retries(
     quota = _always("LimitExceededException", "Resource limit exceeded.")
     h.client("logs").meta.events.register("before-send.logs.GetLogEvents", quota)
     with pytest.raises(QuotaExceeded) as info:
-        runs.backend_for(h.rt).read_logs(LogLocation("/aws/codebuild/x", "s"), None)
+        collaborators.backend_for(h.rt).read_logs(LogLocation("/aws/codebuild/x", "s"), None)
     assert info.value.code == ExitCode.AWS_QUOTA
     assert quota.seen["n"] == 1  # type: ignore[attr-defined]
 
@@ -871,7 +871,7 @@ def test_credentials_refused_mid_wait_name_the_build_that_runs_on(
     )
     h.client("codebuild").meta.events.register("before-send.codebuild.BatchGetBuilds", denied)
     with pytest.raises(AwsAuthError) as info:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     build = fake.only()
     line = info.value.line()
     assert "CodeBuild BatchGetBuilds" in line and "AccessDeniedException" in line

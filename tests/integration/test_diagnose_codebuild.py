@@ -18,7 +18,7 @@ from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.runtime import Runtime
 from tasks.diagnose import service
-from tasks.release import db_actions as runs
+from tasks.release import collaborators, db_actions
 from tasks.release.state import ReleaseState
 from tasks.wiring import wire
 from tests.helpers.scripted_codebuild import (
@@ -87,7 +87,7 @@ def test_wait_loop_diagnoses_a_failed_migration_automatically(
     rt, out = runtime(clock)
     rt.part(Services).on_failure = service.failure_hook(rt, checks_factory=None)
     with pytest.raises(BuildUnsuccessful) as info:
-        runs.run_action(rt, "migrate", yes=True)
+        db_actions.run_action(rt, "migrate", yes=True)
     assert "The database did not answer" in info.value.remedy  # the diagnosis is the remedy
     text = out.getvalue()
     assert "1. The database did not answer (connection timed out)" in text
@@ -100,9 +100,9 @@ def test_diagnose_reads_the_latest_failed_build_and_its_log_from_aws(
     fake.scripts = [failing_script()]
     rt, _ = runtime(clock)
     with pytest.raises(BuildUnsuccessful):
-        runs.run_action(rt, "migrate", yes=True)
+        db_actions.run_action(rt, "migrate", yes=True)
     rt2, _ = runtime(clock, json_mode=True)
-    result = service.run(rt2, backend=runs.backend_for(rt2), checks_factory=lambda rt: {})
+    result = service.run(rt2, backend=collaborators.backend_for(rt2), checks_factory=lambda rt: {})
     assert result["build"]["id"] == fake.only().id and result["build"]["status"] == "FAILED"
     assert result["build"]["failed_phase"] == "BUILD"
     top = result["findings"][0]

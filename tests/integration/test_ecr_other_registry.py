@@ -117,7 +117,7 @@ def test_image_resolution_reads_the_registry_region(aws_env: str) -> None:
     """`release --skip-build` / db.migrate without --image pin the tag with DescribeImages: in the
     registry's region, with its account as registryId (moto: the repository exists only in
     eu-west-1, so the environment's us-east-1 answers RepositoryNotFoundException)."""
-    from tasks.release.db_actions import pinned_image
+    from tasks.release.guards import pinned_image
 
     manifest = json.dumps(
         {

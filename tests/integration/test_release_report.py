@@ -13,7 +13,7 @@ import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful
 from tasks.codebuild.services import Services
-from tasks.release import db_actions as runs
+from tasks.release import builds, db_actions, flow
 from tasks.release import report as rp
 from tasks.release.state import ReleaseState
 from tests.helpers.scripted_codebuild import PHASES, ScriptedCodeBuild, VirtualClock
@@ -50,7 +50,7 @@ def test_report_phases_and_cost_match_the_scripted_build(
 ) -> None:
     fake.scripts = [_script(3)]
     h = gh_harness(clock, tmp_path, compute_type="BUILD_GENERAL1_MEDIUM")
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     report = result["report"]
     assert [(p["name"], p["seconds"]) for p in report["phases"]] == [
         (name, pytest.approx(seconds, abs=1.0)) for name, seconds in PHASES
@@ -76,7 +76,7 @@ def test_failed_build_still_reports_and_writes_outputs(
     h = gh_harness(clock, tmp_path)
     h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
-        runs.run_action(h.rt, "migrate", yes=True)
+        db_actions.run_action(h.rt, "migrate", yes=True)
     report = caught.value.details["report"]
     assert report["status"] == "FAILED" and report["error"].startswith("build ")
     assert report["phases"][-1]["status"] in ("FAILED", "SUCCEEDED")
@@ -98,7 +98,7 @@ def test_plan_and_lint_slots_are_reported_when_issue_14_fills_them(
     h.rt.part(ReleaseState).lint = (
         rp.LintFinding("add-column-default", "002_b", "rewrites", True),
     )
-    result = runs.run_action(h.rt, "migrate", yes=True)
+    result = db_actions.run_action(h.rt, "migrate", yes=True)
     assert result["report"]["plan"] == {
         "pending": ["001_a", "002_b"],
         "applied": ["001_a", "002_b"],
@@ -189,9 +189,9 @@ def test_build_list_shows_the_image_digest_of_each_build(
 ) -> None:
     fake.scripts = [_script(1)]
     h = Harness(clock)
-    first = runs.run_action(h.rt, "migrate", yes=True)
+    first = db_actions.run_action(h.rt, "migrate", yes=True)
     lister = Harness(clock)
-    listed = runs.list_recent(lister.rt, limit=5)["builds"]
+    listed = builds.list_recent(lister.rt, limit=5)["builds"]
     assert listed[0]["id"] == first["id"] and listed[0]["action"] == "migrate"
     assert listed[0]["image_digest"] == PINNED.rpartition("@")[2]
     line = next(x for x in lister.out.getvalue().splitlines() if x.startswith(first["id"]))
@@ -207,7 +207,7 @@ def test_release_writes_one_report_with_its_steps_on_success_and_failure(
     h = gh_harness(clock, tmp_path)
     questions: list[str] = []
     h.rt.part(Services).ask = lambda q: questions.append(q) or True
-    done = runs.release(h.rt, skip_build=True)
+    done = flow.release(h.rt, skip_build=True)
     report = done["report"]
     assert report["action"] == "release" and report["status"] == "SUCCEEDED"
     assert [s["name"] for s in report["steps"]][-1] == "db.migrate"
@@ -217,7 +217,7 @@ def test_release_writes_one_report_with_its_steps_on_success_and_failure(
     h2.rt.part(Services).diagnose = False
     h2.rt.part(ReleaseState).invocation_id = "second"
     with pytest.raises(PipelineStopped) as caught:
-        runs.release(h2.rt, skip_build=True, yes=True)
+        flow.release(h2.rt, skip_build=True, yes=True)
     failed = caught.value.details["report"]
     assert failed["status"] == "FAILED" and failed["steps"][-1]["status"] == "failed"
     outputs = (tmp_path / "output").read_text()

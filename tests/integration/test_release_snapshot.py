@@ -18,8 +18,7 @@ from botocore.awsrequest import AWSResponse
 from tasks.codebuild.model import BuildUnsuccessful
 from tasks.codebuild.services import Services
 from tasks.core.errors import ExitCode, QuotaExceeded
-from tasks.release import db_actions as runs
-from tasks.release import snapshot
+from tasks.release import collaborators, db_actions, failure, flow, snapshot
 from tasks.release.state import ReleaseState
 from tests.helpers.aws_world import client
 from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, VirtualClock
@@ -86,7 +85,7 @@ def test_snapshot_is_created_tagged_waited_for_and_recorded(
     rds = make_instance(aws_env)
     fake.scripts = [_script(3)]
     h = harness(clock, database_instance=DB)
-    result = runs.run_action(h.rt, "migrate")
+    result = db_actions.run_action(h.rt, "migrate")
     snap = result["snapshot"]
     # project, the first 12 hex of the image digest, the UTC time
     assert snap["id"].startswith(f"{PROJECT}-abababababab-")
@@ -106,7 +105,7 @@ def test_multi_az_instance_gets_no_io_pause_warning(
     make_instance(aws_env, multi_az=True)
     fake.scripts = [_script(1)]
     h = harness(clock, database_instance=DB)
-    runs.run_action(h.rt, "migrate")
+    db_actions.run_action(h.rt, "migrate")
     assert "Single-AZ" not in h.err.getvalue()
 
 
@@ -126,7 +125,7 @@ def test_retention_deletes_only_the_suites_own_beyond_keep(
         rds.create_db_snapshot(DBSnapshotIdentifier=f"theirs-{i}", DBInstanceIdentifier=DB)
     fake.scripts = [_script(1)]
     h = harness(clock, database_instance=DB, backup_keep=2)
-    result = runs.run_action(h.rt, "migrate")
+    result = db_actions.run_action(h.rt, "migrate")
     left = set(snapshots(rds))
     assert left == {"a-old-2", result["snapshot"]["id"], "theirs-0", "theirs-1"}
     assert sorted(result["snapshots_deleted"]) == ["a-old-0", "a-old-1"]
@@ -145,7 +144,7 @@ def test_failed_migration_line_gives_the_restore_command_and_keeps_snapshots(
     h = harness(clock, database_instance=DB, backup_keep=1)
     h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
-        runs.run_action(h.rt, "migrate")
+        db_actions.run_action(h.rt, "migrate")
     line = caught.value.line()
     assert "\n" not in line
     sid = caught.value.details["snapshot"]["id"]
@@ -165,7 +164,7 @@ def test_cluster_path_snapshots_the_aurora_cluster_and_restores_a_cluster(
     h = harness(clock, database_cluster=CLUSTER)
     h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
-        runs.run_action(h.rt, "migrate")
+        db_actions.run_action(h.rt, "migrate")
     sid = caught.value.details["snapshot"]["id"]
     found = rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=sid)
     assert found["DBClusterSnapshots"][0]["DBClusterIdentifier"] == CLUSTER
@@ -184,7 +183,7 @@ def test_no_backup_skips_it_and_the_prompt_says_so(
     fake.scripts = [_script(1)]
     h = harness(clock, database_instance=DB)
     h.rt.part(ReleaseState).no_backup = True
-    result = runs.run_action(h.rt, "migrate")
+    result = db_actions.run_action(h.rt, "migrate")
     assert "WITHOUT a snapshot first (--no-backup)" in h.questions[0]  # type: ignore[attr-defined]
     assert "snapshot" not in result and snapshots(rds) == {}
 
@@ -196,7 +195,7 @@ def test_database_that_does_not_exist_is_one_line_and_starts_nothing(
     flags = {"database_cluster": "nope"} if kind == "cluster" else {"database_instance": "nope"}
     h = harness(clock, **flags)
     with pytest.raises(snapshot.BackupFailed) as caught:
-        runs.run_action(h.rt, "migrate")
+        db_actions.run_action(h.rt, "migrate")
     line = caught.value.line()
     assert "does not exist in us-east-1" in line and "Fix: fix database_" in line
     assert caught.value.code == ExitCode.BACKUP
@@ -210,7 +209,7 @@ def test_snapshot_quota_reached_is_one_line(
     monkeypatch.setenv("MOTO_RDS_SNAPSHOT_LIMIT", "0")  # moto's own SnapshotQuotaExceeded
     h = harness(clock, database_instance=DB)
     with pytest.raises(QuotaExceeded) as caught:
-        runs.run_action(h.rt, "migrate")
+        db_actions.run_action(h.rt, "migrate")
     assert "manual snapshot quota" in caught.value.line()
     assert "SnapshotQuotaExceeded" in caught.value.line()
     assert caught.value.code == ExitCode.AWS_QUOTA
@@ -247,7 +246,7 @@ def test_fake_database_state_that_cannot_snapshot_is_one_line(
 
     h.rt.aws.client("rds").meta.events.register(f"before-send.rds.{operation}", refuse)
     with pytest.raises(snapshot.BackupFailed) as caught:
-        runs.run_action(h.rt, "migrate")
+        db_actions.run_action(h.rt, "migrate")
     line = caught.value.line()
     assert "in its current state" in line and code in line and "wait until it is" in line
     assert not fake.builds
@@ -286,7 +285,7 @@ def test_fake_snapshot_still_creating_shows_progress_then_waits(
         return AWSResponse("http://fake", 200, {}, _Raw(body))
 
     h.rt.aws.client("rds").meta.events.register("before-send.rds.DescribeDBSnapshots", creating)
-    result = runs.run_action(h.rt, "migrate")
+    result = db_actions.run_action(h.rt, "migrate")
     out = h.out.getvalue()
     assert "creating, 40% done" in out and "creating, 70% done" in out
     assert result["snapshot"]["status"] == "available"
@@ -309,7 +308,7 @@ def test_fake_snapshot_that_never_finishes_is_bounded(
 
     h.rt.aws.client("rds").meta.events.register("before-send.rds.DescribeDBSnapshots", creating)
     with pytest.raises(snapshot.BackupFailed) as caught:
-        runs.run_action(h.rt, "migrate")
+        db_actions.run_action(h.rt, "migrate")
     assert "still creating after 60s" in caught.value.line()
     assert len(clock.sleeps) <= 6 and not fake.builds
 
@@ -373,7 +372,7 @@ def test_diagnose_of_the_failed_migration_names_its_restore_point(
     h = harness(clock, database_instance=DB)
     h.rt.part(Services).diagnose = False
     with pytest.raises(BuildUnsuccessful) as caught:
-        runs.run_action(h.rt, "migrate")
+        db_actions.run_action(h.rt, "migrate")
     sid = caught.value.details["snapshot"]["id"]
     later = harness(clock, database_instance=DB)
     try:
@@ -381,8 +380,8 @@ def test_diagnose_of_the_failed_migration_names_its_restore_point(
             later.rt,
             caught.value.build.id,
             checks=False,
-            backend=runs.backend_for(later.rt),
-            checks_factory=runs.diagnosis_checks,
+            backend=collaborators.backend_for(later.rt),
+            checks_factory=failure.diagnosis_checks,
         )
     except SuiteError as err:  # no catalogue entry for the scripted lines: exit 21
         result = err.details
@@ -398,7 +397,7 @@ def test_release_prompt_names_the_snapshot_and_the_release_records_it(
     rds = make_instance(aws_env)
     fake.scripts = [_script(1)]
     h = harness(clock, database_instance=DB)
-    done = runs.release(h.rt, skip_build=True)
+    done = flow.release(h.rt, skip_build=True)
     assert "after a snapshot of instance daadaar-db" in h.questions[0]  # type: ignore[attr-defined]
     sid = done["results"]["db.migrate"]["snapshot"]["id"]
     assert done["report"]["snapshot"]["id"] == sid and sid in snapshots(rds)

@@ -43,7 +43,7 @@ def test_diagnose_never_imports_release_or_provision() -> None:
 
 
 def test_release_wires_the_diagnosis_with_plain_imports() -> None:
-    text = Path("tasks/release/db_actions.py").read_text(encoding="utf-8")
+    text = Path("tasks/release/failure.py").read_text(encoding="utf-8")
     assert 'import_module("tasks.diagnose' not in text
     assert "from ..diagnose.service import FailureDiagnosis" in text
 

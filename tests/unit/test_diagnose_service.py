@@ -173,7 +173,7 @@ def test_failure_hook_fed_by_the_stream_reads_no_log_again() -> None:
 def test_a_followed_build_that_fails_is_diagnosed_from_the_follower_s_stream() -> None:
     """build.wait on a failed build: after its final status, GetLogEvents is called only by the
     follower's drain; the diagnosis itself reads nothing."""
-    from tasks.release import db_actions as actions
+    from tasks.release import builds
 
     failed = build("acme-migrations:b1", "FAILED")
     backend = FakeBackend([failed], LOG)
@@ -190,7 +190,7 @@ def test_a_followed_build_that_fails_is_diagnosed_from_the_follower_s_stream() -
 
     rt.part(Services).on_failure = Recording(rt, backend, checks_factory=None)
     with pytest.raises(SuiteError) as caught:
-        actions.follow_build(rt, failed, timeout=60, owner=False)
+        builds.follow_build(rt, failed, timeout=60, owner=False)
     assert caught.value.remedy.startswith("The database did not answer")
     assert len(reads_at) == 2 and reads_at[0] == reads_at[1]  # no read by the diagnosis
     text = out.getvalue()

@@ -16,7 +16,7 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import ConfirmationRequired, ExitCode, MigrationBlocked, UsageError
 from tasks.core.runtime import Runtime
-from tasks.release import db_actions as runs
+from tasks.release import flow
 from tasks.release.lint import (
     Finding,
     SquawkOutputError,
@@ -208,7 +208,7 @@ def _runtime(tmp_path: Path, answer: Any, **extra: Any) -> tuple[Runtime, list[s
 def test_release_in_a_confirm_env_is_blocked_before_the_prompt(tmp_path: Path) -> None:
     rt, asked, err = _runtime(tmp_path, True)
     with pytest.raises(MigrationBlocked) as info:
-        runs.release(rt, yes=False)
+        flow.release(rt, yes=False)
     assert info.value.code == ExitCode.MIGRATION_BLOCKED == 25
     assert "0001_drop.sql:1 ban-drop-column" in info.value.line()
     assert "--allow-destructive" in info.value.remedy
@@ -223,7 +223,7 @@ def test_allow_destructive_lets_it_through_to_the_prompt_with_the_plan_shown(
     rt, asked, _ = _runtime(tmp_path, False)
     rt.part(ReleaseState).allow_destructive = True
     with pytest.raises(ConfirmationRequired):  # answered "no": the gate itself let it pass
-        runs.release(rt, yes=False)
+        flow.release(rt, yes=False)
     assert len(asked) == 1 and "allowed by --allow-destructive" in asked[0]
     assert "pending 4: migrations/0004_table.sql" in asked[0]
 
@@ -239,7 +239,7 @@ def test_accepted_rules_need_a_reason_and_let_only_those_through(tmp_path: Path)
         },
     )
     with pytest.raises(ConfirmationRequired):
-        runs.release(rt, yes=False)
+        flow.release(rt, yes=False)
     assert "accepted: migrations/0001_drop.sql:1 ban-drop-column: nickname unused" in asked[0]
     assert "gate: nothing blocks" in asked[0]
 
@@ -247,7 +247,7 @@ def test_accepted_rules_need_a_reason_and_let_only_those_through(tmp_path: Path)
 def test_plan_false_skips_the_plan(tmp_path: Path) -> None:
     rt, asked, _ = _runtime(tmp_path, False, plan=False)
     with pytest.raises(ConfirmationRequired):
-        runs.release(rt, yes=False)
+        flow.release(rt, yes=False)
     assert "plan for" not in asked[0]
 
 

@@ -14,7 +14,7 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import ConfirmationRequired, ExitCode, UsageError
 from tasks.core.runtime import Runtime
-from tasks.release import db_actions as runs
+from tasks.release import builds, db_actions, guards
 from tasks.wiring import wire
 from tests.helpers.fake_backend import FakeBackend, build
 
@@ -41,7 +41,7 @@ def _rt(answer: Any = "unused", **settings: Any) -> tuple[Runtime, list[str]]:
 def test_confirm_without_terminal_requires_yes() -> None:
     rt, asked = _rt(None, confirm=True)
     with pytest.raises(ConfirmationRequired) as info:
-        runs.confirm(rt, "run migrations", yes=False)
+        guards.confirm(rt, "run migrations", yes=False)
     assert info.value.code == ExitCode.CONFIRM and "--yes" in info.value.remedy
     assert asked == ["run migrations in environment 'prod'?"]
 
@@ -49,30 +49,30 @@ def test_confirm_without_terminal_requires_yes() -> None:
 def test_confirm_answers() -> None:
     rt, _ = _rt(False, confirm=True)
     with pytest.raises(ConfirmationRequired):
-        runs.confirm(rt, "x", yes=False)
+        guards.confirm(rt, "x", yes=False)
     rt, _ = _rt(True, confirm=True)
-    runs.confirm(rt, "x", yes=False)
+    guards.confirm(rt, "x", yes=False)
     rt, asked = _rt(None, confirm=True)
-    runs.confirm(rt, "x", yes=True)
+    guards.confirm(rt, "x", yes=True)
     rt2, asked2 = _rt(None, confirm=False)
-    runs.confirm(rt2, "x", yes=False)
+    guards.confirm(rt2, "x", yes=False)
     assert asked == [] and asked2 == []
 
 
 def test_seed_scripts_come_from_the_allow_list_only() -> None:
     rt, _ = _rt()
-    assert runs.seed_script(rt, None) == "organizations"
-    assert runs.seed_script(rt, "demo") == "demo"
+    assert guards.seed_script(rt, None) == "organizations"
+    assert guards.seed_script(rt, "demo") == "demo"
     with pytest.raises(UsageError):
-        runs.seed_script(rt, "../../etc/passwd")
+        guards.seed_script(rt, "../../etc/passwd")
 
 
 def test_image_flag_must_be_pinned() -> None:
     rt, _ = _rt()
     with pytest.raises(UsageError):
-        runs.pinned_image(rt, "repo:latest")
+        guards.pinned_image(rt, "repo:latest")
     pinned = "r/x@sha256:" + "a" * 64
-    assert runs.pinned_image(rt, pinned) == pinned
+    assert guards.pinned_image(rt, pinned) == pinned
 
 
 def test_refused_before_start_when_a_build_runs_and_nothing_is_started() -> None:
@@ -80,7 +80,7 @@ def test_refused_before_start_when_a_build_runs_and_nothing_is_started() -> None
     backend = FakeBackend(snapshots=[build()])
     rt.part(Services).backend = backend
     with pytest.raises(Exception) as info:
-        runs.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
+        db_actions.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
     assert getattr(info.value, "code", None) == ExitCode.BUILD_CONFLICT
     assert backend.started == []
 
@@ -88,7 +88,7 @@ def test_refused_before_start_when_a_build_runs_and_nothing_is_started() -> None
 def test_no_project_configured() -> None:
     rt, _ = _rt(project="")
     with pytest.raises(UsageError) as info:
-        runs.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
+        db_actions.run_action(rt, "migrate", image="r/x@sha256:" + "a" * 64)
     assert "project" in info.value.remedy
 
 
@@ -107,7 +107,7 @@ def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
 
     rt.part(Services).on_failure = diagnose
     with pytest.raises(BuildUnsuccessful) as info:
-        runs.follow_build(rt, failed, timeout=1)
+        builds.follow_build(rt, failed, timeout=1)
     assert info.value.remedy.startswith("the security group") and seen == [failed.id]
 
     def broken(b: Any, tail: list[str]) -> str:
@@ -115,7 +115,7 @@ def test_failure_hook_names_the_cause_and_a_broken_hook_hides_nothing() -> None:
 
     rt.part(Services).on_failure = broken
     with pytest.raises(BuildUnsuccessful) as again:
-        runs.follow_build(rt, failed, timeout=1)
+        builds.follow_build(rt, failed, timeout=1)
     assert again.value.code == ExitCode.BUILD_FAILED
     assert "invoke diagnose" in again.value.remedy
     assert "diagnosis unavailable" in rt.console.err.getvalue()  # type: ignore[attr-defined]
@@ -135,7 +135,7 @@ def test_image_must_be_pinned_to_a_whole_digest(image: str) -> None:
     """`--image repo@sha256:` once passed and started a build on no image at all."""
     rt, _ = _rt()
     with pytest.raises(UsageError) as info:
-        runs.pinned_image(rt, image)
+        guards.pinned_image(rt, image)
     assert info.value.code == ExitCode.USAGE and "is not pinned to a digest" in info.value.message
     good = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:" + "0f" * 32
-    assert runs.pinned_image(rt, good) == good
+    assert guards.pinned_image(rt, good) == good

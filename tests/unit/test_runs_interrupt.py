@@ -15,7 +15,7 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import ExitCode
 from tasks.core.runtime import Runtime
-from tasks.release import db_actions as runs
+from tasks.release import builds
 from tests.helpers.fake_backend import FakeBackend, build, lines
 from tests.helpers.scripted_codebuild import VirtualClock
 
@@ -49,7 +49,7 @@ def test_interrupted_wait_skips_the_diagnosis_and_says_this_run_stopped_it() -> 
     backend = FakeBackend([build()], lines(3), after_stop=[stopped], on_get=[ctrl_c])
     diagnosed: list[str] = []
     with pytest.raises(BuildUnsuccessful) as info:
-        runs.follow_build(_rt(backend, diagnosed), build(), timeout=None)
+        builds.follow_build(_rt(backend, diagnosed), build(), timeout=None)
     assert backend.stopped == ["proj:uuid-1"]
     assert info.value.code == ExitCode.BUILD_STOPPED
     assert info.value.remedy.startswith("this run stopped it (Ctrl-C or SIGTERM")
@@ -60,5 +60,5 @@ def test_a_build_stopped_elsewhere_is_still_diagnosed() -> None:
     backend = FakeBackend([build("STOPPED", "COMPLETED", 7)], lines(3))
     diagnosed: list[str] = []
     with pytest.raises(BuildUnsuccessful) as info:
-        runs.follow_build(_rt(backend, diagnosed), build(), timeout=None)
+        builds.follow_build(_rt(backend, diagnosed), build(), timeout=None)
     assert info.value.remedy == "diagnosed" and diagnosed == ["proj:uuid-1"]
