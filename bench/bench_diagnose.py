@@ -34,7 +34,7 @@ import loggen  # noqa: E402
 
 from tasks.diagnose.catalogue import load_catalogue  # noqa: E402
 from tasks.diagnose.matcher import Scan, scan_chunks  # noqa: E402
-from tasks.diagnose.ranking import diagnose, facts_from_json  # noqa: E402
+from tasks.diagnose.ranking import build_from_json, diagnose  # noqa: E402
 from tests.helpers import samples  # noqa: E402
 from tests.helpers.samples import expected_id  # noqa: E402
 
@@ -65,7 +65,7 @@ print(json.dumps({"top": [f.id for f in result.findings], "lines": scan.lines,
 
 def _top(catalogue: Any, path: Path) -> str:
     if path.name.endswith(".build.json"):
-        facts = facts_from_json(json.loads(path.read_text()))
+        facts = build_from_json(json.loads(path.read_text()))
         found = diagnose(catalogue, Scan(), facts).findings
     else:
         found = diagnose(catalogue, scan_chunks([path.read_bytes()], catalogue)).findings

@@ -11,7 +11,6 @@ injected factory (``rt.aws.client``), never from boto3 directly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -29,12 +28,12 @@ from ..core.retrying import error_code, is_expired, is_retryable, is_throttled, 
 from .model import (
     Build,
     BuildNotFound,
-    Context,
     EnvVar,
     LogLocation,
     LogPage,
-    Phase,
     StartRequest,
+    epoch,
+    phase_from_api,
     request_params,
 )
 from .model import LogEvent as Event
@@ -134,28 +133,6 @@ def aws_code(err: SuiteError) -> str:
     return str(err.details.get("aws_code", ""))
 
 
-def _ts(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value)
-
-
-def parse_phase(raw: dict[str, Any]) -> Phase:
-    return Phase(
-        name=str(raw.get("phaseType", "")),
-        status=raw.get("phaseStatus"),
-        start=_ts(raw.get("startTime")),
-        end=_ts(raw.get("endTime")),
-        duration=None if raw.get("durationInSeconds") is None else float(raw["durationInSeconds"]),
-        contexts=tuple(
-            Context(str(c.get("statusCode", "")), str(c.get("message", "")))
-            for c in raw.get("contexts") or ()
-        ),
-    )
-
-
 def console_url(region: str, account: str, build_id: str) -> str:
     project = build_id.split(":", 1)[0]
     return (
@@ -193,7 +170,7 @@ def parse_build(raw: dict[str, Any], *, region: str, default_group: str = "") ->
     )
     if cw_status.upper() == "DISABLED":  # S3 only (or nothing): there is no stream to read
         group = stream = ""
-    start = _ts(raw.get("startTime"))
+    start = epoch(raw.get("startTime"))
     arn = str(raw.get("arn", ""))
     account = arn.split(":")[4] if arn.count(":") >= 5 else ""
     env = raw.get("environment") or {}
@@ -203,9 +180,9 @@ def parse_build(raw: dict[str, Any], *, region: str, default_group: str = "") ->
         project=project,
         status=str(raw.get("buildStatus", "IN_PROGRESS")),
         current_phase=str(raw.get("currentPhase", "")),
-        phases=tuple(parse_phase(p) for p in raw.get("phases") or ()),
+        phases=tuple(phase_from_api(p) for p in raw.get("phases") or ()),
         start=start,
-        end=_ts(raw.get("endTime")),
+        end=epoch(raw.get("endTime")),
         initiator=str(raw.get("initiator", "")),
         logs=LogLocation(
             group,

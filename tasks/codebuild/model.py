@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..core.errors import ExitCode, SuiteError
@@ -196,6 +197,10 @@ class Build:
         found = failed_phases(self.phases)
         return found[0] if found else None
 
+    def failed_phase_names(self) -> list[str]:
+        """The names of every phase that ended in something other than SUCCEEDED, in order."""
+        return [p.name for p in failed_phases(self.phases)]
+
     def as_dict(self, now: float | None = None) -> dict[str, Any]:
         """The ``--json`` shape of a build."""
         return {
@@ -327,6 +332,44 @@ class WaitTimedOut(SuiteError):
 
 
 # -- pure helpers ----------------------------------------------------------------------------
+
+
+def epoch(value: object) -> float | None:
+    """Epoch seconds from what CodeBuild's readers give: boto3's datetime, the CLI's epoch
+    number (v1) or ISO 8601 text (v2 and saved files); None when absent or unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def phase_from_api(raw: Mapping[str, Any]) -> Phase:
+    """A ``Phase`` from one element of a build's ``phases`` (BatchGetBuilds, camelCase)."""
+    duration = raw.get("durationInSeconds")
+    status = raw.get("phaseStatus")
+    return Phase(
+        name=str(raw.get("phaseType") or ""),
+        status=str(status) if status else None,
+        start=epoch(raw.get("startTime")),
+        end=epoch(raw.get("endTime")),
+        duration=None if duration is None else float(duration),
+        contexts=tuple(
+            Context(str(c.get("statusCode") or ""), str(c.get("message") or ""))
+            for c in raw.get("contexts") or ()
+        ),
+    )
 
 
 def start_params(

@@ -1,113 +1,74 @@
-"""A build's structured facts as the diagnosis ranks them: status, phases and their contexts.
+"""A saved ``batch-get-builds`` response read into the one build model, and the report's view of it.
 
-Read from a ``tasks.codebuild.model.Build`` (``facts_from_build``: the model the wait loop
-follows) or from a saved ``batch-get-builds`` JSON (``facts_from_json``). Pure module.
+The diagnosis ranks a :class:`tasks.codebuild.model.Build`: the very snapshot the wait loop
+followed, or one read here from a saved file (``invoke diagnose --build-json``). A saved file's
+keys may be camelCase (boto3, aws cli) or PascalCase (some tools and issues); a build whose
+status or current phase the file does not give keeps them as ``""`` (unknown). Pure module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from ..codebuild.model import failed_phases
+from ..codebuild.model import Build, phase_from_api
 
-SUCCEEDED = "SUCCEEDED"
-
-
-@dataclass(frozen=True)
-class PhaseFacts:
-    name: str
-    status: str  # "" while running
-    contexts: tuple[tuple[str, str], ...] = ()  # (statusCode, message)
+# A build nobody described: no id, status unknown (a diagnosis of a log alone)
+UNKNOWN_BUILD = Build(id="", project="", status="", current_phase="")
 
 
-@dataclass(frozen=True)
-class BuildFacts:
-    id: str = ""
-    project: str = ""
-    status: str = ""
-    current_phase: str = ""
-    phases: tuple[PhaseFacts, ...] = ()
-
-    def failed_phases(self) -> list[str]:
-        return [p.name for p in failed_phases(self.phases)]
-
-    def failed_phase(self) -> PhaseFacts | None:
-        found = failed_phases(self.phases)
-        return found[0] if found else None
-
-    def as_dict(self) -> dict[str, Any]:
-        failed = self.failed_phase()
-        return {
-            "id": self.id,
-            "project": self.project,
-            "status": self.status,
-            "current_phase": self.current_phase,
-            "failed_phase": failed.name if failed else None,
-            "phases": [
-                {
-                    "name": p.name,
-                    "status": p.status,
-                    "contexts": [{"status_code": c, "message": m} for c, m in p.contexts],
-                }
-                for p in self.phases
-            ],
-        }
+def _camel(value: Any) -> Any:
+    """Keys in camelCase at every level; a camelCase key wins over its PascalCase twin."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key)
+            camel = name[:1].lower() + name[1:]
+            if camel not in out or name == camel:
+                out[camel] = _camel(item)
+        return out
+    if isinstance(value, list):
+        return [_camel(item) for item in value]
+    return value
 
 
-def _get(raw: Mapping[str, Any], *names: str) -> Any:
-    """A key in camelCase (boto3, aws cli) or PascalCase (some tools and issues)."""
-    for name in names:
-        for key in (name, name[:1].upper() + name[1:]):
-            if key in raw:
-                return raw[key]
-    return None
-
-
-def facts_from_json(raw: Mapping[str, Any]) -> BuildFacts:
+def build_from_json(raw: Mapping[str, Any]) -> Build:
     """A saved ``aws codebuild batch-get-builds`` response (or one build object of it)."""
-    builds = _get(raw, "builds")
+    data = _camel(raw)
+    builds = data.get("builds")
     if isinstance(builds, list):
         if not builds:
-            return BuildFacts()
-        raw = builds[0]
-    phases = []
-    for item in _get(raw, "phases") or ():
-        contexts = tuple(
-            (str(_get(c, "statusCode") or ""), str(_get(c, "message") or ""))
-            for c in _get(item, "contexts") or ()
-        )
-        phases.append(
-            PhaseFacts(
-                str(_get(item, "phaseType") or ""), str(_get(item, "phaseStatus") or ""), contexts
-            )
-        )
-    return BuildFacts(
-        id=str(_get(raw, "id") or ""),
-        project=str(_get(raw, "projectName") or ""),
-        status=str(_get(raw, "buildStatus") or ""),
-        current_phase=str(_get(raw, "currentPhase") or ""),
-        phases=tuple(phases),
+            return UNKNOWN_BUILD
+        data = builds[0]
+    return Build(
+        id=str(data.get("id") or ""),
+        project=str(data.get("projectName") or ""),
+        status=str(data.get("buildStatus") or ""),
+        current_phase=str(data.get("currentPhase") or ""),
+        phases=tuple(phase_from_api(p) for p in data.get("phases") or ()),
     )
 
 
-def facts_from_build(build: Any) -> BuildFacts:
-    """From a ``tasks.codebuild.model.Build`` (duck-typed: id, project, status, current_phase, phases)."""
-    return BuildFacts(
-        id=str(build.id),
-        project=str(getattr(build, "project", "")),
-        status=str(build.status or ""),
-        current_phase=str(getattr(build, "current_phase", "") or ""),
-        phases=tuple(
-            PhaseFacts(
-                str(p.name),
-                str(p.status or ""),
-                tuple((str(c.status_code), str(c.message)) for c in p.contexts),
-            )
+def build_dict(build: Build) -> dict[str, Any]:
+    """The report's ``build`` object (a phase still running has the status ``""``)."""
+    failed = build.failed_phase()
+    return {
+        "id": build.id,
+        "project": build.project,
+        "status": build.status,
+        "current_phase": build.current_phase,
+        "failed_phase": failed.name if failed else None,
+        "phases": [
+            {
+                "name": p.name,
+                "status": p.status or "",
+                "contexts": [
+                    {"status_code": c.status_code, "message": c.message} for c in p.contexts
+                ],
+            }
             for p in build.phases
-        ),
-    )
+        ],
+    }
 
 
-__all__ = ["BuildFacts", "PhaseFacts", "facts_from_build", "facts_from_json"]
+__all__ = ["UNKNOWN_BUILD", "build_dict", "build_from_json"]

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .facts import BuildFacts
+from ..codebuild.model import Build
 from .matcher import LogLine
 
 
@@ -45,7 +45,7 @@ class Finding:
 @dataclass(frozen=True)
 class Diagnosis:
     findings: tuple[Finding, ...]
-    facts: BuildFacts
+    build: Build  # the build diagnosed (facts.UNKNOWN_BUILD for a log alone)
     failed_phase: str
     context: str  # the failing phase's context (statusCode: message)
     before_failure: tuple[LogLine, ...]

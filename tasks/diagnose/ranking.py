@@ -1,8 +1,9 @@
 """From hits to ranked findings: structured data first, wrappers attributed, consequences last.
 
-Pure module (the facts it reads live in ``facts``, the findings it makes in ``findings``).
+Pure module (a saved build is read in ``facts``, the findings it makes live in ``findings``).
 Inputs: a :class:`~tasks.diagnose.matcher.Scan` of the log (possibly empty), the
-build's structured facts (status, phases, contexts from batch-get-builds; possibly none) and
+build (a ``tasks.codebuild.model.Build``: the wait's own snapshot, or a saved batch-get-builds
+read by ``facts``; status, phases, contexts; possibly none) and
 the values known from the settings (project, region, image...). Rules, from Part C of the
 catalogue reference:
 
@@ -23,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from ..codebuild.model import Build
 from .catalogue import Catalogue, Entry
-from .facts import BuildFacts, PhaseFacts, facts_from_build, facts_from_json
+from .facts import UNKNOWN_BUILD, build_from_json
 from .findings import Diagnosis, Finding, fill
 from .matcher import PHASES, ContextLine, Hit, LogLine, Scan, clean
 
@@ -84,19 +86,19 @@ def _context_hits(
     return hits
 
 
-def _status_hits(catalogue: Catalogue, facts: BuildFacts, scan: Scan) -> list[Hit]:
+def _status_hits(catalogue: Catalogue, build: Build, scan: Scan) -> list[Hit]:
     """Entries decided by a build or phase status (e.g. TIMED_OUT)."""
     statuses: list[tuple[str, str, int, bool]] = []  # (status, phase, line, structured)
-    if facts.status:
-        failed = facts.failed_phase()
-        statuses.append((facts.status, failed.name if failed else facts.current_phase, 0, True))
-    statuses += [(p.status, p.name, 0, True) for p in facts.phases if p.status]
+    if build.status:
+        failed = build.failed_phase()
+        statuses.append((build.status, failed.name if failed else build.current_phase, 0, True))
+    statuses += [(p.status, p.name, 0, True) for p in build.phases if p.status]
     statuses += [(m.state, m.phase, m.line, False) for m in scan.marks if m.state]
     hits = []
     for entry in catalogue.entries:
         for status, phase, line, structured in statuses:
             if status in entry.build_status:
-                text = f"build {facts.id or '(id unknown)'} ended {status} in phase {phase}"
+                text = f"build {build.id or '(id unknown)'} ended {status} in phase {phase}"
                 if line:
                     text = f"Phase complete: {phase} State: {status}"
                 hits.append(
@@ -106,16 +108,16 @@ def _status_hits(catalogue: Catalogue, facts: BuildFacts, scan: Scan) -> list[Hi
     return hits
 
 
-def _failed_phases(facts: BuildFacts, scan: Scan) -> list[str]:
+def _failed_phases(build: Build, scan: Scan) -> list[str]:
     seen: list[str] = []
-    for name in [*facts.failed_phases(), *scan.failed_phases()]:
+    for name in [*build.failed_phase_names(), *scan.failed_phases()]:
         if name not in seen:
             seen.append(name)
     return sorted(seen, key=_phase_index)
 
 
-def _succeeded_phases(facts: BuildFacts, scan: Scan) -> set[str]:
-    states = {p.name: p.status for p in facts.phases if p.status}
+def _succeeded_phases(build: Build, scan: Scan) -> set[str]:
+    states: dict[str, str] = {p.name: p.status for p in build.phases if p.status}
     states.update(scan.phase_states())
     return {name for name, state in states.items() if state == SUCCEEDED}
 
@@ -275,11 +277,11 @@ def _order(cand: _Candidate, failed: list[str], log_phases: bool) -> tuple[int, 
     return (int(cand.secondary), tier, phase, line, -cand.entry.rank)
 
 
-def _context_summary(facts: BuildFacts, scan: Scan, failed: list[str]) -> str:
-    phase = facts.failed_phase()
+def _context_summary(build: Build, scan: Scan, failed: list[str]) -> str:
+    phase = build.failed_phase()
     if phase is not None and phase.contexts:
-        code, message = phase.contexts[0]
-        return ": ".join(x for x in (code, message) if x)
+        first = phase.contexts[0]
+        return ": ".join(x for x in (first.status_code, first.message) if x)
     for ctx in scan.contexts:
         if not failed or ctx.phase in failed:
             return ": ".join(x for x in (ctx.code, ctx.message) if x)
@@ -289,29 +291,29 @@ def _context_summary(facts: BuildFacts, scan: Scan, failed: list[str]) -> str:
 def diagnose(
     catalogue: Catalogue,
     scan: Scan,
-    facts: BuildFacts | None = None,
+    build: Build | None = None,
     values: Mapping[str, str] | None = None,
 ) -> Diagnosis:
     """Rank what the log and the build data say into findings, root cause first."""
-    facts = facts or BuildFacts()
+    build = build or UNKNOWN_BUILD
     values = dict(values or {})
-    failed = _failed_phases(facts, scan)
-    if facts.status == SUCCEEDED:
-        return Diagnosis((), facts, "", "", (), scan.lines, succeeded=True)
-    has_phases = scan.has_phases or bool(facts.phases)
-    succeeded = _succeeded_phases(facts, scan)
+    failed = _failed_phases(build, scan)
+    if build.status == SUCCEEDED:
+        return Diagnosis((), build, "", "", (), scan.lines, succeeded=True)
+    has_phases = scan.has_phases or bool(build.phases)
+    succeeded = _succeeded_phases(build, scan)
     structured_contexts = [
-        ContextLine(p.name, code, message, 0)
-        for p in facts.phases
-        for code, message in p.contexts
-        if code or message
+        ContextLine(p.name, c.status_code, c.message, 0)
+        for p in build.phases
+        for c in p.contexts
+        if c.status_code or c.message
     ]
     log_hits = [h for hits in scan.hits.values() for h in hits]
     hits = [
         *log_hits,
         *_context_hits(catalogue, scan.contexts, False),
         *_context_hits(catalogue, structured_contexts, True),
-        *_status_hits(catalogue, facts, scan),
+        *_status_hits(catalogue, build, scan),
     ]
     # a tolerated error in a phase that SUCCEEDED is not a finding (kept for absorbs below)
     cands = _candidates(catalogue, hits)
@@ -328,31 +330,22 @@ def diagnose(
     _mark_secondary(cands, failed)
     last = scan.last_command
     extra = {
-        "build_id": facts.id or "(id not in the log)",
+        "build_id": build.id or "(id not in the log)",
         "last_command": last.text
         if last
         else ("(none in the log)" if scan.lines else "(not known without the log)"),
     }
     ranked = sorted(cands.values(), key=lambda c: _order(c, failed, scan.has_phases))
     findings = tuple(_finding(c, values, extra, failed, has_phases) for c in ranked)
-    failed_phase = failed[0] if failed else (facts.current_phase or "")
+    failed_phase = failed[0] if failed else (build.current_phase or "")
     return Diagnosis(
         findings=findings,
-        facts=facts,
+        build=build,
         failed_phase=failed_phase,
-        context=_context_summary(facts, scan, failed),
+        context=_context_summary(build, scan, failed),
         before_failure=tuple(scan.before_failure or scan.tail),
         lines=scan.lines,
     )
 
 
-__all__ = [
-    "BuildFacts",
-    "Diagnosis",
-    "Finding",
-    "PhaseFacts",
-    "diagnose",
-    "facts_from_build",
-    "facts_from_json",
-    "fill",
-]
+__all__ = ["Diagnosis", "Finding", "build_from_json", "diagnose", "fill"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.redact import Redactor
+from .facts import build_dict
 from .findings import Diagnosis, Finding
 from .matcher import LogLine
 
@@ -48,7 +49,7 @@ class Report:
     def as_dict(self, redactor: Redactor | None = None) -> dict[str, Any]:
         """The ``--json`` shape: ``{"build": ..., "findings": [...]}`` plus no-match context."""
         d = self.diagnosis
-        build: dict[str, Any] = d.facts.as_dict() if d.facts.id or d.facts.phases else {}
+        build: dict[str, Any] = build_dict(d.build) if d.build.id or d.build.phases else {}
         build.update(
             source=self.source,
             lines=d.lines,
@@ -89,8 +90,8 @@ def render(report: Report, redactor: Redactor | None = None) -> list[tuple[str, 
     redact = (redactor or Redactor()).redact
     d = report.diagnosis
     out: list[tuple[str, str]] = []
-    status = f" ({d.facts.status}{' in ' + d.failed_phase if d.failed_phase else ''})"
-    head = f"Diagnosis of {report.source}{status if d.facts.status else ''}"
+    status = f" ({d.build.status}{' in ' + d.failed_phase if d.failed_phase else ''})"
+    head = f"Diagnosis of {report.source}{status if d.build.status else ''}"
     out.append(("step", head))
     if d.succeeded:
         out.append(("ok", "The build succeeded: nothing to diagnose."))

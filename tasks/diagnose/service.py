@@ -24,7 +24,7 @@ from ..core.errors import ExitCode, SuiteError, UsageError
 from ..core.runtime import Runtime
 from . import source
 from .catalogue import Catalogue, load_catalogue
-from .facts import BuildFacts, facts_from_build, facts_from_json
+from .facts import build_from_json
 from .followups import FollowUp, default_checks, run_followups
 from .matcher import Scan, Scanner, read_chunks, scan_chunks, scan_lines
 from .ranking import diagnose
@@ -54,9 +54,9 @@ def settings_values(rt: Runtime) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def build_values(build: Any) -> dict[str, str]:
+def build_values(build: Build) -> dict[str, str]:
     """Values known from the build itself: the image it ran (IMAGE_URI, pinned by release)."""
-    env = {v.name: v.value for v in getattr(build, "environment", ()) or ()}
+    env = {v.name: v.value for v in build.environment}
     image = env.get("IMAGE_URI") or ""
     return {"build_image": image} if image else {}
 
@@ -64,21 +64,21 @@ def build_values(build: Any) -> dict[str, str]:
 def _report(
     rt: Runtime,
     scan: Scan,
-    facts: BuildFacts | None,
+    build: Build | None,
     label: str,
     catalogue: Catalogue,
     checks: Mapping[str, FollowUp] | None,
     extra: Mapping[str, str] | None = None,
 ) -> Report:
     values = {**settings_values(rt), **(extra or {})}
-    diagnosis = diagnose(catalogue, scan, facts, values)
+    diagnosis = diagnose(catalogue, scan, build, values)
     results = run_followups(diagnosis.findings, checks) if checks else {}
     return Report(diagnosis, label, results, len(catalogue))
 
 
 def diagnose_build(
     rt: Runtime,
-    build: Any,
+    build: Build,
     log_lines: Iterable[str],
     *,
     catalogue: Catalogue | None = None,
@@ -87,9 +87,8 @@ def diagnose_build(
     """Diagnose a finished build (a ``tasks.codebuild.model.Build``) from its lines. No printing."""
     catalogue = catalogue or load_catalogue()
     scan = scan_lines(log_lines, catalogue)
-    facts = facts_from_build(build)
     label = f"build {build.id}"
-    return _report(rt, scan, facts, label, catalogue, checks, build_values(build))
+    return _report(rt, scan, build, label, catalogue, checks, build_values(build))
 
 
 def show(rt: Runtime, report: Report) -> None:
@@ -162,9 +161,8 @@ class FailureDiagnosis:
         try:
             scan = self.scan(build, tail)
             checks = self.checks_factory(rt) if self.checks_factory else None
-            facts = facts_from_build(build)
             label = f"build {build.id}"
-            report = _report(rt, scan, facts, label, self.catalogue, checks, build_values(build))
+            report = _report(rt, scan, build, label, self.catalogue, checks, build_values(build))
         except SuiteError as err:
             rt.console.warn(f"diagnose could not run: {err.line()}")
             return None
@@ -194,9 +192,9 @@ def _whole_log_or_tail(backend: BuildBackend, build: Build, tail: list[str]) -> 
 
 def _read_saved(
     catalogue: Catalogue, log: str | None, build_json: str | None
-) -> tuple[Scan, BuildFacts | None, str]:
+) -> tuple[Scan, Build | None, str]:
     """A saved log (file or stdin) and/or a saved batch-get-builds response."""
-    facts = facts_from_json(source.read_build_json(build_json)) if build_json else None
+    build = build_from_json(source.read_build_json(build_json)) if build_json else None
     scan, label = Scan(), build_json or "build"
     if log:
         stream = source.open_log(log)
@@ -206,20 +204,20 @@ def _read_saved(
             if log != "-":
                 stream.close()
         label = "stdin" if log == "-" else log
-        if not scan.lines and facts is None:  # e.g. `cmd 2>&1 | invoke diagnose --log -`
+        if not scan.lines and build is None:  # e.g. `cmd 2>&1 | invoke diagnose --log -`
             raise UsageError(  # printed nothing: there is nothing to diagnose, not "no match"
                 f"the log {label} is empty: nothing to diagnose",
                 "pass the failing command's output (both streams: `cmd 2>&1 | invoke diagnose "
                 "--log -`) or a saved build log",
             )
-    if facts is not None and facts.id:
-        label = f"build {facts.id} ({label})" if log else f"build {facts.id}"
-    return scan, facts, label
+    if build is not None and build.id:
+        label = f"build {build.id} ({label})" if log else f"build {build.id}"
+    return scan, build, label
 
 
 def _read_build(
     rt: Runtime, backend: BuildBackend, catalogue: Catalogue, build_id: str | None
-) -> tuple[Scan, BuildFacts, str, dict[str, str]]:
+) -> tuple[Scan, Build, str, dict[str, str]]:
     """A build from AWS (or the local runner) and its whole log, streamed."""
     build = source.read_build(rt, backend, build_id)
     if not build.final:  # nothing has failed yet: "no match" (21) would be a false alarm
@@ -231,7 +229,7 @@ def _read_build(
         )
     rt.console.step(f"reading build {build.id} ({build.status})")
     scan = scan_lines(source.log_lines(backend, build), catalogue)
-    return scan, facts_from_build(build), f"build {build.id}", build_values(build)
+    return scan, build, f"build {build.id}", build_values(build)
 
 
 def run(
@@ -249,16 +247,16 @@ def run(
     catalogue = catalogue or load_catalogue()
     extra: dict[str, str] = {}
     if log or build_json:
-        scan, facts, label = _read_saved(catalogue, log, build_json)
+        scan, build, label = _read_saved(catalogue, log, build_json)
     else:
         if backend is None:
             raise UsageError(
                 "no build backend to read builds from",
                 "pass --log FILE or --build-json FILE, or run `invoke diagnose` through its task",
             )
-        scan, facts, label, extra = _read_build(rt, backend, catalogue, build_id)
+        scan, build, label, extra = _read_build(rt, backend, catalogue, build_id)
     checks_now = checks_factory(rt) if checks else None
-    report = _report(rt, scan, facts, label, catalogue, checks_now, extra)
+    report = _report(rt, scan, build, label, catalogue, checks_now, extra)
     show(rt, report)
     result = report.as_dict(rt.redactor)
     if not report.matched and not report.diagnosis.succeeded:  # the generic wrapper alone too

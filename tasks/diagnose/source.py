@@ -140,7 +140,7 @@ def read_build_json(path: str) -> dict[str, Any]:
 
 
 def _key(data: dict[str, Any], name: str) -> Any:
-    """camelCase (boto3, aws cli) or PascalCase, as ``facts.facts_from_json`` reads them."""
+    """camelCase (boto3, aws cli) or PascalCase, as ``facts.build_from_json`` reads them."""
     return data.get(name, data.get(name[:1].upper() + name[1:]))
 
 

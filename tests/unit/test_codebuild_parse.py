@@ -122,3 +122,31 @@ def test_caller_translates_other_errors_by_code() -> None:
         )
     assert info.value.details["aws_code"] == "InvalidInputException"
     assert info.value.message.startswith("CodeBuild StartBuild: InvalidInputException")
+
+
+def test_one_phase_reader_for_boto3_the_cli_and_saved_files() -> None:
+    """``phase_from_api`` serves the client and ``diagnose --build-json``: boto3 gives
+    datetimes, aws cli v1 epoch numbers, v2 (and saved files) ISO 8601 text."""
+    from tasks.codebuild.model import Context, epoch, phase_from_api
+
+    at = datetime(2026, 1, 1, 10, 0, 0, tzinfo=UTC)
+    for value in (at, at.timestamp(), "2026-01-01T10:00:00+00:00", "2026-01-01T10:00:00Z"):
+        assert epoch(value) == at.timestamp()
+    assert epoch(None) is None and epoch("yesterday") is None
+    phase = phase_from_api(
+        {
+            "phaseType": "BUILD",
+            "phaseStatus": "FAILED",
+            "startTime": "2026-01-01T10:00:00.000000+00:00",
+            "durationInSeconds": 7,
+            "contexts": [{"statusCode": None, "message": "boom"}],
+        }
+    )
+    assert (phase.name, phase.status, phase.start, phase.duration) == (
+        "BUILD",
+        "FAILED",
+        at.timestamp(),
+        7.0,
+    )
+    assert phase.contexts == (Context("", "boom"),)
+    assert phase_from_api({"phaseType": "BUILD", "phaseStatus": ""}).status is None

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 
+from tasks.codebuild.model import Build, Context, Phase
 from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.matcher import Scan, scan_lines
-from tasks.diagnose.ranking import BuildFacts, PhaseFacts, diagnose, facts_from_json, fill
+from tasks.diagnose.ranking import build_from_json, diagnose, fill
 
 CAT = load_catalogue()
 C = "[Container] 2024/07/12 01:21:51 "
 
 
-def ids(lines: list[str], facts: BuildFacts | None = None) -> list[str]:
-    return [f.id for f in diagnose(CAT, scan_lines(lines, CAT), facts).findings]
+def facts(build_id: str, status: str, phases: tuple[Phase, ...] = ()) -> Build:
+    """The shared build model as a saved batch-get-builds gives it (no project, phase unknown)."""
+    return Build(build_id, "", status=status, current_phase="", phases=phases)
+
+
+def ids(lines: list[str], build: Build | None = None) -> list[str]:
+    return [f.id for f in diagnose(CAT, scan_lines(lines, CAT), build).findings]
 
 
 def test_wrapper_is_attributed_to_the_first_specific_signal_of_its_phase() -> None:
@@ -100,22 +106,24 @@ def test_tolerated_errors_in_succeeded_phases_are_not_findings() -> None:
 
 
 def test_a_succeeded_build_has_no_findings() -> None:
-    facts = BuildFacts(id="p:1", status="SUCCEEDED")
-    result = diagnose(CAT, scan_lines(["exec /x: exec format error"], CAT), facts)
+    build = facts("p:1", "SUCCEEDED")
+    result = diagnose(CAT, scan_lines(["exec /x: exec format error"], CAT), build)
     assert result.succeeded and result.findings == ()
 
 
 def test_structured_contexts_decide_without_a_log() -> None:
-    facts = BuildFacts(
-        id="p:1",
-        status="FAILED",
-        phases=(
-            PhaseFacts(
-                "DOWNLOAD_SOURCE", "FAILED", (("YAML_FILE_ERROR", "YAML file does not exist"),)
+    build = facts(
+        "p:1",
+        "FAILED",
+        (
+            Phase(
+                "DOWNLOAD_SOURCE",
+                "FAILED",
+                contexts=(Context("YAML_FILE_ERROR", "YAML file does not exist"),),
             ),
         ),
     )
-    result = diagnose(CAT, Scan(), facts)
+    result = diagnose(CAT, Scan(), build)
     assert [f.id for f in result.findings] == ["cb_buildspec_not_found"]
     assert result.findings[0].evidence[0].line == 0 and result.failed_phase == "DOWNLOAD_SOURCE"
 
@@ -127,7 +135,7 @@ def test_timed_out_build_whose_last_command_migrates_infers_a_db_timeout() -> No
         "migrate: database db.internal:5432/app",
         C + "Phase complete: BUILD State: TIMED_OUT",
     ]
-    result = diagnose(CAT, scan_lines(lines, CAT), BuildFacts(id="p:9", status="TIMED_OUT"))
+    result = diagnose(CAT, scan_lines(lines, CAT), facts("p:9", "TIMED_OUT"))
     assert [f.id for f in result.findings] == ["pg_connect_timeout", "cb_timeouts"]
     assert result.findings[0].confidence == "medium"
     assert "p:9" in result.findings[1].cause
@@ -141,9 +149,9 @@ def test_a_stopped_build_whose_last_command_migrates_is_just_stopped() -> None:
         "migrate: database 127.0.0.1:55439/daadaar",
         C + "Phase complete: BUILD State: STOPPED",
     ]
-    facts = BuildFacts(id="p:9", status="STOPPED")
-    assert ids(lines, facts) == ["cb_build_stopped"]
-    assert "pg_connect_timeout" not in ids(lines, BuildFacts(id="p:9", status="FAULT"))
+    build = facts("p:9", "STOPPED")
+    assert ids(lines, build) == ["cb_build_stopped"]
+    assert "pg_connect_timeout" not in ids(lines, facts("p:9", "FAULT"))
 
 
 def test_variants_refine_the_text_from_evidence() -> None:
@@ -167,15 +175,15 @@ def test_fill_marks_unknown_placeholders() -> None:
     assert fill("literal {{ ca }}", {}) == "literal { ca }"
 
 
-def test_facts_from_json_accepts_pascal_case_and_unknown_statuses() -> None:
+def test_build_from_json_accepts_pascal_case_and_unknown_statuses() -> None:
     raw = json.loads(
         '{"Builds": [{"Id": "x:1", "BuildStatus": "FAILED", "Phases": [{"PhaseType": "QUEUED",'
         ' "PhaseStatus": "CLIENT_ERROR", "Contexts": [{"StatusCode": "VPC_CLIENT_ERROR",'
         ' "Message": "Unexpected EC2 error: RequestLimitExceeded"}]}]}]}'
     )
-    facts = facts_from_json(raw)
-    assert facts.failed_phases() == ["QUEUED"]
-    assert [f.id for f in diagnose(CAT, Scan(), facts).findings] == ["cb_vpc_eni_capacity"]
+    build = build_from_json(raw)
+    assert build.failed_phase_names() == ["QUEUED"]
+    assert [f.id for f in diagnose(CAT, Scan(), build).findings] == ["cb_vpc_eni_capacity"]
 
 
 def test_no_match_keeps_the_failing_phase_context_and_last_lines() -> None:

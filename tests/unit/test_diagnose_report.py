@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from tasks.codebuild.model import Build, Phase
 from tasks.core.redact import Redactor
 from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.matcher import scan_lines
-from tasks.diagnose.ranking import BuildFacts, PhaseFacts, diagnose
+from tasks.diagnose.ranking import diagnose
 from tasks.diagnose.report import CheckResult, Report, render, summary_line
 
 CAT = load_catalogue()
@@ -16,9 +17,11 @@ SECRET_LINE = (
 
 
 def report_for(lines: list[str], **kw: object) -> Report:
-    facts = BuildFacts(id="proj:1", status="FAILED", phases=(PhaseFacts("BUILD", "FAILED"),))
+    build = Build(
+        "proj:1", "", status="FAILED", current_phase="", phases=(Phase("BUILD", "FAILED"),)
+    )
     return Report(
-        diagnose(CAT, scan_lines(lines, CAT), facts), "build proj:1", entries=len(CAT), **kw
+        diagnose(CAT, scan_lines(lines, CAT), build), "build proj:1", entries=len(CAT), **kw
     )  # type: ignore[arg-type]
 
 
@@ -77,3 +80,50 @@ def test_no_match_screen_shows_phase_context_and_last_lines() -> None:
     assert "X: y" in text and "unusual output" in text
     assert report.as_dict()["last_lines"][-1]["text"] == "unusual output"
     assert summary_line(report) == ""
+
+
+def test_the_build_object_of_a_saved_build_json_keeps_its_shape() -> None:
+    """The report's ``build`` object read from the shared model: a running phase says ""."""
+    from tasks.diagnose.ranking import build_from_json
+
+    raw = {
+        "builds": [
+            {
+                "id": "proj:2",
+                "projectName": "proj",
+                "buildStatus": "FAILED",
+                "currentPhase": "COMPLETED",
+                "phases": [
+                    {
+                        "phaseType": "BUILD",
+                        "phaseStatus": "FAILED",
+                        "contexts": [
+                            {"statusCode": "COMMAND_EXECUTION_ERROR", "message": "exit status 1"}
+                        ],
+                    },
+                    {"phaseType": "FINALIZING"},
+                ],
+            }
+        ]
+    }
+    data = Report(diagnose(CAT, scan_lines([], CAT), build_from_json(raw)), "x").as_dict()
+    assert data["build"] == {
+        "id": "proj:2",
+        "project": "proj",
+        "status": "FAILED",
+        "current_phase": "COMPLETED",
+        "failed_phase": "BUILD",
+        "phases": [
+            {
+                "name": "BUILD",
+                "status": "FAILED",
+                "contexts": [
+                    {"status_code": "COMMAND_EXECUTION_ERROR", "message": "exit status 1"}
+                ],
+            },
+            {"name": "FINALIZING", "status": "", "contexts": []},
+        ],
+        "source": "x",
+        "lines": 0,
+        "context": "COMMAND_EXECUTION_ERROR: exit status 1",
+    }

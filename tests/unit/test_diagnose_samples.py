@@ -18,7 +18,7 @@ import pytest
 
 from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.matcher import Scan, scan_chunks
-from tasks.diagnose.ranking import Diagnosis, diagnose, facts_from_json
+from tasks.diagnose.ranking import Diagnosis, build_from_json, diagnose
 from tests.helpers.samples import expected_id, holdout, labelled, successful, tuning, unlabelled
 
 HELD_OUT_AIM = 0.90  # issue 11: ">= 90 % top-1 on the unseen part"
@@ -27,7 +27,7 @@ HELD_OUT_AIM = 0.90  # issue 11: ">= 90 % top-1 on the unseen part"
 def run_sample(path: Path) -> Diagnosis:
     catalogue = load_catalogue()
     if path.name.endswith(".build.json"):
-        return diagnose(catalogue, Scan(), facts_from_json(json.loads(path.read_text())))
+        return diagnose(catalogue, Scan(), build_from_json(json.loads(path.read_text())))
     return diagnose(catalogue, scan_chunks([path.read_bytes()], catalogue))
 
 
