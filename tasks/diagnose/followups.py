@@ -6,6 +6,10 @@
 * ``network_path`` (after a database timeout): the network-path checks of ``invoke doctor``
   for the database port, handed in by the wiring (``NetworkChecks``; this package never
   imports the provision stage).
+* ``database_locks`` (after a migration failed on 55P03 lock_timeout or 57014
+  statement_timeout): the table the output names and the query that lists the sessions holding
+  it; where the wiring hands in a way to run SQL on the environment's database (``SqlRunner``:
+  the local environment), the blocking sessions themselves (pid, application, state, since).
 
 The orchestration (:func:`run_followups`) is pure: checks are plain callables
 ``(Finding) -> list[CheckResult]`` keyed by the catalogue's ``followup`` name, so tests inject
@@ -15,17 +19,21 @@ doctor not installed) yields one ``skipped`` result with the reason; it never fa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..core.errors import SuiteError
 from ..core.probes import tcp_answers
+from .blockers import blockers_sql, parse_blockers, table_in
 from .findings import Finding
 from .report import CheckResult
 
 FollowUp = Callable[[Finding], list[CheckResult]]
 # doctor's network-path checks: (runtime, database port) -> checks with id, status, message, fix
 NetworkChecks = Callable[[Any, int | None], Sequence[Any]]
+# runs one query on the environment's database, returns its `psql -At` rows (the local wiring)
+SqlRunner = Callable[[str], str]
 SKIPPED = "skipped"
 
 
@@ -131,9 +139,62 @@ def _aws_credentials(rt: Any) -> bool:
         return False
 
 
-def default_checks(rt: Any, network: NetworkChecks | None = None) -> dict[str, FollowUp]:
-    """The follow-ups; ``network_path`` only when the wiring hands in doctor's checks."""
-    checks = {"image_platforms": image_platforms(rt)}
+_TIMED_OUT = re.compile(
+    r"(?:lock|statement) timeout|could not obtain lock|55P03|57014|LockNotAvailable|QueryCanceled"
+)
+_LOCK_FINDINGS = frozenset({"migration_lock_timeout", "migration_statement_timeout"})
+BLOCKERS = "blocking sessions"
+
+
+def _timed_out(finding: Finding) -> bool:
+    if finding.id in _LOCK_FINDINGS:
+        return True
+    return bool(_TIMED_OUT.search(finding.values.get("detail", "")))
+
+
+def failed_table(finding: Finding) -> str:
+    """The table the failure's output names: PostgreSQL's NOWAIT message, the statement the
+    tool printed (knex, drizzle), else any evidence line; '' when the output names none."""
+    texts = [finding.values.get(k, "") for k in ("object", "statement", "detail")]
+    texts += [e.text for e in finding.evidence]
+    return next((t for t in map(table_in, texts) if t), "")
+
+
+def database_locks(sql: SqlRunner | None) -> FollowUp:
+    """The sessions holding the table a migration could not lock in time (``sql``: how to
+    query the environment's database, None where the suite cannot reach it)."""
+
+    def check(finding: Finding) -> list[CheckResult]:
+        if not _timed_out(finding):
+            return []
+        table = failed_table(finding)
+        query = blockers_sql(table)
+        what = f"table {table}" if table else "the output names no table"
+        if sql is None:
+            message = f"{what}; the database is not reachable from here"
+            return [CheckResult(BLOCKERS, SKIPPED, message, f"run on the database: {query}")]
+        found = parse_blockers(sql(query))
+        if not found:
+            scope = f"{table}" if table else "any table inside an open transaction"
+            message = f"{what}: no session holds {scope} now (the blocker has ended)"
+            return [CheckResult(BLOCKERS, "pass", message)]
+        held = "; ".join(b.text() for b in found)
+        fix = (
+            "release when they are done, or end the one in the way if that is safe: "
+            f"SELECT pg_terminate_backend({found[0].pid})"
+        )
+        return [CheckResult(BLOCKERS, "fail", f"{what}: held by {held}", fix)]
+
+    return check
+
+
+def default_checks(
+    rt: Any, network: NetworkChecks | None = None, sql: SqlRunner | None = None
+) -> dict[str, FollowUp]:
+    """The follow-ups; ``network_path`` only when the wiring hands in doctor's checks; the
+    blocking sessions are named only when it hands in a way to query the database (``sql``),
+    else ``database_locks`` gives the table and the query to run."""
+    checks = {"image_platforms": image_platforms(rt), "database_locks": database_locks(sql)}
     if network is not None:
         checks["network_path"] = network_path(rt, network)
     return checks
@@ -143,6 +204,8 @@ __all__ = [
     "CheckResult",
     "FollowUp",
     "NetworkChecks",
+    "SqlRunner",
+    "database_locks",
     "default_checks",
     "run_followups",
     "tcp_reachable",

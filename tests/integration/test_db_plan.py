@@ -162,7 +162,16 @@ def test_pgoptions_reach_a_real_knex_migration_session(
 def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
     node_tools: Path, db_url: str, tmp_path: Path, postgres: services.Postgres
 ) -> None:
-    from tasks.release.blockers import blockers_sql, parse_blockers
+    """A session of the application (same role, application_name orders-api) holds the table;
+    knex's migration fails fast with 55P03; the diagnosis of knex's real output names the table
+    and, through the local environment's query runner (psql with the URL in libpq's
+    environment), the blocker."""
+    from tasks.core.config import Settings
+    from tasks.diagnose.catalogue import load_catalogue
+    from tasks.diagnose.followups import database_locks
+    from tasks.diagnose.matcher import scan_lines
+    from tasks.diagnose.ranking import diagnose
+    from tasks.local.database import database_query
 
     services.psql(
         postgres,
@@ -170,10 +179,10 @@ def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
         database="plan_db",
     )
     holder = subprocess.Popen(  # an "application" session holding the table for up to 60 s
-        ["runuser", "-u", "postgres", "--", services._pg_bin("psql"), "-h",
-         str(postgres.socket_dir), "-p", str(postgres.port), "-d", "plan_db", "-q"],
+        [services._pg_bin("psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(postgres.port),
+         "-U", "plan_user", "-d", "plan_db"],
         stdin=subprocess.PIPE, text=True,
-        env={**os.environ, "PGAPPNAME": "orders-api"},
+        env={**os.environ, "PGAPPNAME": "orders-api", "PGPASSWORD": PASSWORD},
     )  # fmt: skip
     assert holder.stdin is not None
     holder.stdin.write("BEGIN; LOCK TABLE users IN ACCESS SHARE MODE; SELECT pg_sleep(60);\n")
@@ -205,15 +214,37 @@ def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
         assert failed.returncode != 0
         assert "canceling statement due to lock timeout" in output
         assert took < 1 + 10  # lock_timeout plus a margin for node's start, not 60 s
-        # the local diagnosis names the blocker: the suite can reach this database
-        rows = services.psql(postgres, blockers_sql("users"), database="plan_db")
-        found = parse_blockers(rows, "users")
-        assert [b.application for b in found] == ["orders-api"]
-        assert found[0].pid > 0 and found[0].state == "active" and found[0].since
-        assert "orders-api" in found[0].text() and "users" in found[0].text()
-    finally:
+        # the diagnosis of that output, with the local environment's query runner
+        catalogue = load_catalogue()
+        found = diagnose(catalogue, scan_lines(output.splitlines(), catalogue)).findings
+        assert found[0].id == "migration_lock_timeout"
+        local = tmp_path / "release-local"
+        local.mkdir()
+        (local / "credentials.json").write_text(json.dumps({"secrets": {"local/db": db_url}}))
+        run = database_query(
+            Settings(env="local", secret="local/db"),
+            {**os.environ, "RELEASE_LOCAL_DIR": str(local)},
+        )
+        [check] = database_locks(run)(found[0])
+        assert check.status == "fail", check
+        assert check.message.startswith("table users: held by pid ")
+        assert (
+            "(orders-api), active since 20" in check.message and "AccessShareLock" in check.message
+        )
+        assert PASSWORD not in check.message + check.fix
+    finally:  # the server session sleeps on after its client dies: end it there
+        services.psql(
+            postgres,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'orders-api'",
+        )
         holder.kill()
         holder.wait(timeout=10)
+    # the blocker gone, the same check says so
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and database_locks(run)(found[0])[0].status != "pass":
+        time.sleep(0.2)
+    assert database_locks(run)(found[0])[0].status == "pass"
 
 
 @pytest.mark.postgres
