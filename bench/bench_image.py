@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks.local import services  # noqa: E402
+from tasks.local import daemons  # noqa: E402
 from tests.helpers import images  # noqa: E402
 
 PASSWORD = "bench-password-123"
@@ -73,13 +73,13 @@ def main() -> None:
     ours = timed(["invoke", "image.verify", "--help"], env, ROOT, args.runs)
     print(row("`invoke image.verify --help` (vs `invoke noop --help`, empty)", ours, help_med))
 
-    host = services.ensure_dockerd(Path("/tmp/release-suite-tests/dockerd"))
+    host = daemons.ensure_dockerd(Path("/tmp/release-suite-tests/dockerd"))
     env["DOCKER_HOST"] = host
     config = work / "docker-config"
     config.mkdir()
     env["DOCKER_CONFIG"] = str(config)
     os.environ.update({"DOCKER_HOST": host, "DOCKER_CONFIG": str(config)})
-    reg = services.start_registry(work / "registry", services.free_port(), {"AWS": PASSWORD})
+    reg = daemons.start_registry(work / "registry", daemons.free_port(), {"AWS": PASSWORD})
     try:
         images.login(reg.host, "AWS", PASSWORD)
         tag = images.push(images.busybox_image("amd64", f"{reg.host}/bench:amd64"))

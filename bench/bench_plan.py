@@ -119,11 +119,11 @@ def main() -> int:
 
 
 def migration_time(work: Path) -> float:
-    from tasks.local import services
+    from tasks.local import daemons
     from tests.helpers.bun import bun_env, ensure_bun
 
     state = Path(os.environ.get("RELEASE_TEST_STATE", "/tmp/release-suite-tests"))
-    pg = services.ensure_postgres(
+    pg = daemons.ensure_postgres(
         state / "postgres", int(os.environ.get("RELEASE_TEST_PG_PORT", "55432"))
     )
     app = work / "backend"
@@ -132,15 +132,15 @@ def migration_time(work: Path) -> float:
     )
     shutil.rmtree(app / "migrations")
     shutil.copytree(work / "migrations", app / "migrations")
-    services.psql(pg, "DROP DATABASE IF EXISTS bench_plan WITH (FORCE)")
-    url = services.ensure_database(pg, "bench_plan", "bench_plan", "bench-pw-1")
+    daemons.psql(pg, "DROP DATABASE IF EXISTS bench_plan WITH (FORCE)")
+    url = daemons.ensure_database(pg, "bench_plan", "bench_plan", "bench-pw-1")
     env = {**bun_env(work / "home"), "DATABASE_URL": url}
     start = time.perf_counter()
     proc = subprocess.run([str(ensure_bun()), "src/db/migrate.ts"], cwd=app, env=env,
                           capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
     took = time.perf_counter() - start
     assert proc.returncode == 0, proc.stdout[-500:] + proc.stderr[-500:]
-    services.psql(pg, "DROP DATABASE IF EXISTS bench_plan WITH (FORCE)")
+    daemons.psql(pg, "DROP DATABASE IF EXISTS bench_plan WITH (FORCE)")
     return took
 
 

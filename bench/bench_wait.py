@@ -41,12 +41,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks import runs  # noqa: E402
 from tasks.core.aws import AwsFactory  # noqa: E402
 from tasks.core.commands import CommandRunner  # noqa: E402
 from tasks.core.config import load_settings, load_yaml_file  # noqa: E402
 from tasks.core.console import Console  # noqa: E402
 from tasks.core.runtime import Runtime  # noqa: E402
+from tasks.release import collaborators, db_actions  # noqa: E402
 from tasks.release.state import ReleaseState  # noqa: E402
 from tasks.wiring import wire  # noqa: E402
 from tests.helpers.scripted_codebuild import (  # noqa: E402
@@ -146,7 +146,7 @@ def _runtime(clock: VirtualClock) -> tuple[Runtime, io.StringIO, list[str]]:
     rt.part(ReleaseState).pinned = PINNED
     calls: list[str] = []
     for service in ("codebuild", "logs"):
-        runs.suite_clients(rt)(service).meta.events.register(
+        collaborators.suite_clients(rt)(service).meta.events.register(
             f"before-call.{service}.*", lambda model, **_: calls.append(model.name)
         )
     return rt, out, calls
@@ -171,7 +171,7 @@ def follow_suite(
         rt, out, calls = _runtime(clock)
         timer = Timer(clock, clock.t + script.duration)
         rt.part(ReleaseState).invocation_id = f"bench-{seed}"
-        runs.run_action(rt, "migrate", yes=True)
+        db_actions.run_action(rt, "migrate", yes=True)
         latency = timer.latency()
     finally:
         fake.uninstall()

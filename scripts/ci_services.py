@@ -21,17 +21,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks.core.errors import SuiteError
-from tasks.local import services
+from tasks.local import daemons
 
 STATE = Path(os.environ.get("RELEASE_TEST_STATE") or "/tmp/release-suite-tests")
 PG_PORT = int(os.environ.get("RELEASE_TEST_PG_PORT") or "55432")
-DOCKER_HOST = os.environ.get("DOCKER_HOST") or services.DEFAULT_DOCKER_HOST
+DOCKER_HOST = os.environ.get("DOCKER_HOST") or daemons.DEFAULT_DOCKER_HOST
 
 
 def snapshot(path: Path) -> None:
     facts = {
-        "docker_was_up": services.docker_answers(DOCKER_HOST),
-        "postgres_was_up": services.port_open("127.0.0.1", PG_PORT),
+        "docker_was_up": daemons.docker_answers(DOCKER_HOST),
+        "postgres_was_up": daemons.port_open("127.0.0.1", PG_PORT),
     }
     path.write_text(json.dumps(facts))
 
@@ -43,9 +43,9 @@ def stop(path: Path) -> list[str]:
     except (OSError, ValueError):
         return []  # nothing was recorded, so nothing is known to be ours
     stopped = []
-    if not facts.get("postgres_was_up") and services.stop_postgres(STATE / "postgres"):
+    if not facts.get("postgres_was_up") and daemons.stop_postgres(STATE / "postgres"):
         stopped.append(f"PostgreSQL 127.0.0.1:{PG_PORT}")
-    if not facts.get("docker_was_up") and services.stop_dockerd(STATE / "dockerd"):
+    if not facts.get("docker_was_up") and daemons.stop_dockerd(STATE / "dockerd"):
         stopped.append(f"Docker Engine {DOCKER_HOST}")
     return stopped
 
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["snapshot"] and len(argv) == 2:
         snapshot(Path(argv[1]))
     elif argv == ["start-docker"]:
-        print("docker:", services.ensure_dockerd(STATE / "dockerd", DOCKER_HOST), file=sys.stderr)
+        print("docker:", daemons.ensure_dockerd(STATE / "dockerd", DOCKER_HOST), file=sys.stderr)
     elif argv[:1] == ["stop"] and len(argv) == 2:
         # silent when all went well: pytest's summary stays the last line of the CI log
         try:

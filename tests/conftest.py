@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tasks.local import services
+from tasks.local import daemons
 
 ROOT = Path(__file__).resolve().parents[1]
 MOTO_ACCOUNT = "123456789012"
@@ -55,8 +55,8 @@ def aws_env(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(scope="session")
 def docker_host() -> str:
-    host = os.environ.get("DOCKER_HOST") or services.DEFAULT_DOCKER_HOST
-    services.ensure_dockerd(STATE / "dockerd", host)
+    host = os.environ.get("DOCKER_HOST") or daemons.DEFAULT_DOCKER_HOST
+    daemons.ensure_dockerd(STATE / "dockerd", host)
     os.environ["DOCKER_HOST"] = host
     return host
 
@@ -72,17 +72,17 @@ def docker_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def registry(
     tmp_path_factory: pytest.TempPathFactory, docker_host: str
-) -> Iterator[services.Registry]:
+) -> Iterator[daemons.Registry]:
     root = tmp_path_factory.mktemp("registry")
-    reg = services.start_registry(root, services.free_port(), {"AWS": MOTO_TOKEN_PASSWORD})
+    reg = daemons.start_registry(root, daemons.free_port(), {"AWS": MOTO_TOKEN_PASSWORD})
     yield reg
     os.kill(reg.pid, 15)
 
 
 @pytest.fixture(scope="session")
-def postgres() -> services.Postgres:
+def postgres() -> daemons.Postgres:
     port = int(os.environ.get("RELEASE_TEST_PG_PORT", "55432"))
-    return services.ensure_postgres(STATE / "postgres", port)
+    return daemons.ensure_postgres(STATE / "postgres", port)
 
 
 @pytest.fixture(autouse=True)

@@ -243,7 +243,6 @@ class Waiter:
         now: Callable[[], float],
         policy: PollPolicy | None = None,
         pressure: Callable[[], float] = lambda: 0.0,
-        follow: bool = True,
         timeout: float | None = None,
         env: str = "",
         owner: bool = True,
@@ -258,7 +257,7 @@ class Waiter:
         self.now = now
         self.policy = policy or PollPolicy()
         self.pressure = pressure
-        self.follow = follow
+        self.reads_logs = True  # False once a build turns out to keep no CloudWatch log
         self.timeout = timeout
         self.follower = LogFollower(backend, console.log, readers=readers)
         self.polls = 0
@@ -271,9 +270,9 @@ class Waiter:
 
     def wait(self, build: Build, *, interrupted: bool = False) -> Build:
         """``interrupted``: a Ctrl-C already came (while the build was being started)."""
-        if self.follow and build.logs.cloudwatch_disabled:
+        if self.reads_logs and build.logs.cloudwatch_disabled:
             self.console.warn(logs_elsewhere(build))  # at once, rather than wait in silence
-            self.follow = False
+            self.reads_logs = False
         with sigterm_as_interrupt():
             try:
                 if interrupted:
@@ -286,7 +285,7 @@ class Waiter:
                 final = self._interrupted(build)
             except AwsAuthError as err:  # credentials expired (after a refresh) or refused
                 raise self._lost_credentials(build, err) from None
-            if self.follow:
+            if self.reads_logs:
                 self.follower.drain(
                     final.logs,
                     self.sleep,
@@ -319,7 +318,7 @@ class Waiter:
                 raise self._timed_out(current)
             if clock >= status_at + status_iv * self._slow():
                 status_at = clock
-                fresh = self._patiently(partial(self.backend.get, build.id))
+                fresh = self._read_unless_unreachable(partial(self.backend.get, build.id))
                 if fresh is None:  # unreachable for now: try again at the idle pace
                     status_iv = p.status_cap
                 else:
@@ -329,9 +328,9 @@ class Waiter:
                         return current
                     status_iv = self._next_status(current, seen, status_iv)
                     seen = (current.current_phase, len(current.phases))
-            if self.follow and clock >= logs_at + logs_iv * self._slow():
+            if self.reads_logs and clock >= logs_at + logs_iv * self._slow():
                 logs_at = clock
-                got = self._patiently(partial(self.follower.round, current.logs))
+                got = self._read_unless_unreachable(partial(self.follower.round, current.logs))
                 if got is None:
                     logs_iv = p.logs_cap
                 else:
@@ -339,7 +338,7 @@ class Waiter:
                         status_iv = min(status_iv, p.status_quick)
                     logs_iv = p.logs_quick if got.lines else min(logs_iv * p.growth, p.logs_cap)
             due = status_at + status_iv * self._slow()
-            if self.follow:
+            if self.reads_logs:
                 due = min(due, logs_at + logs_iv * self._slow())
             pause = max(0.05, due - self.monotonic())
             if self.timeout is not None:
@@ -364,7 +363,7 @@ class Waiter:
             self._final_seen = self.monotonic()
         return self.monotonic() - self._final_seen >= self.policy.complete_grace
 
-    def _patiently(self, fn: Callable[[], T]) -> T | None:
+    def _read_unless_unreachable(self, fn: Callable[[], T]) -> T | None:
         """Run one read; if AWS stayed unreachable or throttling through every retry, say so
         and return None: the build runs on, so the wait goes on (``--timeout`` still bounds it).
         """

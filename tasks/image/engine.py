@@ -2,7 +2,7 @@
 
 Engine facts and local image inspection use the Docker SDK (imported lazily); build, push and
 login use the docker CLI (buildx exists only as a CLI plugin, and the CLI owns the credential
-store). Decisions live in ``imageplan`` (pure); this module gathers facts and acts.
+store). Decisions live in ``image.plan`` (pure); this module gathers facts and acts.
 """
 
 from __future__ import annotations
@@ -19,7 +19,16 @@ from ..core.references import ImageRef, parse_image
 from ..core.retrying import retrying
 from ..core.runtime import Runtime
 from . import dockerconfig, dockerhost, ecr, registry
-from . import plan as imageplan
+from .plan import (
+    BuildxFacts,
+    EngineFacts,
+    assess,
+    build_argv,
+    commit_tag,
+    engine_error_reason,
+    parse_buildx_inspect,
+    plan_tags,
+)
 from .session import ImageSession
 
 
@@ -49,7 +58,7 @@ def docker_client(rt: Runtime) -> Any:
 
 def _unavailable(endpoint: dockerhost.Endpoint, exc: BaseException) -> DockerUnavailable:
     where = endpoint.describe()
-    detail = imageplan.engine_error_reason(str(exc)) or type(exc).__name__
+    detail = engine_error_reason(str(exc)) or type(exc).__name__
     tls = dockerhost.tls_reason(str(exc))
     if tls:
         files = endpoint.tls
@@ -70,7 +79,7 @@ def _unavailable(endpoint: dockerhost.Endpoint, exc: BaseException) -> DockerUna
     )
 
 
-def engine_facts(rt: Runtime) -> imageplan.EngineFacts:
+def engine_facts(rt: Runtime) -> EngineFacts:
     endpoint = docker_endpoint(rt)
     try:
         version = docker_client(rt).version()
@@ -78,7 +87,7 @@ def engine_facts(rt: Runtime) -> imageplan.EngineFacts:
         raise
     except Exception as exc:
         raise _unavailable(endpoint, exc) from None
-    return imageplan.EngineFacts(
+    return EngineFacts(
         host=endpoint.host,
         context=endpoint.context,
         os=str(version.get("Os", "")),
@@ -88,18 +97,16 @@ def engine_facts(rt: Runtime) -> imageplan.EngineFacts:
     )
 
 
-def buildx_facts(rt: Runtime) -> imageplan.BuildxFacts:
+def buildx_facts(rt: Runtime) -> BuildxFacts:
     session = rt.part(ImageSession)
     if session.buildx is not None:
         return session.buildx
     version = rt.commands.run(["docker", "buildx", "version"], timeout=30)
-    facts = imageplan.BuildxFacts(present=False)
+    facts = BuildxFacts(present=False)
     if version.ok:
         inspect = rt.commands.run(["docker", "buildx", "inspect"], timeout=60)
-        name, driver, platforms = imageplan.parse_buildx_inspect(
-            inspect.stdout if inspect.ok else ""
-        )
-        facts = imageplan.BuildxFacts(True, version.stdout.strip(), name, driver, platforms)
+        name, driver, platforms = parse_buildx_inspect(inspect.stdout if inspect.ok else "")
+        facts = BuildxFacts(True, version.stdout.strip(), name, driver, platforms)
     session.buildx = facts
     return facts
 
@@ -108,7 +115,7 @@ def check_platform(rt: Runtime) -> dict[str, Any]:
     """``image.check``: daemon, engine, host, buildx; fails only on what would break a build."""
     s = rt.settings
     engine = engine_facts(rt)
-    result = imageplan.assess(s.platform, host_platform.machine(), engine, buildx_facts(rt))
+    result = assess(s.platform, host_platform.machine(), engine, buildx_facts(rt))
     for finding in result.findings:
         {"ok": rt.console.ok, "warn": rt.console.warn, "fail": rt.console.warn}[finding.level](
             finding.message
@@ -146,7 +153,7 @@ def git_commit(rt: Runtime, directory: str) -> str:
     if not head.ok:
         return ""
     status = rt.commands.run(["git", "-C", directory, "status", "--porcelain"], timeout=60)
-    return imageplan.commit_tag(head.stdout.strip(), bool(status.stdout.strip()))
+    return commit_tag(head.stdout.strip(), bool(status.stdout.strip()))
 
 
 def _run_streamed(rt: Runtime, argv: list[str], what: str) -> None:
@@ -193,12 +200,12 @@ def build_image(rt: Runtime, *, push: bool = False) -> dict[str, Any]:
             f"fix release.environments.{s.env}.dockerfile in invoke.yaml (or RELEASE_DOCKERFILE)",
         )
     commit = git_commit(rt, context)
-    tags = imageplan.plan_tags(s.tag_policy, s.tag, commit)
+    tags = plan_tags(s.tag_policy, s.tag, commit)
     if s.tag_policy == "git-sha" and not commit:
         rt.console.warn(
             f"{context} is not in a git work tree: pushing only the moving tag {s.tag!r}"
         )
-    argv = imageplan.build_argv(
+    argv = build_argv(
         builder=builder,
         platform=s.platform,
         dockerfile=dockerfile,

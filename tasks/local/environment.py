@@ -32,7 +32,7 @@ from typing import Any
 from ..core import resources
 from ..core.config import Settings
 from ..core.errors import LocalEnvError
-from . import services
+from . import daemons
 from .backend import running_builds
 from .processes import pid_alive
 from .state import local_dir
@@ -125,7 +125,7 @@ def ensure_registry(root: Path, settings: Settings, password: str, say: Say) -> 
     port = _registry_port(settings)
     host = f"127.0.0.1:{port}"
     user = settings.registry_username or "AWS"
-    if services.port_open("127.0.0.1", port):
+    if daemons.port_open("127.0.0.1", port):
         verdict = registry_accepts(host, user, password)
         if verdict:
             say(f"registry {host} already running")
@@ -136,7 +136,7 @@ def ensure_registry(root: Path, settings: Settings, password: str, say: Say) -> 
             "stop it (or run invoke local.down), or set another registry port under "
             "release.environments.local in invoke.yaml",
         )
-    services.start_registry(root / "registry", port, {user: password})  # writes registry.pid
+    daemons.start_registry(root / "registry", port, {user: password})  # writes registry.pid
     say(f"registry {host} started (basic auth, user {user})")
     return {"registry": host, "registry_started": True}
 
@@ -169,14 +169,14 @@ def ensure_db(
 ) -> tuple[str, dict[str, Any]]:
     port = LOCAL_PG_PORT if settings.database_port == 5432 else settings.database_port
     pg_root = postgres_root(root)
-    if services.port_open("127.0.0.1", port) and not (pg_root / "data" / "postmaster.pid").exists():
+    if daemons.port_open("127.0.0.1", port) and not (pg_root / "data" / "postmaster.pid").exists():
         raise LocalEnvError(
             f"another PostgreSQL (not the local environment's) listens on 127.0.0.1:{port}",
             "stop it, or set database_port under release.environments.local in invoke.yaml",
         )
-    was_up = services.port_open("127.0.0.1", port)
-    pg = services.ensure_postgres(pg_root, port)
-    url = services.ensure_database(pg, DATABASE, DB_USER, password)
+    was_up = daemons.port_open("127.0.0.1", port)
+    pg = daemons.ensure_postgres(pg_root, port)
+    url = daemons.ensure_database(pg, DATABASE, DB_USER, password)
     say(
         f"PostgreSQL 127.0.0.1:{port} {'already running' if was_up else 'started'}, "
         f"database {DATABASE}, user {DB_USER}"
@@ -241,16 +241,16 @@ def up(settings: Settings, environ: Mapping[str, str], say: Say) -> dict[str, An
     # 0711: the postgres user must traverse it to its data directory; no one else may list it
     root.mkdir(mode=0o711, parents=True, exist_ok=True)
     os.chmod(root, 0o711)
-    docker_host = environ.get("DOCKER_HOST") or services.DEFAULT_DOCKER_HOST
-    docker_was_up = services.docker_answers(docker_host)
+    docker_host = environ.get("DOCKER_HOST") or daemons.DEFAULT_DOCKER_HOST
+    docker_was_up = daemons.docker_answers(docker_host)
     if not docker_was_up and not docker_host.startswith("unix://"):
         # never start a daemon listening on TCP (unauthenticated root access) or elsewhere
         raise LocalEnvError(
             f"no Docker Engine answers at DOCKER_HOST={docker_host}",
             "start that engine, or unset DOCKER_HOST so that invoke local.up starts one on "
-            f"{services.DEFAULT_DOCKER_HOST}",
+            f"{daemons.DEFAULT_DOCKER_HOST}",
         )
-    services.ensure_dockerd(root / "dockerd", docker_host)
+    daemons.ensure_dockerd(root / "dockerd", docker_host)
     say(
         f"Docker Engine {docker_host} "
         + (
@@ -296,7 +296,7 @@ def _stop_pid(pid_file: Path, what: str, say: Say, timeout: float = 20) -> bool:
     return True
 
 
-mounts_under = services.mounts_under  # kept for callers and tests of this module
+mounts_under = daemons.mounts_under  # kept for callers and tests of this module
 
 
 def down(
@@ -317,11 +317,11 @@ def down(
     if _stop_pid(root / "registry" / "registry.pid", "registry", say):
         stopped.append("registry")
     pg_root = postgres_root(root) if root.exists() else root / "postgres"
-    if services.stop_postgres(pg_root):
+    if daemons.stop_postgres(pg_root):
         stopped.append("postgres")
         say("PostgreSQL stopped")
     # only the engine started with its state under root/dockerd: never one found running
-    if (root / "dockerd").exists() and services.stop_dockerd(root / "dockerd"):
+    if (root / "dockerd").exists() and daemons.stop_dockerd(root / "dockerd"):
         stopped.append("dockerd")
         say("Docker Engine (started by local.up) stopped")
     if not stopped:

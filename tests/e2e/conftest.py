@@ -23,7 +23,7 @@ from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.errors import SuiteError
 from tasks.core.redact import Redactor
-from tasks.local import services
+from tasks.local import daemons
 from tasks.wiring import runtime_for
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.helpers.bun import ensure_bun
@@ -60,15 +60,15 @@ class Outcome:
 @dataclass
 class LocalEnv:
     root: Path
-    registry: services.Registry
-    pg: services.Postgres
+    registry: daemons.Registry
+    pg: daemons.Postgres
     database: str
     password: str
     url: str
     outputs: list[str] = field(default_factory=list)
 
     def sql(self, query: str) -> str:
-        return services.psql(self.pg, query, database=self.database).strip()
+        return daemons.psql(self.pg, query, database=self.database).strip()
 
     def release(self, **kwargs: Any) -> Outcome:
         return self.run(lambda rt: _release(rt, **kwargs), kwargs.pop("flags", None))
@@ -108,13 +108,13 @@ def local_env(
     tmp_path: Path,
     docker_host: str,
     docker_config: Path,
-    registry: services.Registry,
-    postgres: services.Postgres,
+    registry: daemons.Registry,
+    postgres: daemons.Postgres,
     bun_base: str,
 ) -> Iterator[LocalEnv]:
     database = f"e2e_{secrets.token_hex(4)}"
     password = f"pw-{secrets.token_urlsafe(12)}"
-    url = services.ensure_database(postgres, database, database, password)
+    url = daemons.ensure_database(postgres, database, database, password)
     root = tmp_path / "release-local"
     root.mkdir()
     (root / "credentials.json").write_text(
@@ -132,11 +132,11 @@ def local_env(
     for text in (*env.outputs, logs):
         assert password not in text
         assert MOTO_TOKEN_PASSWORD not in text
-    services.psql(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    daemons.psql(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
-def backend_image(registry: services.Registry, docker_config: Path, bun_base: str) -> str:
+def backend_image(registry: daemons.Registry, docker_config: Path, bun_base: str) -> str:
     """The sample backend built once and pushed to the harness's registry."""
     image = f"{registry.host}/daadaar-backend:e2e"
     login = subprocess.run(

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tasks.local import services
+from tasks.local import daemons
 from tests.conftest import ROOT
 from tests.helpers.bun import BUN_VERSION, ensure_bun
 
@@ -165,7 +165,7 @@ def test_installed_command_version_list_and_resources(installed: Installed, tmp_
 
 
 def test_init_local_up_release_twice_then_users_tasks_py(user_repo: UserRepo) -> None:
-    registry_port, pg_port = services.free_port(), services.free_port()
+    registry_port, pg_port = daemons.free_port(), daemons.free_port()
     ports = ["--registry-port", str(registry_port), "--database-port", str(pg_port)]
     init = user_repo.suite("init", "--env", "local", "--yes", *ports)
     assert init.returncode == 0, init.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.local import services
+from tasks.local import daemons
 from tests.conftest import ROOT, STATE
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
@@ -26,7 +26,7 @@ def test_ci_run_ends_with_pytest_and_stops_what_it_started() -> None:
     (state / "busybox").mkdir(parents=True)
     for deb in (STATE / "busybox").glob("busybox-static_*_arm64.deb"):
         shutil.copy(deb, state / "busybox")  # else .ci/run downloads it again
-    port = services.free_port()
+    port = daemons.free_port()
     env = {
         **os.environ,
         "CI": "true",
@@ -50,11 +50,11 @@ def test_ci_run_ends_with_pytest_and_stops_what_it_started() -> None:
         assert lines[-1].startswith("1 passed in "), lines[-3:]
         assert "--- lint and types" in done.stdout
         assert (ROOT / ".venv" / "bin" / "python").exists()
-        assert services.pids_using(state) == []  # dockerd, containerd, postgres: all stopped
-        assert services.mounts_under(Path("/proc/mounts").read_text(), state.resolve()) == []
-        assert not services.port_open("127.0.0.1", port)
-        assert not services.docker_answers(env["DOCKER_HOST"])
+        assert daemons.pids_using(state) == []  # dockerd, containerd, postgres: all stopped
+        assert daemons.mounts_under(Path("/proc/mounts").read_text(), state.resolve()) == []
+        assert not daemons.port_open("127.0.0.1", port)
+        assert not daemons.docker_answers(env["DOCKER_HOST"])
     finally:
-        services.stop_postgres(state / "postgres")
-        services.stop_dockerd(state / "dockerd")
+        daemons.stop_postgres(state / "postgres")
+        daemons.stop_dockerd(state / "dockerd")
         shutil.rmtree(short, ignore_errors=True)

@@ -391,7 +391,7 @@ def test_knex_migration_blocked_by_a_held_lock_gives_the_lock_timeout(
     lock_timeout cancels it with SQLSTATE 55P03 and knex rolls the batch back."""
     import threading
 
-    from tasks.local import services
+    from tasks.local import daemons
 
     sample = SAMPLES["knex"]
     assert local_env.release(flags=sample.flags(prepared["knex"])).ok
@@ -403,7 +403,7 @@ def test_knex_migration_blocked_by_a_held_lock_gives_the_lock_timeout(
 
     def holder() -> None:
         with contextlib.suppress(LocalEnvError):  # terminated below, as intended
-            services.psql(local_env.pg, hold, database=local_env.database)
+            daemons.psql(local_env.pg, hold, database=local_env.database)
 
     thread = threading.Thread(target=holder, daemon=True)
     thread.start()
@@ -419,7 +419,7 @@ def test_knex_migration_blocked_by_a_held_lock_gives_the_lock_timeout(
     try:
         log = run_build(local_env, sample, image)
     finally:
-        services.psql(
+        daemons.psql(
             local_env.pg,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE query LIKE '%pg_sleep(120)%' AND pid <> pg_backend_pid()",

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.local.services import free_port
+from tasks.local.daemons import free_port
 
 
 @dataclass(frozen=True)

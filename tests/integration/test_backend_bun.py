@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.local import services
+from tasks.local import daemons
 from tests.conftest import ROOT
 from tests.helpers.bun import bun_env, ensure_bun
 
@@ -23,12 +23,12 @@ BACKEND = ROOT / "examples" / "backend"
 
 
 @pytest.fixture
-def database(postgres: services.Postgres) -> Iterator[tuple[str, str, str]]:
+def database(postgres: daemons.Postgres) -> Iterator[tuple[str, str, str]]:
     name = f"bun_{secrets.token_hex(4)}"
     password = f"pw-{secrets.token_urlsafe(10)}"
-    url = services.ensure_database(postgres, name, name, password)
+    url = daemons.ensure_database(postgres, name, name, password)
     yield name, url, password
-    services.psql(postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    daemons.psql(postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def bun(script: str, url: str | None, tmp_path: Path, cwd: Path = BACKEND) -> subprocess.Popen[str]:
@@ -51,12 +51,12 @@ def run(script: str, url: str | None, tmp_path: Path, cwd: Path = BACKEND) -> tu
     return proc.returncode, out
 
 
-def sql(pg: services.Postgres, name: str, query: str) -> str:
-    return services.psql(pg, query, database=name).strip()
+def sql(pg: daemons.Postgres, name: str, query: str) -> str:
+    return daemons.psql(pg, query, database=name).strip()
 
 
 def test_concurrent_migrators_apply_each_file_once(
-    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+    database: tuple[str, str, str], postgres: daemons.Postgres, tmp_path: Path
 ) -> None:
     name, url, password = database
     procs = [bun("src/db/migrate.ts", url, tmp_path) for _ in range(3)]
@@ -71,7 +71,7 @@ def test_concurrent_migrators_apply_each_file_once(
 
 
 def test_a_failing_file_is_named_and_rolled_back(
-    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+    database: tuple[str, str, str], postgres: daemons.Postgres, tmp_path: Path
 ) -> None:
     name, url, _ = database
     copy = tmp_path / "backend"
@@ -91,7 +91,7 @@ def test_a_failing_file_is_named_and_rolled_back(
 
 
 def test_seed_is_idempotent(
-    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+    database: tuple[str, str, str], postgres: daemons.Postgres, tmp_path: Path
 ) -> None:
     name, url, _ = database
     assert run("src/db/migrate.ts", url, tmp_path)[0] == 0
@@ -103,7 +103,7 @@ def test_seed_is_idempotent(
 
 
 def test_unreachable_database_and_missing_url(tmp_path: Path) -> None:
-    port = services.free_port()
+    port = daemons.free_port()
     code, out = run(
         "src/db/migrate.ts", f"postgres://app:Hunter2-pw@127.0.0.1:{port}/app", tmp_path
     )
@@ -122,7 +122,7 @@ def _with_migration(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_a_file_with_its_own_commit_is_refused_and_nothing_of_it_runs(
-    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+    database: tuple[str, str, str], postgres: daemons.Postgres, tmp_path: Path
 ) -> None:
     """The old migrator let the file's COMMIT commit its table, then said "rolled back"."""
     name, url, _ = database
@@ -153,7 +153,7 @@ def test_a_file_with_its_own_commit_is_refused_and_nothing_of_it_runs(
 
 
 def test_a_failed_commit_reports_what_the_database_shows(
-    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+    database: tuple[str, str, str], postgres: daemons.Postgres, tmp_path: Path
 ) -> None:
     """A deferred constraint fails at COMMIT, after every statement of the file ran: the
     migrator reads schema_migrations again instead of assuming."""
@@ -175,7 +175,7 @@ def test_a_failed_commit_reports_what_the_database_shows(
 
 
 def test_a_migrator_waiting_for_the_lock_says_who_holds_it(
-    database: tuple[str, str, str], postgres: services.Postgres, tmp_path: Path
+    database: tuple[str, str, str], postgres: daemons.Postgres, tmp_path: Path
 ) -> None:
     """A session holding the migration lock (a migration still running, or one whose client
     died): the waiting migrator names it every few seconds instead of sitting silent."""

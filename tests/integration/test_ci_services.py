@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tasks.local import daemons
 from tasks.local import environment as localenv
-from tasks.local import services
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
@@ -31,12 +31,12 @@ def private() -> Iterator[dict[str, str]]:
     env = {
         **os.environ,
         "RELEASE_TEST_STATE": str(state),
-        "RELEASE_TEST_PG_PORT": str(services.free_port()),
+        "RELEASE_TEST_PG_PORT": str(daemons.free_port()),
         "DOCKER_HOST": f"unix://{short}/docker.sock",
     }
     yield env
-    services.stop_postgres(state / "postgres")
-    services.stop_dockerd(state / "dockerd")
+    daemons.stop_postgres(state / "postgres")
+    daemons.stop_dockerd(state / "dockerd")
     shutil.rmtree(short, ignore_errors=True)
 
 
@@ -53,16 +53,16 @@ def _ci(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def _start_both(env: dict[str, str]) -> None:
     state = Path(env["RELEASE_TEST_STATE"])
-    services.ensure_dockerd(state / "dockerd", env["DOCKER_HOST"])
-    services.ensure_postgres(state / "postgres", int(env["RELEASE_TEST_PG_PORT"]))
+    daemons.ensure_dockerd(state / "dockerd", env["DOCKER_HOST"])
+    daemons.ensure_postgres(state / "postgres", int(env["RELEASE_TEST_PG_PORT"]))
 
 
 def _leftovers(env: dict[str, str]) -> list[str]:
     state = Path(env["RELEASE_TEST_STATE"])
-    procs = [" ".join(services._cmdline(p)) for p in services.pids_using(state)]
-    mounts = services.mounts_under(Path("/proc/mounts").read_text(), state.resolve())
+    procs = [" ".join(daemons._cmdline(p)) for p in daemons.pids_using(state)]
+    mounts = daemons.mounts_under(Path("/proc/mounts").read_text(), state.resolve())
     port = int(env["RELEASE_TEST_PG_PORT"])
-    return procs + mounts + (["postgres port"] if services.port_open("127.0.0.1", port) else [])
+    return procs + mounts + (["postgres port"] if daemons.port_open("127.0.0.1", port) else [])
 
 
 def test_ci_stops_the_engine_containerd_mounts_and_postgres_it_started(
@@ -74,16 +74,16 @@ def test_ci_stops_the_engine_containerd_mounts_and_postgres_it_started(
     assert started.returncode == 0, started.stderr
     _start_both(private)  # what the test harness does during the run
     state = Path(private["RELEASE_TEST_STATE"])
-    running = " ".join(" ".join(services._cmdline(p)) for p in services.pids_using(state))
+    running = " ".join(" ".join(daemons._cmdline(p)) for p in daemons.pids_using(state))
     assert "dockerd" in running and "containerd" in running and "postgres" in running
-    assert services.mounts_under(Path("/proc/mounts").read_text(), state.resolve())
+    assert daemons.mounts_under(Path("/proc/mounts").read_text(), state.resolve())
 
     stopped = _ci(private, "stop", str(snapshot))
 
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout == "" and stopped.stderr == ""  # pytest's summary stays the last line
     assert _leftovers(private) == []
-    assert not services.docker_answers(private["DOCKER_HOST"])
+    assert not daemons.docker_answers(private["DOCKER_HOST"])
 
 
 def test_ci_leaves_running_what_ran_before_it(private: dict[str, str], tmp_path: Path) -> None:
@@ -94,8 +94,8 @@ def test_ci_leaves_running_what_ran_before_it(private: dict[str, str], tmp_path:
 
     assert _ci(private, "stop", str(snapshot)).returncode == 0
 
-    assert services.docker_answers(private["DOCKER_HOST"])
-    assert services.port_open("127.0.0.1", int(private["RELEASE_TEST_PG_PORT"]))
+    assert daemons.docker_answers(private["DOCKER_HOST"])
+    assert daemons.port_open("127.0.0.1", int(private["RELEASE_TEST_PG_PORT"]))
 
 
 def test_local_down_never_stops_an_engine_it_did_not_start(
@@ -104,7 +104,7 @@ def test_local_down_never_stops_an_engine_it_did_not_start(
     """A pidfile under .release-local naming another engine (the tests' one, a reused pid)
     must not make local.down stop that engine as if it were its own."""
     state = Path(private["RELEASE_TEST_STATE"])
-    services.ensure_dockerd(state / "dockerd", private["DOCKER_HOST"])
+    daemons.ensure_dockerd(state / "dockerd", private["DOCKER_HOST"])
     foreign_pid = (state / "dockerd" / "dockerd.pid").read_text().strip()
     root = tmp_path / "release-local"
     (root / "dockerd").mkdir(parents=True)
@@ -115,7 +115,7 @@ def test_local_down_never_stops_an_engine_it_did_not_start(
     result = localenv.down(_local_settings(environ), environ, said.append)
 
     assert "dockerd" not in result["stopped"]
-    assert services.docker_answers(private["DOCKER_HOST"])
+    assert daemons.docker_answers(private["DOCKER_HOST"])
     assert not any("Docker Engine" in line for line in said)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.local import services
+from tasks.local import daemons
 from tasks.release.status import read_status
 from tests.helpers.node_tools import ensure_node_tools
 
@@ -91,9 +91,9 @@ def node_tools() -> Path:
 
 
 @pytest.fixture
-def db_url(postgres: services.Postgres) -> str:
-    services.psql(postgres, "DROP DATABASE IF EXISTS plan_db WITH (FORCE)")
-    return services.ensure_database(postgres, "plan_db", "plan_user", PASSWORD).replace(
+def db_url(postgres: daemons.Postgres) -> str:
+    daemons.psql(postgres, "DROP DATABASE IF EXISTS plan_db WITH (FORCE)")
+    return daemons.ensure_database(postgres, "plan_db", "plan_user", PASSWORD).replace(
         "localhost", "127.0.0.1"
     )
 
@@ -141,7 +141,7 @@ def test_after_two_of_four_knex_status_shows_exactly_the_other_two(
 
 @pytest.mark.postgres
 def test_pgoptions_reach_a_real_knex_migration_session(
-    node_tools: Path, db_url: str, tmp_path: Path, postgres: services.Postgres
+    node_tools: Path, db_url: str, tmp_path: Path, postgres: daemons.Postgres
 ) -> None:
     from tasks.release.plan import pgoptions, plan_settings
 
@@ -154,13 +154,13 @@ def test_pgoptions_reach_a_real_knex_migration_session(
     }
     done = knex(node_tools, tmp_path, show, db_url, "migrate:latest", PGOPTIONS=options)
     assert done.returncode == 0, done.stderr
-    row = services.psql(postgres, "SELECT lock || ' ' || stmt FROM seen", database="plan_db")
+    row = daemons.psql(postgres, "SELECT lock || ' ' || stmt FROM seen", database="plan_db")
     assert row.strip() == "1500ms 45s"
 
 
 @pytest.mark.postgres
 def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
-    node_tools: Path, db_url: str, tmp_path: Path, postgres: services.Postgres
+    node_tools: Path, db_url: str, tmp_path: Path, postgres: daemons.Postgres
 ) -> None:
     """A session of the application (same role, application_name orders-api) holds the table;
     knex's migration fails fast with 55P03; the diagnosis of knex's real output names the table
@@ -173,13 +173,13 @@ def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
     from tasks.diagnose.ranking import diagnose
     from tasks.local.database import database_query
 
-    services.psql(
+    daemons.psql(
         postgres,
         "CREATE TABLE users (id bigint, email text); ALTER TABLE users OWNER TO plan_user",
         database="plan_db",
     )
     holder = subprocess.Popen(  # an "application" session holding the table for up to 60 s
-        [services._pg_bin("psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(postgres.port),
+        [daemons._pg_bin("psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(postgres.port),
          "-U", "plan_user", "-d", "plan_db"],
         stdin=subprocess.PIPE, text=True,
         env={**os.environ, "PGAPPNAME": "orders-api", "PGPASSWORD": PASSWORD},
@@ -190,7 +190,7 @@ def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
     try:
         deadline = time.monotonic() + 20  # bounded: the lock shows in pg_locks within seconds
         while time.monotonic() < deadline:
-            held = services.psql(
+            held = daemons.psql(
                 postgres,
                 "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
                 "WHERE c.relname = 'users' AND l.granted",
@@ -233,7 +233,7 @@ def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
         )
         assert PASSWORD not in check.message + check.fix
     finally:  # the server session sleeps on after its client dies: end it there
-        services.psql(
+        daemons.psql(
             postgres,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE application_name = 'orders-api'",
@@ -249,7 +249,7 @@ def test_a_held_lock_makes_the_migration_fail_fast_with_55p03(
 
 @pytest.mark.postgres
 def test_bun_sample_status_after_two_of_four_shows_the_other_two(
-    db_url: str, tmp_path: Path, postgres: services.Postgres
+    db_url: str, tmp_path: Path, postgres: daemons.Postgres
 ) -> None:
     """examples/backend's status command on a copy of the sample with four migrations, after
     migrate.ts applied the first two: its one protocol line, read by the suite."""
@@ -299,7 +299,7 @@ def test_bun_sample_status_after_two_of_four_shows_the_other_two(
 
 @pytest.mark.postgres
 def test_pgoptions_reach_a_real_bun_sample_migration_session(
-    db_url: str, tmp_path: Path, postgres: services.Postgres
+    db_url: str, tmp_path: Path, postgres: daemons.Postgres
 ) -> None:
     """SHOW lock_timeout inside examples/backend's migrate.ts, PGOPTIONS set as the build sets it."""
     from tests.helpers.bun import bun_env, ensure_bun
@@ -329,13 +329,13 @@ def test_pgoptions_reach_a_real_bun_sample_migration_session(
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    row = services.psql(postgres, "SELECT lock || ' ' || stmt FROM seen", database="plan_db")
+    row = daemons.psql(postgres, "SELECT lock || ' ' || stmt FROM seen", database="plan_db")
     assert row.strip() == "1500ms 45s"
 
 
 @pytest.mark.postgres
 def test_drizzle_sample_status_after_two_of_four_shows_the_other_two(
-    db_url: str, tmp_path: Path, postgres: services.Postgres
+    db_url: str, tmp_path: Path, postgres: daemons.Postgres
 ) -> None:
     """examples/backend-drizzle's status command after drizzle-orm's migrator applied two of four
     journal entries (the journal and files written as drizzle-kit lays them out)."""
@@ -397,6 +397,6 @@ def test_drizzle_sample_status_after_two_of_four_shows_the_other_two(
     # the other two, with the build's PGOPTIONS: the migration's session shows the timeouts
     rest = node("src/db/migrate.js", PGOPTIONS="-c lock_timeout=1500ms -c statement_timeout=45s")
     assert rest.returncode == 0, rest.stdout + rest.stderr
-    row = services.psql(postgres, "SELECT lock || ' ' || stmt FROM audit", database="plan_db")
+    row = daemons.psql(postgres, "SELECT lock || ' ' || stmt FROM audit", database="plan_db")
     assert row.strip() == "1500ms 45s"
     assert read_status(node("src/db/status.js").stdout).pending == ()

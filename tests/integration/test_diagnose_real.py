@@ -30,7 +30,7 @@ from tasks.diagnose.catalogue import load_catalogue
 from tasks.diagnose.followups import image_platforms
 from tasks.diagnose.matcher import scan_lines
 from tasks.diagnose.ranking import Diagnosis, diagnose
-from tasks.local import services
+from tasks.local import daemons
 from tasks.wiring import runtime_for
 from tests.conftest import MOTO_TOKEN_PASSWORD, STATE
 from tests.helpers.bun import bun_env, ensure_bun
@@ -97,7 +97,7 @@ def test_arm64_image_on_amd64_engine_is_one_architecture_finding(
 
 
 @contextmanager
-def logged_in(registry: services.Registry, config: Path) -> Iterator[dict[str, str]]:
+def logged_in(registry: daemons.Registry, config: Path) -> Iterator[dict[str, str]]:
     env = docker_env({"DOCKER_CONFIG": str(config)})
     subprocess.run(
         ["docker", "login", "-u", "AWS", "--password-stdin", registry.host],
@@ -114,7 +114,7 @@ def logged_in(registry: services.Registry, config: Path) -> Iterator[dict[str, s
 @pytest.mark.docker
 def test_arm64_only_manifest_list_and_the_registry_follow_up(
     docker_host: str,
-    registry: services.Registry,
+    registry: daemons.Registry,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -159,7 +159,7 @@ def test_arm64_only_manifest_list_and_the_registry_follow_up(
 
 @pytest.mark.docker
 def test_push_without_login_to_the_htpasswd_registry(
-    docker_host: str, registry: services.Registry, tmp_path: Path
+    docker_host: str, registry: daemons.Registry, tmp_path: Path
 ) -> None:
     tag = f"{registry.host}/diagnose-push:nologin"
     busybox_image("amd64", tag)
@@ -169,7 +169,7 @@ def test_push_without_login_to_the_htpasswd_registry(
 
 
 @pytest.mark.docker
-def test_wrong_registry_password(registry: services.Registry, tmp_path: Path) -> None:
+def test_wrong_registry_password(registry: daemons.Registry, tmp_path: Path) -> None:
     env = docker_env({"DOCKER_CONFIG": str(tmp_path / "cfg")})
     output = run(
         ["docker", "login", "-u", "AWS", "--password-stdin", registry.host],
@@ -198,8 +198,8 @@ def bun() -> Path:
 
 
 @pytest.fixture(scope="module")
-def database(postgres: services.Postgres) -> services.Postgres:
-    services.ensure_database(postgres, "diagnose_db", "diagnose_user", PASSWORD)
+def database(postgres: daemons.Postgres) -> daemons.Postgres:
+    daemons.ensure_database(postgres, "diagnose_db", "diagnose_user", PASSWORD)
     return postgres
 
 
@@ -214,7 +214,7 @@ def url(port: int, password: str = PASSWORD, database: str = "diagnose_db") -> s
 
 
 @pytest.mark.postgres
-def test_bun_sql_wrong_password(bun: Path, database: services.Postgres, tmp_path: Path) -> None:
+def test_bun_sql_wrong_password(bun: Path, database: daemons.Postgres, tmp_path: Path) -> None:
     output = migrate(bun, url(database.port, password="wrong-pw"), tmp_path)
     result = diagnosed(output)
     assert result.findings[0].id == "pg_auth_failed"
@@ -222,7 +222,7 @@ def test_bun_sql_wrong_password(bun: Path, database: services.Postgres, tmp_path
 
 
 @pytest.mark.postgres
-def test_bun_sql_missing_database(bun: Path, database: services.Postgres, tmp_path: Path) -> None:
+def test_bun_sql_missing_database(bun: Path, database: daemons.Postgres, tmp_path: Path) -> None:
     output = migrate(bun, url(database.port, database="no_such_db"), tmp_path)
     result = diagnosed(output)
     assert result.findings[0].id == "pg_database_missing"
@@ -231,14 +231,14 @@ def test_bun_sql_missing_database(bun: Path, database: services.Postgres, tmp_pa
 
 @pytest.mark.postgres
 def test_bun_sql_refused_port(bun: Path, tmp_path: Path) -> None:
-    output = migrate(bun, url(services.free_port()), tmp_path)
+    output = migrate(bun, url(daemons.free_port()), tmp_path)
     assert top(output) == "pg_connection_refused"
     # Bun's own (uncaught) error form carries the code line
     script = tmp_path / "probe.ts"
     script.write_text(
         'import { SQL } from "bun";\nawait new SQL(process.env.DATABASE_URL!)`select 1`;\n'
     )
-    env = {**bun_env(tmp_path), "DATABASE_URL": url(services.free_port())}
+    env = {**bun_env(tmp_path), "DATABASE_URL": url(daemons.free_port())}
     raw = run([str(bun), str(script)], env=env)
     assert "ERR_POSTGRES_CONNECTION_REFUSED" in raw
     assert top(raw) == "pg_connection_refused"
@@ -260,7 +260,7 @@ await sql`select 1`;
     ],
 )
 def test_bun_sql_client_uncaught_errors(
-    bun: Path, database: services.Postgres, tmp_path: Path, case: str, expected: str, code: str
+    bun: Path, database: daemons.Postgres, tmp_path: Path, case: str, expected: str, code: str
 ) -> None:
     """Bun's own error print (no try/catch): message, then errno/code lines."""
     script = tmp_path / "probe.ts"
@@ -279,7 +279,7 @@ def test_bun_sql_client_uncaught_errors(
 @contextmanager
 def dropped_port() -> Iterator[tuple[int, str]]:
     """A loopback port whose SYNs vanish (iptables DROP), or else a socket that never answers."""
-    port = services.free_port()
+    port = daemons.free_port()
     rule = ["INPUT", "-i", "lo", "-p", "tcp", "--dport", str(port), "-j", "DROP"]
     iptables = shutil.which("iptables")
     if iptables and subprocess.run([iptables, "-A", *rule], capture_output=True).returncode == 0:
@@ -329,7 +329,7 @@ def test_missing_database_url_in_the_sample_backend(bun: Path, tmp_path: Path) -
 
 @pytest.mark.postgres
 def test_report_never_shows_the_database_password(
-    bun: Path, database: services.Postgres, tmp_path: Path
+    bun: Path, database: daemons.Postgres, tmp_path: Path
 ) -> None:
     from tasks.diagnose.report import Report, render
 
@@ -385,9 +385,9 @@ def knex_migrate(
     return proc.stdout + proc.stderr
 
 
-def fresh_url(pg: services.Postgres, name: str) -> str:
-    services.psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    services.ensure_database(pg, name, "diagnose_user", PASSWORD)
+def fresh_url(pg: daemons.Postgres, name: str) -> str:
+    daemons.psql(pg, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    daemons.ensure_database(pg, name, "diagnose_user", PASSWORD)
     return url(pg.port, database=name)
 
 
@@ -404,7 +404,7 @@ def fresh_url(pg: services.Postgres, name: str) -> str:
     ],
 )
 def test_knex_sql_failure_names_the_migration_file(
-    node_tools: Path, database: services.Postgres, tmp_path: Path, sql: str, title: str
+    node_tools: Path, database: daemons.Postgres, tmp_path: Path, sql: str, title: str
 ) -> None:
     db_url = fresh_url(database, "diag_knex_sql")
     output = knex_migrate(node_tools, tmp_path, {"20240101000000_add_orders.js": sql}, db_url)
@@ -417,7 +417,7 @@ def test_knex_sql_failure_names_the_migration_file(
 
 @pytest.mark.postgres
 def test_knex_corrupt_directory_and_pool_timeout(
-    node_tools: Path, database: services.Postgres, tmp_path: Path
+    node_tools: Path, database: daemons.Postgres, tmp_path: Path
 ) -> None:
     db_url = fresh_url(database, "diag_knex_corrupt")
     files = {"20240101_a.js": "create table a (id int)", "20240102_b.js": "create table b (id int)"}
@@ -437,12 +437,12 @@ def test_knex_corrupt_directory_and_pool_timeout(
     assert diagnosed(output).findings[0].id == "knex_acquire_timeout", (how, output)
 
 
-def _terminate_later(pg: services.Postgres, marker: str, delay: float) -> threading.Thread:
+def _terminate_later(pg: daemons.Postgres, marker: str, delay: float) -> threading.Thread:
     """End the session running ``marker`` from another one after ``delay`` seconds (57P01)."""
 
     def kill() -> None:
         time.sleep(delay)
-        services.psql(
+        daemons.psql(
             pg,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             f"WHERE query LIKE '%{marker}%' AND pid <> pg_backend_pid()",
@@ -455,7 +455,7 @@ def _terminate_later(pg: services.Postgres, marker: str, delay: float) -> thread
 
 @pytest.mark.postgres
 def test_session_killed_mid_migration_is_not_an_sql_failure(
-    bun: Path, node_tools: Path, database: services.Postgres, tmp_path: Path
+    bun: Path, node_tools: Path, database: daemons.Postgres, tmp_path: Path
 ) -> None:
     """Issue 10 item 14: the server ending the migration's session is not "your SQL failed"."""
     # knex over node-postgres
@@ -490,13 +490,13 @@ def test_postgresql_stopped_mid_migration(node_tools: Path, tmp_path: Path) -> N
     """A server of its own, stopped (fast shutdown) while a knex migration runs."""
     root = Path(tempfile.mkdtemp(prefix="pg-stopped-", dir=STATE))
     root.chmod(0o755)  # the server runs as the postgres user
-    pg = services.ensure_postgres(root, services.free_port())
+    pg = daemons.ensure_postgres(root, daemons.free_port())
     try:
-        services.ensure_database(pg, "stopme", "diagnose_user", PASSWORD)
+        daemons.ensure_database(pg, "stopme", "diagnose_user", PASSWORD)
 
         def stop() -> None:
             time.sleep(3)
-            services.stop_postgres(root)
+            daemons.stop_postgres(root)
 
         thread = threading.Thread(target=stop)
         thread.start()
@@ -508,7 +508,7 @@ def test_postgresql_stopped_mid_migration(node_tools: Path, tmp_path: Path) -> N
         )
         thread.join()
     finally:
-        services.stop_postgres(root)
+        daemons.stop_postgres(root)
         shutil.rmtree(root, ignore_errors=True)
     ids = [f.id for f in diagnosed(output).findings]
     assert ids[0] == "pg_connection_lost", output
@@ -574,7 +574,7 @@ def test_postgresjs_and_sequelize_connection_errors(node_tools: Path, tmp_path: 
         "const s = new Sequelize(process.env.DATABASE_URL, { logging: false });\n"
         "s.authenticate().catch((e) => { console.error(e); process.exit(1); });\n"
     )
-    refused = f"postgres://u:p@127.0.0.1:{services.free_port()}/d"
+    refused = f"postgres://u:p@127.0.0.1:{daemons.free_port()}/d"
     assert top(run(["node", str(seq)], env={**env, "DATABASE_URL": refused})) == (
         "pg_connection_refused"
     )

@@ -28,7 +28,7 @@ from tasks.core.config import load_settings
 from tasks.core.console import Console
 from tasks.core.redact import Redactor
 from tasks.image.session import ImageSession
-from tasks.local import services
+from tasks.local import daemons
 from tasks.wiring import runtime_for
 from tests.conftest import MOTO_ACCOUNT, ROOT
 from tests.helpers import images
@@ -43,10 +43,10 @@ CENTRAL_HOST = f"{CENTRAL}.dkr.ecr.eu-west-1.amazonaws.com"
 @pytest.fixture(scope="module")
 def central(
     tmp_path_factory: pytest.TempPathFactory, docker_host: str, docker_config: Path
-) -> Iterator[services.Registry]:
+) -> Iterator[daemons.Registry]:
     """A registry that takes only the central account's ECR token, holding app:amd64."""
-    reg = services.start_registry(
-        tmp_path_factory.mktemp("central"), services.free_port(), {"AWS": CENTRAL_PASSWORD}
+    reg = daemons.start_registry(
+        tmp_path_factory.mktemp("central"), daemons.free_port(), {"AWS": CENTRAL_PASSWORD}
     )
     try:
         images.login(reg.host, "AWS", CENTRAL_PASSWORD)
@@ -57,7 +57,7 @@ def central(
         os.kill(reg.pid, 15)
 
 
-def _env(aws_env: str, central: services.Registry, tmp_path: Path) -> dict[str, str]:
+def _env(aws_env: str, central: daemons.Registry, tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -79,7 +79,7 @@ def _env(aws_env: str, central: services.Registry, tmp_path: Path) -> dict[str, 
 
 
 def test_verify_uses_the_token_of_the_registry_in_the_reference(
-    aws_env: str, central: services.Registry, tmp_path: Path
+    aws_env: str, central: daemons.Registry, tmp_path: Path
 ) -> None:
     env = _env(aws_env, central, tmp_path)
     done = subprocess.run(

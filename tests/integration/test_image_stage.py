@@ -128,7 +128,7 @@ def test_missing_tag_is_a_registry_error(pushed, suite_env) -> None:  # type: ig
 
 
 def test_registry_down(suite_env) -> None:  # type: ignore[no-untyped-def]
-    from tasks.local.services import free_port
+    from tasks.local.daemons import free_port
 
     result = invoke(["image.verify", "--image", f"127.0.0.1:{free_port()}/app:x"], suite_env)
     assert result.returncode == 5
@@ -155,7 +155,7 @@ def test_wrong_credentials(pushed, suite_env) -> None:  # type: ignore[no-untype
 
 
 def test_local_login_to_a_registry_that_is_down_says_local_up(suite_env, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tasks.local.services import free_port
+    from tasks.local.daemons import free_port
 
     env = {
         **suite_env,

@@ -185,14 +185,14 @@ def test_ctrl_c_during_local_up_leaves_nothing_local_down_does_not_know(
     """A terminal's Ctrl-C (SIGINT to the foreground process group) while local.up waits for
     the registry it just started: the registry runs in its own session, so it lives on; it
     must be on record, so that local.down stops it."""
-    from tasks.local import services
+    from tasks.local import daemons
 
     local = tmp_path / "release-local"
     env = {
         **os.environ,
         "RELEASE_LOCAL_DIR": str(local),
-        "RELEASE_REGISTRY": f"127.0.0.1:{services.free_port()}",
-        "RELEASE_DATABASE_PORT": str(services.free_port()),
+        "RELEASE_REGISTRY": f"127.0.0.1:{daemons.free_port()}",
+        "RELEASE_DATABASE_PORT": str(daemons.free_port()),
         "NO_COLOR": "1",
     }
     proc = subprocess.Popen(

@@ -11,8 +11,8 @@ import pytest
 
 from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.errors import LocalEnvError
+from tasks.local import daemons
 from tasks.local import environment as localenv
-from tasks.local import services
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
@@ -29,7 +29,7 @@ def test_up_is_idempotent_keeps_passwords_private_and_down_stops(
 ) -> None:
     root = tmp_path / "release-local"
     environ = {**os.environ, "RELEASE_LOCAL_DIR": str(root)}
-    settings = settings_for(services.free_port(), services.free_port(), environ)
+    settings = settings_for(daemons.free_port(), daemons.free_port(), environ)
     said: list[str] = []
     try:
         facts = localenv.up(settings, environ, said.append)
@@ -54,7 +54,7 @@ def test_up_is_idempotent_keeps_passwords_private_and_down_stops(
     finally:
         result = localenv.down(settings, environ, said.append)
     assert set(result["stopped"]) >= {"registry", "postgres"}
-    assert not services.port_open("127.0.0.1", int(settings.registry.split(":")[1]))
+    assert not daemons.port_open("127.0.0.1", int(settings.registry.split(":")[1]))
     purged = localenv.down(settings, environ, said.append, purge=True)
     assert purged["stopped"] == [] and purged["purged"] is True
     assert "nothing of the local environment was running" in said
@@ -69,7 +69,7 @@ def test_a_foreign_service_on_the_registry_port_is_named(tmp_path: Path) -> None
         squatter.bind(("127.0.0.1", 0))
         squatter.listen(1)
         port = squatter.getsockname()[1]
-        settings = settings_for(port, services.free_port(), environ)
+        settings = settings_for(port, daemons.free_port(), environ)
         with pytest.raises(LocalEnvError) as caught:
             localenv.ensure_registry(tmp_path, settings, "pw", lambda _: None)
     assert f"something else listens on 127.0.0.1:{port}" in caught.value.message
@@ -103,10 +103,10 @@ def test_attach_credentials_only_for_local_basic(tmp_path: Path) -> None:
 def test_a_tcp_docker_host_that_does_not_answer_is_named_not_started(tmp_path: Path) -> None:
     """A mistyped DOCKER_HOST=tcp://... must not make local.up start a root dockerd listening
     on TCP without authentication: it names the address and what to do."""
-    port = services.free_port()
+    port = daemons.free_port()
     environ = {**os.environ, "RELEASE_LOCAL_DIR": str(tmp_path)}
     environ["DOCKER_HOST"] = f"tcp://127.0.0.1:{port}"
-    settings = settings_for(services.free_port(), services.free_port(), environ)
+    settings = settings_for(daemons.free_port(), daemons.free_port(), environ)
     with pytest.raises(LocalEnvError) as info:
         localenv.up(settings, environ, lambda _: None)
     assert info.value.line() == (
@@ -115,7 +115,7 @@ def test_a_tcp_docker_host_that_does_not_answer_is_named_not_started(tmp_path: P
         "unix:///var/run/docker.sock"
     )
     assert not (tmp_path / "dockerd").exists()
-    assert not services.port_open("127.0.0.1", port)
+    assert not daemons.port_open("127.0.0.1", port)
 
 
 def test_purge_removes_a_mount_dockerd_left_behind(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_purge_removes_a_mount_dockerd_left_behind(tmp_path: Path) -> None:
         environ = {**os.environ, "RELEASE_LOCAL_DIR": str(root)}
         said: list[str] = []
         result = localenv.down(
-            settings_for(services.free_port(), services.free_port(), environ),
+            settings_for(daemons.free_port(), daemons.free_port(), environ),
             environ,
             said.append,
             purge=True,
@@ -171,7 +171,7 @@ def test_purge_refuses_while_a_build_runs(tmp_path: Path) -> None:
     environ = {**os.environ, "RELEASE_LOCAL_DIR": str(root)}
     b = LocalBackend(buildspec_path=spec, secret="s", environ=environ)
     build = b.start(StartRequest("proj", "migrate", (EnvVar("A", "1"),), "img", "tok"))
-    settings = settings_for(services.free_port(), services.free_port(), environ)
+    settings = settings_for(daemons.free_port(), daemons.free_port(), environ)
     said: list[str] = []
     with pytest.raises(LocalEnvError) as info:
         localenv.down(settings, environ, said.append, purge=True)

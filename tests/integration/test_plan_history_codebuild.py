@@ -21,7 +21,7 @@ from tasks.core.commands import CommandRunner
 from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.runtime import Runtime
-from tasks.local import services
+from tasks.local import daemons
 from tasks.release.planflow import plan_action
 from tasks.wiring import wire
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
@@ -46,7 +46,7 @@ def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
     scripted.uninstall()
 
 
-def push_migrations(registry: services.Registry, tmp: Path, tag: str, files: dict[str, str]) -> str:
+def push_migrations(registry: daemons.Registry, tmp: Path, tag: str, files: dict[str, str]) -> str:
     """A scratch image holding only migrations/, pushed; returns it pinned by digest."""
     context = tmp / tag
     (context / "migrations").mkdir(parents=True)
@@ -99,7 +99,7 @@ def runtime(clock: VirtualClock) -> tuple[Runtime, io.StringIO]:
 def test_fake_codebuild_history_gives_the_pending_list_against_the_real_registry(
     fake: ScriptedCodeBuild,
     clock: VirtualClock,
-    registry: services.Registry,
+    registry: daemons.Registry,
     docker_config: Path,
     tmp_path: Path,
 ) -> None:

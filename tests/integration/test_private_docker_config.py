@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.local import services
+from tasks.local import daemons
 from tests.conftest import MOTO_ACCOUNT, MOTO_TOKEN_PASSWORD, ROOT
 from tests.helpers import images
 
@@ -35,7 +35,7 @@ def _user_config(directory: Path) -> bytes:
     return data
 
 
-def _env(tmp_path: Path, registry: services.Registry, user_config: Path) -> dict[str, str]:
+def _env(tmp_path: Path, registry: daemons.Registry, user_config: Path) -> dict[str, str]:
     context = images.make_context(tmp_path / "context", "amd64")
     (tmp_path / "tmp").mkdir()
     env = dict(os.environ)
@@ -84,7 +84,7 @@ def invoke(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
 def test_no_credential_outlives_a_push_or_a_release(
     command: list[str],
     aws_env: str,
-    registry: services.Registry,
+    registry: daemons.Registry,
     docker_host: str,
     tmp_path: Path,
 ) -> None:
@@ -101,7 +101,7 @@ def test_no_credential_outlives_a_push_or_a_release(
 
 
 def test_ecr_login_asked_for_by_the_user_does_write_the_users_config(
-    aws_env: str, registry: services.Registry, docker_host: str, tmp_path: Path
+    aws_env: str, registry: daemons.Registry, docker_host: str, tmp_path: Path
 ) -> None:
     user_config = tmp_path / "home-docker"
     _user_config(user_config)

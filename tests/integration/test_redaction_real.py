@@ -18,7 +18,7 @@ import pytest
 
 from tasks.codebuild.model import EnvVar, StartRequest
 from tasks.core.redact import Redactor
-from tasks.local import services
+from tasks.local import daemons
 from tasks.local.backend import LocalBackend
 from tests.conftest import MOTO_TOKEN_PASSWORD
 
@@ -67,7 +67,7 @@ def test_a_local_build_never_logs_the_decoded_url_password(tmp_path: Path) -> No
 
 @pytest.mark.docker
 def test_the_auth_of_a_real_docker_login_is_masked(
-    registry: services.Registry, tmp_path: Path, docker_host: str
+    registry: daemons.Registry, tmp_path: Path, docker_host: str
 ) -> None:
     config = tmp_path / "docker-config"
     config.mkdir()
@@ -120,14 +120,14 @@ def test_a_sigv4_header_signed_by_botocore_is_masked() -> None:
 
 
 @pytest.mark.postgres
-def test_local_up_database_url_percent_encodes_the_password(postgres: services.Postgres) -> None:
+def test_local_up_database_url_percent_encodes_the_password(postgres: daemons.Postgres) -> None:
     database = f"enc_{secrets.token_hex(4)}"
-    url = services.ensure_database(postgres, database, database, RAW_PASSWORD)
+    url = daemons.ensure_database(postgres, database, database, RAW_PASSWORD)
     try:
         assert urlsplit(url).hostname == "127.0.0.1" and urlsplit(url).port == postgres.port
         parts = urlsplit(url)
         assert unquote(parts.password or "") == RAW_PASSWORD
-        psql = shutil.which("psql") or services._pg_bin("psql")
+        psql = shutil.which("psql") or daemons._pg_bin("psql")
         done = subprocess.run(  # the credentials as the URL carries them, through the environment
             [psql, "-At", "-c", "SELECT current_user"],
             env={
@@ -146,5 +146,5 @@ def test_local_up_database_url_percent_encodes_the_password(postgres: services.P
         assert done.returncode == 0, Redactor([RAW_PASSWORD]).redact(done.stderr)
         assert done.stdout.strip() == database
     finally:
-        services.psql(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        services.psql(postgres, f'DROP ROLE IF EXISTS "{database}"')
+        daemons.psql(postgres, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        daemons.psql(postgres, f'DROP ROLE IF EXISTS "{database}"')

@@ -7,12 +7,20 @@ from dataclasses import replace
 
 import pytest
 
-from tasks.codebuild.model import BuildUnsuccessful, Context, Phase, WaitTimedOut
+from tasks.codebuild.model import Build, BuildUnsuccessful, Context, Phase, WaitTimedOut
 from tasks.codebuild.wait import PollPolicy, Waiter, finish, outcome_error, progress_text
 from tasks.core.console import Console
 from tasks.core.errors import ExitCode
-from tests.helpers.fake_backend import FakeBackend, build, lines
+from tests.helpers.fake_backend import LOC, FakeBackend, build, lines
 from tests.helpers.scripted_codebuild import VirtualClock
+
+# The waits that read statuses only are the product's: a build whose project keeps no
+# CloudWatch log (logsConfig.cloudWatchLogs.status DISABLED) is followed by its status alone.
+NO_CLOUDWATCH = replace(LOC, cloudwatch="DISABLED")
+
+
+def status_only(*args: object, **kw: object) -> Build:
+    return build(*args, logs=NO_CLOUDWATCH, **kw)  # type: ignore[arg-type]
 
 
 def _waiter(backend: FakeBackend, clock: VirtualClock, **kw: object) -> tuple[Waiter, io.StringIO]:
@@ -26,16 +34,16 @@ def _waiter(backend: FakeBackend, clock: VirtualClock, **kw: object) -> tuple[Wa
 
 def test_polls_back_off_while_idle_and_are_capped() -> None:
     clock = VirtualClock(0.0)
-    idle = [build()] * 40 + [build("SUCCEEDED", "COMPLETED", 11)]
+    idle = [status_only()] * 40 + [status_only("SUCCEEDED", "COMPLETED", 11)]
     backend = FakeBackend(snapshots=idle)
     waiter, _ = _waiter(
         backend,
         clock,
         policy=PollPolicy(status_quick=1.0, status_cap=8.0, growth=2.0),
-        follow=False,
     )
     final = waiter.wait(idle[0])
     assert final.status == "SUCCEEDED"
+    assert "logs" not in backend.calls
     gaps = clock.sleeps
     assert gaps[:4] == [2.0, 4.0, 8.0, 8.0]  # 1 * 2, 4, 8, then capped
     assert max(gaps) == 8.0
@@ -44,14 +52,12 @@ def test_polls_back_off_while_idle_and_are_capped() -> None:
 def test_phase_changes_poll_quickly_again() -> None:
     clock = VirtualClock(0.0)
     seq = (
-        [build()] * 5
-        + [build(phase="POST_BUILD", n_phases=8)] * 3
-        + [build("SUCCEEDED", "COMPLETED", 11)]
+        [status_only()] * 5
+        + [status_only(phase="POST_BUILD", n_phases=8)] * 3
+        + [status_only("SUCCEEDED", "COMPLETED", 11)]
     )
     backend = FakeBackend(snapshots=seq)
-    waiter, out = _waiter(
-        backend, clock, policy=PollPolicy(status_quick=1.0, growth=2.0), follow=False
-    )
+    waiter, out = _waiter(backend, clock, policy=PollPolicy(status_quick=1.0, growth=2.0))
     waiter.wait(seq[0])
     assert clock.sleeps[-3:] == [1.0, 1.0, 1.0]  # closing phases: stay quick
     assert "POST_BUILD" in out.getvalue()
@@ -69,14 +75,13 @@ def test_logs_are_followed_and_drained() -> None:
 
 def test_throttling_pressure_stretches_the_cadence() -> None:
     clock = VirtualClock(0.0)
-    seq = [build()] * 3 + [build("SUCCEEDED", "COMPLETED", 11)]
+    seq = [status_only()] * 3 + [status_only("SUCCEEDED", "COMPLETED", 11)]
     backend = FakeBackend(snapshots=seq)
     waiter, _ = _waiter(
         backend,
         clock,
         policy=PollPolicy(status_quick=1.0, growth=1.0),
         pressure=lambda: 2.0,
-        follow=False,
     )
     waiter.wait(seq[0])
     assert clock.sleeps[0] == 4.0  # 1 s x 2**2
@@ -84,10 +89,10 @@ def test_throttling_pressure_stretches_the_cadence() -> None:
 
 def test_timeout_bounds_the_wait_and_names_the_resume_command() -> None:
     clock = VirtualClock(0.0)
-    backend = FakeBackend(snapshots=[build()])
-    waiter, _ = _waiter(backend, clock, timeout=60.0, follow=False, env="staging")
+    backend = FakeBackend(snapshots=[status_only()])
+    waiter, _ = _waiter(backend, clock, timeout=60.0, env="staging")
     with pytest.raises(WaitTimedOut) as info:
-        waiter.wait(build())
+        waiter.wait(status_only())
     assert info.value.code == ExitCode.WAIT_TIMEOUT
     assert "`invoke build.wait proj:uuid-1 --env staging`" in info.value.remedy
     assert 60.0 <= clock.t <= 61.0
@@ -191,7 +196,7 @@ def test_a_final_status_before_build_complete_keeps_following() -> None:
 
 def test_build_complete_never_coming_does_not_hang() -> None:
     clock = VirtualClock(0.0)
-    backend = FakeBackend(snapshots=[build("FAILED", "COMPLETED", 11, complete=False)])
-    waiter, _ = _waiter(backend, clock, follow=False)
-    assert waiter.wait(build()).status == "FAILED"
+    backend = FakeBackend(snapshots=[status_only("FAILED", "COMPLETED", 11, complete=False)])
+    waiter, _ = _waiter(backend, clock)
+    assert waiter.wait(status_only()).status == "FAILED"
     assert clock.t <= 32.0

@@ -1,4 +1,4 @@
-"""Start the local services the suite and its tests use, idempotently.
+"""Start the local daemons the suite and its tests use, idempotently.
 
 Docker Engine (Debian's docker.io, rootful, no iptables/bridge, vfs), a Registry v2 with
 htpasswd basic auth on 127.0.0.1 (mirrors ECR's ``AWS:<token>`` login), and PostgreSQL in a
