@@ -33,11 +33,18 @@ def diagnosis_for(rt: Runtime) -> StreamedFailureHook:
 
 
 def diagnosis_checks(rt: Runtime) -> dict[str, FollowUp]:
-    """The diagnosis's follow-ups, with doctor's network-path checks plugged in."""
+    """The diagnosis's follow-ups, with doctor's network-path checks plugged in and, in the
+    local environment (the one database the suite can reach), the query runner that lets the
+    blocking-sessions check name the sessions holding a table (issue 14)."""
     from ..diagnose.followups import default_checks
     from ..provision.facts import network_path_checks
 
-    return default_checks(rt, network_path_checks)
+    sql = None
+    if rt.settings.runner == "local":
+        from ..local.database import database_query
+
+        sql = database_query(rt.settings, rt.environ)
+    return default_checks(rt, network_path_checks, sql)
 
 
 class SafeHook:
