@@ -269,6 +269,19 @@ class LocalBackend:
         the secret rendered, the probe program inside (see ``tasks.local.buildspec.for_codebuild``)."""
         return project_buildspec(self.buildspec_path, self.secret)
 
+    def worker_request(self, request: StartRequest) -> dict[str, Any]:
+        """What the worker of this start is handed (``request.json``); a dry run shows it."""
+        return {
+            "buildspec_source": display(self.buildspec_path),
+            "src_dir": str(self.src_dir),
+            "region": self.region,
+            "timeout_minutes": request.timeout_minutes or DEFAULT_TIMEOUT_MINUTES,
+            "project_variables": sorted(self.project_variables.items()),
+            "overrides": [[v.name, v.value] for v in request.env_overrides],
+            "credentials": str(local_dir(self.environ) / "credentials.json"),
+            "docker_host": self.environ.get("DOCKER_HOST", ""),
+        }
+
     def _create(self, build_id: str, number: int, request: StartRequest, text: str) -> Path:
         uid = build_id.split(":", 1)[1]
         directory = self.root / uid
@@ -277,19 +290,7 @@ class LocalBackend:
         now = time.time()
         (directory / "buildspec.yml").write_text(text)
         (directory / "build.log").touch()
-        write_json(
-            directory / "request.json",
-            {
-                "buildspec_source": display(self.buildspec_path),
-                "src_dir": str(self.src_dir),
-                "region": self.region,
-                "timeout_minutes": request.timeout_minutes or DEFAULT_TIMEOUT_MINUTES,
-                "project_variables": sorted(self.project_variables.items()),
-                "overrides": [[v.name, v.value] for v in request.env_overrides],
-                "credentials": str(local_dir(self.environ) / "credentials.json"),
-                "docker_host": self.environ.get("DOCKER_HOST", ""),
-            },
-        )
+        write_json(directory / "request.json", self.worker_request(request))
         state = {
             "id": build_id,
             "project": request.project,

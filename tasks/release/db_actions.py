@@ -18,17 +18,11 @@ import uuid
 from typing import Any
 
 from ..codebuild.commands import command_for, display, where
-from ..codebuild.model import (
-    Build,
-    StartRequest,
-    digest_of,
-    idempotency_token,
-    overrides_for,
-    start_params,
-)
+from ..codebuild.model import Build, StartRequest
 from ..core.errors import SuiteError
 from ..core.interrupts import deferred_interrupts
 from ..core.runtime import Runtime
+from . import start
 from .builds import announce_links, follow_build
 from .collaborators import backend_for, project_name
 from .guards import confirm, pinned_image, refuse_if_running, seed_script
@@ -46,22 +40,18 @@ def invocation_id(rt: Runtime) -> str:
 
 
 def start_request(rt: Runtime, action: str, image: str, script: str | None) -> StartRequest:
-    project = project_name(rt)
-    overrides = overrides_for(action, image, script)
-    if action == "migrate":  # issue 14: lock_timeout/statement_timeout for its sessions
-        from .planflow import session_overrides
-
-        overrides += session_overrides(rt.settings)
-    # the token covers everything StartBuild sends (SEED_SCRIPT and the image included)
-    sent = start_params(project, overrides)
-    token = idempotency_token(project, action, digest_of(image), invocation_id(rt), params=sent)
-    return StartRequest(
-        project=project,
-        action=action,
-        env_overrides=overrides,
-        image=image,
-        idempotency_token=token,
+    """The request this run sends (``start.start_request``, which every plan renders too)."""
+    return start.start_request(
+        rt.settings, project_name(rt), action, image, script, invocation_id(rt)
     )
+
+
+def worker_request(rt: Runtime) -> start.WorkerRequest | None:
+    """The local runner's own rendering of the request it hands its worker (None elsewhere)."""
+    if rt.settings.runner != "local":
+        return None
+    backend = backend_for(rt)
+    return backend.worker_request if isinstance(backend, start.HandsWorkerRequest) else None
 
 
 def announce(rt: Runtime, build: Build) -> None:
@@ -147,27 +137,19 @@ def run_action(
 
 
 def plan_action(rt: Runtime, action: str, chosen: str | None, image: str | None) -> dict[str, Any]:
-    """``--dry-run``: the StartBuild parameters and the exact ``docker run`` the build would
-    execute, from the same functions a real start uses; no call is made (an image not given
-    with --image shows as a placeholder rather than being resolved)."""
-    from ..codebuild.commands import docker_argv
-
+    """``--dry-run``: the very StartRequest a real start sends (``start_request``) and the exact
+    ``docker run`` the build would execute, rendered by ``start.preview``; no call is made (an
+    image not given with --image shows as a placeholder rather than being resolved, and so does
+    the token that hashes its digest)."""
     s = rt.settings
-    if image:
-        pinned_image(rt, image)  # the same pinned-digest check as a real start
-    shown = image or f"<{s.image_name}:{s.tag} pinned to its digest>"
-    params = start_params(project_name(rt), overrides_for(action, shown, chosen))
-    argv = command_for(s, action, chosen)
-    docker = docker_argv(s, argv, shown)
-    runner = "local runner" if s.runner == "local" else "api  CodeBuild"
+    pinned = pinned_image(rt, image) if image else ""  # the same check as a real start
+    shown = pinned or f"<{s.image_name}:{s.tag} pinned to its digest>"
+    request = start_request(rt, action, shown, chosen)
+    planned = start.preview(s, request, chosen, pinned=bool(pinned), worker=worker_request(rt))
+    runner = "local runner" if planned.local else "api  CodeBuild"
     rt.console.line("dry run: nothing is started")
-    rt.console.line(f"  {runner} StartBuild {json.dumps(params)}")
-    rt.console.line(f"  build  $ {display(docker)}  # {where(s, argv)}")
-    return {
-        "dry_run": True,
-        "action": action,
-        "seed_script": chosen,
-        "command": list(argv),
-        "docker_argv": docker,
-        "start_build": params,
-    }
+    rt.console.line(f"  {runner} StartBuild {json.dumps(planned.start_build())}")
+    if planned.worker_request is not None:
+        rt.console.line(f"  local  worker request {json.dumps(dict(planned.worker_request))}")
+    rt.console.line(f"  {planned.build_line()}")
+    return {"dry_run": True, "action": action, "seed_script": chosen, **planned.as_dict()}

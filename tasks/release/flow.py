@@ -8,7 +8,7 @@ from typing import Any
 from ..codebuild.wait import fmt_seconds
 from ..core.runtime import Runtime
 from .collaborators import project_name
-from .db_actions import run_action
+from .db_actions import run_action, worker_request
 from .guards import confirm, pinned_image, refuse_if_running, seed_script
 from .state import ReleaseState
 
@@ -38,7 +38,8 @@ def release(
     opts = ReleaseOptions(
         seed=seed, migrate=migrate, skip_build=skip_build, seed_script=chosen, detach=detach
     )
-    steps = release_steps(rt.settings, opts, step_functions(rt, opts, timeout))
+    worker = worker_request(rt) if dry_run else None  # the local runner's, for its plan
+    steps = release_steps(rt.settings, opts, step_functions(rt, opts, timeout), worker)
     base = {"env": rt.settings.env, "project": rt.settings.project, "dry_run": dry_run}
     if dry_run:
         results = DryRunExecutor(rt.console).run(steps, rt)

@@ -18,6 +18,7 @@ from typing import Any
 from ..core.config import Settings
 from ..core.console import Console
 from ..core.errors import SuiteError, UsageError
+from .start import StartPreview, WorkerRequest, planned_start
 
 StepFn = Callable[[Any], Mapping[str, Any] | None]
 
@@ -30,6 +31,7 @@ class Step:
     description: str
     run: StepFn
     plan: tuple[str, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)  # the plan's request/argv, for --json
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,9 @@ class DryRunExecutor:
             self.console.step(f"[{index + 1}/{len(steps)}] {step.name}: {step.description}")
             for line in step.plan:
                 self.console.line(f"       {line}")
-        return [StepResult(s.name, "planned", result={"plan": list(s.plan)}) for s in steps]
+        return [
+            StepResult(s.name, "planned", result={"plan": list(s.plan), **s.data}) for s in steps
+        ]
 
 
 @dataclass(frozen=True)
@@ -195,41 +199,15 @@ def _guard_plan(s: Settings, suffix: str = "") -> str:
     return f"api  CodeBuild ListBuildsForProject+BatchGetBuilds {s.project}{suffix}"
 
 
-def _command_plan(s: Settings, action: str, script: str) -> str:
-    """The exact argv the build runs in the image (from the project's variables)."""
-    from ..codebuild.commands import command_for, docker_argv, where
-
-    argv = command_for(s, action, script or None)
-    return f"build  {_cmd(docker_argv(s, argv, '<pinned image>'))}  # {where(s, argv)}"
+def _start_plan(s: Settings, start: StartPreview) -> tuple[str, ...]:
+    return (_guard_plan(s, " (refuse if one runs)"), *start.lines())
 
 
-def _start_plan(s: Settings, action: str, script: str) -> tuple[str, ...]:
-    env = (
-        "RUN_MIGRATIONS=true RUN_SEED=false"
-        if action == "migrate"
-        else f"RUN_MIGRATIONS=false RUN_SEED=true SEED_SCRIPT={script}"
-    )
-    if s.runner == "local":
-        return (
-            _guard_plan(s, " (refuse if one runs)"),
-            f"local  run {s.buildspec} on this machine with CodeBuild's semantics, overrides "
-            f"[{env} IMAGE_URI=<pinned image>], in a detached worker",
-            _command_plan(s, action, script),
-            "local  follow .release-local/builds/<uuid>/build.log until the build ends",
-        )
-    return (
-        _guard_plan(s, " (refuse if one runs)"),
-        f"api  CodeBuild StartBuild projectName={s.project} environmentVariablesOverride="
-        f"[{env} IMAGE_URI=<pinned image>] (PLAINTEXT) idempotencyToken=<sha256(project, "
-        f"{action}, digest, invocation)>",
-        _command_plan(s, action, script),
-        f"api  CodeBuild BatchGetBuilds + CloudWatch Logs GetLogEvents "
-        f"{s.log_group or '/aws/codebuild/' + s.project} until the build ends",
-    )
-
-
-def release_steps(s: Settings, opts: ReleaseOptions, fns: StepFunctions) -> list[Step]:
-    """The steps of ``invoke release`` for these options (reads Settings only)."""
+def release_steps(
+    s: Settings, opts: ReleaseOptions, fns: StepFunctions, worker: WorkerRequest | None = None
+) -> list[Step]:
+    """The steps of ``invoke release`` for these options (reads Settings only; ``worker``, the
+    local runner's request for its worker, is shown in the plan when given)."""
     if opts.detach and opts.seed and opts.migrate:
         raise UsageError(
             "--detach with --seed cannot work: the seed must wait for the migration to finish",
@@ -276,21 +254,25 @@ def release_steps(s: Settings, opts: ReleaseOptions, fns: StepFunctions) -> list
             Step("image.push", f"build, push and verify {s.image_name}", fns.push, _image_plan(s))
         )
     if opts.migrate:
+        start = planned_start(s, "migrate", None, worker)
         steps.append(
             Step(
                 "db.migrate",
                 f"run the migrations on {s.project}",
                 fns.migrate,
-                _start_plan(s, "migrate", ""),
+                _start_plan(s, start),
+                start.as_dict(),
             )
         )
     if opts.seed:
+        start = planned_start(s, "seed", opts.seed_script, worker)
         steps.append(
             Step(
                 "db.seed",
                 f"run seed script {opts.seed_script}",
                 fns.seed,
-                _start_plan(s, "seed", opts.seed_script),
+                _start_plan(s, start),
+                start.as_dict(),
             )
         )
     return steps

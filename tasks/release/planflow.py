@@ -5,19 +5,18 @@ Kept in its own module so the release flow's hook into it stays one call (``plan
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ..codebuild.model import Build, EnvVar
+from ..codebuild.model import Build
 from ..codebuild.services import Services
-from ..core.config import Settings
 from ..core.errors import CommandFailed, DockerUnavailable, MigrationBlocked, UsageError
 from ..core.runtime import Runtime
 from .guards import pinned_image
 from .history import LOOKBACK
-from .plan import pgoptions, plan_settings, render
+from .plan import plan_settings, render
 from .planrun import make_plan
+from .start import session_overrides as session_overrides  # db.plan reads it here too
 from .state import ReleaseState
 
 
@@ -112,15 +111,3 @@ def gate_migration(rt: Runtime, *, image: str = "", directory: str = "") -> None
             "or pass --allow-destructive",
             details={"plan": result.as_dict()},
         )
-
-
-def session_overrides(s: Settings) -> tuple[EnvVar, ...]:
-    """PGOPTIONS for the migration build when the environment sets lock_timeout or
-    statement_timeout (run_in_image.py passes it into the container by name), and
-    STATUS_COMMAND when it sets status_command (run_in_image.py runs it before migrating)."""
-    settings = plan_settings(s.extra, confirm=s.confirm)
-    options = pgoptions(settings)
-    out: tuple[EnvVar, ...] = (EnvVar("PGOPTIONS", options),) if options else ()
-    if settings.status_command:  # the exact status, read in the build before it migrates
-        out += (EnvVar("STATUS_COMMAND", json.dumps(list(settings.status_command))),)
-    return out

@@ -29,6 +29,7 @@ PURE = [
     "tasks.provision.setup.planner",
     "tasks.local.buildspec",
     "tasks.release.pipeline",
+    "tasks.release.start",
     "tasks.release.report",
     "tasks.diagnose.catalogue",
     "tasks.diagnose.facts",

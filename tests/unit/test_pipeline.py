@@ -173,3 +173,34 @@ def test_dry_run_of_a_local_release_shows_what_the_local_runner_does() -> None:
     console, out = _console()
     DryRunExecutor(console).run(release_steps(SETTINGS, ReleaseOptions(), rec.functions()), None)
     assert "http GET https://123456789012.dkr.ecr" in out.getvalue()
+
+
+def test_the_start_plan_is_rendered_from_the_request_it_would_send() -> None:
+    """The plan of db.migrate shows the StartRequest ``start_request`` builds (issue 14's
+    session overrides included), not text written beside it."""
+    from tasks.codebuild.model import request_params
+    from tasks.release.start import PINNED_PLACEHOLDER, start_request
+
+    s = Settings(
+        env="prod",
+        project="daadaar-migrations",
+        repository="daadaar-backend",
+        registry="123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        extra={"lock_timeout": "5s", "status_command": ["npx", "prisma", "migrate", "status"]},
+    )
+    rec = Recorder()
+    console, out = _console()
+    (result,) = [
+        r
+        for r in DryRunExecutor(console).run(
+            release_steps(s, ReleaseOptions(), rec.functions()), None
+        )
+        if r.name == "db.migrate"
+    ]
+    sent = request_params(start_request(s, s.project, "migrate", PINNED_PLACEHOLDER, None, "x"))
+    shown = dict(result.result["start_build"])
+    assert shown.pop("idempotencyToken").startswith("<")
+    assert shown == sent
+    text = out.getvalue()
+    assert "PGOPTIONS='-c lock_timeout=5s'" in text and "STATUS_COMMAND=" in text
+    assert result.result["docker_argv"][-3:] == ["bun", PINNED_PLACEHOLDER, "src/db/migrate.ts"]
