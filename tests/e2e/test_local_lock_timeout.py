@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tasks.core.errors import ExitCode
-from tasks.local import services
+from tasks.local import daemons
 from tests.conftest import ROOT
 from tests.e2e.conftest import LocalEnv
 
@@ -36,7 +36,7 @@ def test_a_held_table_fails_the_migration_fast_and_the_diagnosis_names_the_block
         "SET lock_timeout = '1s';\nALTER TABLE organizations ADD COLUMN note text;\n"
     )
     holder = subprocess.Popen(  # the application, same role, in a transaction on the table
-        [services._pg_bin("psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(local_env.pg.port),
+        [daemons._pg_bin("psql"), "-X", "-q", "-h", "127.0.0.1", "-p", str(local_env.pg.port),
          "-U", local_env.database, "-d", local_env.database],
         stdin=subprocess.PIPE, text=True,
         env={**os.environ, "PGAPPNAME": "orders-api", "PGPASSWORD": local_env.password},
