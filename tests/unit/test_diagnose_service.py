@@ -178,7 +178,13 @@ def test_a_followed_build_that_fails_is_diagnosed_from_the_follower_s_stream() -
     failed = build("acme-migrations:b1", "FAILED")
     backend = FakeBackend([failed], LOG)
     rt, out, _ = runtime(backend)
-    rt.sleep = lambda seconds: None
+    clock = [0.0]  # a virtual clock: the drain's bounded waits pass without real time
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    rt.sleep = sleep
+    rt.monotonic = lambda: clock[0]
     reads_at: list[int] = []
 
     class Recording(service.FailureDiagnosis):
