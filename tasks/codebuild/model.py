@@ -269,6 +269,8 @@ class StartRequest:
     env_overrides: tuple[EnvVar, ...]
     image: str  # the pinned image, registry/repo@sha256:...
     idempotency_token: str
+    # Settings.build_timeout, sent as timeoutInMinutesOverride (None: the project's own);
+    # the local runner ends the build TIMED_OUT after it too (None: 60)
     timeout_minutes: int | None = None
     # CodeBuild's automatic retry of a failed build would re-run a half-applied migration:
     # every start overrides the project's autoRetryLimit with this (0: never)

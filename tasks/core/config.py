@@ -82,6 +82,10 @@ class Settings:
     command_entrypoint: str = "argv"  # argv | image (see ENTRYPOINTS)
     runner: str = "codebuild"  # codebuild | local
     timeout: float = 60.0  # minutes the wait may take before giving up (the build keeps running)
+    # minutes the build may run before CodeBuild ends it TIMED_OUT, sent with every start as
+    # StartBuild's timeoutInMinutesOverride; None: the project's timeoutInMinutes (the local
+    # runner: 60, CodeBuild's default)
+    build_timeout: int | None = None
     service_role: str = ""
     log_group: str = ""
     database_instance: str = ""
@@ -173,6 +177,27 @@ def positive_minutes(key: str, value: Any) -> float:
     return number
 
 
+# StartBuild (AWS API reference): "timeoutInMinutesOverride: The number of build timeout
+# minutes, from 5 to 2160 (36 hours), that overrides, for this build only, the latest setting
+# already defined in the build project."
+BUILD_TIMEOUT_RANGE = (5, 2160)
+
+
+def build_minutes(key: str, value: Any) -> int:
+    """Whole minutes within CodeBuild's build-timeout range, written with ASCII digits."""
+    low, high = BUILD_TIMEOUT_RANGE
+    text = (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    )
+    if not re.fullmatch(r"[0-9]{1,5}", text) or not low <= int(text) <= high:
+        raise UsageError(
+            f"{key} must be a whole number of minutes from {low} to {high} (CodeBuild's "
+            f"range), not {_shown(value)}",
+            f"fix {key} (e.g. 90), or delete it to keep the project's timeoutInMinutes",
+        )
+    return int(text)
+
+
 def _coerce(key: str, value: Any) -> Any:
     if key in _TUPLES:
         return _as_tuple(key, value)
@@ -189,6 +214,8 @@ def _coerce(key: str, value: Any) -> Any:
         return parse_platform(str(value))
     if key == "timeout":
         return positive_minutes(key, value)
+    if key == "build_timeout":
+        return build_minutes(key, value)
     if key == "database_port":
         return port_number(key, value)
     return value if isinstance(value, str) else str(value)

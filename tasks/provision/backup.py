@@ -69,8 +69,12 @@ def check_backup(f: BackupFacts) -> Check:
     return Check("backup", PASS, f"the caller may snapshot {what} and prune its snapshots{az}")
 
 
+DATABASE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault", "DBClusterNotFoundFault")
+
+
 def read_backup(rt: Any) -> BackupFacts | None:
     """None where no snapshot is taken (backup: none, or no database configured)."""
+    from ..core.aws import ReadRefused, read_aws
     from ..core.retrying import error_code
 
     policy = backup_policy(rt.settings)
@@ -81,17 +85,21 @@ def read_backup(rt: Any) -> BackupFacts | None:
     rds = rt.aws.client("rds")
     exists: bool | None = None
     multi_az: bool | None = None
-    try:
+    try:  # a refused read leaves it unknown; no credentials at all is raised, as doctor's reads
         if policy.kind == "cluster":
-            rds.describe_db_clusters(DBClusterIdentifier=policy.database)
+            read_aws(
+                lambda: rds.describe_db_clusters(DBClusterIdentifier=policy.database),
+                "RDS DescribeDBClusters",
+            )
         else:
-            found = rds.describe_db_instances(DBInstanceIdentifier=policy.database)
+            found = read_aws(
+                lambda: rds.describe_db_instances(DBInstanceIdentifier=policy.database),
+                "RDS DescribeDBInstances",
+            )
             multi_az = bool((found.get("DBInstances") or [{}])[0].get("MultiAZ"))
         exists = True
-    except Exception as exc:
-        if error_code(exc) in ("DBInstanceNotFound", "DBInstanceNotFoundFault",
-                               "DBClusterNotFoundFault"):  # fmt: skip
-            exists = False
+    except ReadRefused as refused:
+        exists = False if refused.code in DATABASE_NOT_FOUND else None
     caller, error = "", ""
     decisions: dict[str, str] | None = None
     try:

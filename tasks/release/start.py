@@ -65,8 +65,9 @@ def start_request(
     overrides = overrides_for(action, image, script)
     if action == "migrate":  # issue 14: lock_timeout/statement_timeout for its sessions
         overrides += session_overrides(s)
-    # the token covers everything StartBuild sends (SEED_SCRIPT and the image included)
-    sent = start_params(project, overrides)
+    minutes = s.build_timeout  # timeoutInMinutesOverride; the local runner honours it too
+    # the token covers everything StartBuild sends (SEED_SCRIPT, the image, the timeout)
+    sent = start_params(project, overrides, timeout_minutes=minutes)
     token = idempotency_token(project, action, digest_of(image), invocation, params=sent)
     return StartRequest(
         project=project,
@@ -74,6 +75,7 @@ def start_request(
         env_overrides=overrides,
         image=image,
         idempotency_token=token,
+        timeout_minutes=minutes,
     )
 
 

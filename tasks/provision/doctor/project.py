@@ -316,7 +316,8 @@ def check_concurrency(f: Facts) -> Check:
 def check_timeout(f: Facts) -> Check:
     if f.project is None:
         return project_missing("build_timeout")
-    timeout = int(f.project.get("timeoutInMinutes") or 60)
+    override = f.settings.build_timeout  # sent with every start: it wins over the project's
+    timeout = override or int(f.project.get("timeoutInMinutes") or 60)
     hist = f.builds
     if hist.error:
         return Check(
@@ -327,13 +328,17 @@ def check_timeout(f: Facts) -> Check:
         )
     longest = max(hist.durations, default=0.0)
     evidence = (
-        f"timeoutInMinutes={timeout}",
+        f"build_timeout={override} (timeoutInMinutesOverride)"
+        if override
+        else f"timeoutInMinutes={timeout}",
         f"{len(hist.durations)} recent build(s), longest {longest:.1f} min",
     )
-    suggested = max(timeout * 2, int(longest * 1.5) + 1)
+    suggested = min(max(timeout * 2, int(longest * 1.5) + 1), 2160)
     fix = (
-        f"raise the timeout: aws codebuild update-project --name {f.settings.project} "
-        f"--timeout-in-minutes {min(suggested, 2160)}"
+        f"raise build_timeout to {suggested} in release.environments.{f.settings.env}"
+        if override
+        else f"raise the timeout: aws codebuild update-project --name {f.settings.project} "
+        f"--timeout-in-minutes {suggested}"
     )
     if hist.timed_out:
         return Check(
