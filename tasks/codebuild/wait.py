@@ -95,6 +95,34 @@ def stop_refused(build: Build, err: SuiteError, env_flag: str = "") -> SuiteErro
     )
 
 
+def stop_then_poll(
+    backend: BuildBackend,
+    build: Build,
+    policy: PollPolicy,
+    *,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float],
+    patience: float | None = None,
+    env_flag: str = "",
+) -> Build:
+    """The one stop-then-poll (Ctrl-C in a wait, ``build.stop``): StopBuild, then a status read
+    every ``policy.status_quick`` seconds until the build is final or ``patience`` seconds
+    (default ``policy.stop_timeout``) have passed. Returns the last snapshot, final or not: the
+    caller says what "not stopped yet" means. StopBuild answers with the build itself (STOPPED
+    at once, or the final status of a build that ended meanwhile), and an answer that is
+    already final is trusted without a read. A refused StopBuild raises ``stop_refused``; a
+    KeyboardInterrupt passes through to the caller."""
+    try:
+        current = backend.stop(build.id)
+    except SuiteError as err:
+        raise stop_refused(build, err, env_flag) from None
+    deadline = monotonic() + (policy.stop_timeout if patience is None else patience)
+    while not current.final and monotonic() < deadline:
+        sleep(policy.status_quick)
+        current = backend.get(build.id)
+    return current
+
+
 # Phases the build container runs; the agent closes each with a "Phase complete:" log line.
 _CONTAINER_PHASES = frozenset(
     {"DOWNLOAD_SOURCE", "INSTALL", "PRE_BUILD", "BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS"}
@@ -400,14 +428,14 @@ class Waiter:
         """Ctrl-C: stop the build, wait until CodeBuild says STOPPED (or another final status)."""
         self.console.warn(f"interrupted: stopping build {build.id} (Ctrl-C again to leave now)")
         try:
-            try:
-                current = self.backend.stop(build.id)
-            except SuiteError as err:
-                raise stop_refused(build, err, self.env_flag) from None
-            deadline = self.monotonic() + self.policy.stop_timeout
-            while not current.final and self.monotonic() < deadline:
-                self.sleep(self.policy.status_quick)
-                current = self.backend.get(build.id)
+            current = stop_then_poll(
+                self.backend,
+                build,
+                self.policy,
+                sleep=self.sleep,
+                monotonic=self.monotonic,
+                env_flag=self.env_flag,
+            )
         except KeyboardInterrupt:
             raise SuiteError(
                 f"interrupted again while build {build.id} was stopping",
@@ -448,4 +476,5 @@ __all__ = [
     "progress_text",
     "still_running",
     "stop_refused",
+    "stop_then_poll",
 ]

@@ -7,8 +7,14 @@ from typing import Any
 
 from ..codebuild.model import Build, digest_of
 from ..codebuild.services import Services
-from ..codebuild.wait import FailureHook, finish, fmt_seconds, logs_elsewhere, stop_refused
-from ..core.errors import SuiteError
+from ..codebuild.wait import (
+    FailureHook,
+    PollPolicy,
+    finish,
+    fmt_seconds,
+    logs_elsewhere,
+    stop_then_poll,
+)
 from ..core.runtime import Runtime
 from .collaborators import backend_for, project_name, timeout_seconds, waiter_for
 from .failure import failure_hook, stopped_here
@@ -101,17 +107,16 @@ def stop_build(rt: Runtime, build_id: str, *, timeout: float | None = None) -> d
     if build.final:
         rt.console.info(f"build {build.id} already ended: {build.status}")
         return build.as_dict(rt.now())
-    try:
-        # StopBuild answers with the build itself: STOPPED at once, or the final status of a
-        # build that ended meanwhile; poll only while it still says otherwise
-        build = backend.stop(build_id)
-    except SuiteError as err:
-        raise stop_refused(build, err, f" --env {rt.settings.env}") from None
     rt.console.step(f"stopping {build_id}")
-    deadline = rt.monotonic() + timeout_seconds(rt, timeout)
-    while not build.final and rt.monotonic() < deadline:
-        rt.sleep(2.0)
-        build = backend.get(build_id)
+    build = stop_then_poll(
+        backend,
+        build,
+        rt.part(Services).poll_policy or PollPolicy(),
+        sleep=rt.sleep,
+        monotonic=rt.monotonic,
+        patience=timeout_seconds(rt, timeout),
+        env_flag=f" --env {rt.settings.env}",
+    )
     rt.console.ok(f"build {build.id} is {build.status}") if build.final else rt.console.warn(
         f"build {build.id} is still {build.status}; CodeBuild is stopping it"
     )

@@ -200,3 +200,73 @@ def test_build_complete_never_coming_does_not_hang() -> None:
     waiter, _ = _waiter(backend, clock)
     assert waiter.wait(status_only()).status == "FAILED"
     assert clock.t <= 32.0
+
+
+def test_stop_then_poll_trusts_a_final_stop_answer_and_polls_otherwise() -> None:
+    """The one stop-then-poll behind Ctrl-C in a wait and ``build.stop``."""
+    from tasks.codebuild.wait import stop_then_poll
+
+    policy = PollPolicy(status_quick=0.5, stop_timeout=10.0)
+    clock = VirtualClock(0.0)
+    stopped = build("STOPPED", "COMPLETED", 11)
+    answered = FakeBackend(snapshots=[build()], after_stop=[stopped])
+    final = stop_then_poll(answered, build(), policy, sleep=clock.sleep, monotonic=clock.monotonic)
+    assert final.status == "STOPPED" and answered.calls == ["stop", "get"]  # the answer's own get
+    assert clock.t == 0.0  # no wait after a final answer
+
+    slow = FakeBackend(snapshots=[build()], after_stop=[build(), build(), build(), stopped])
+    final = stop_then_poll(slow, build(), policy, sleep=clock.sleep, monotonic=clock.monotonic)
+    assert final.status == "STOPPED" and slow.calls.count("get") == 4
+    assert clock.t == 1.5  # every policy.status_quick
+
+    never = FakeBackend(snapshots=[build()], after_stop=[build()])
+    start = clock.t
+    final = stop_then_poll(
+        never, build(), policy, sleep=clock.sleep, monotonic=clock.monotonic, patience=2.0
+    )
+    assert not final.final and clock.t - start == 2.0  # the caller says what that means
+
+
+def test_stop_then_poll_says_a_refused_stop_leaves_the_build_running() -> None:
+    from tasks.codebuild.wait import stop_then_poll
+    from tasks.core.errors import AwsError, SuiteError
+
+    class Refusing(FakeBackend):
+        def stop(self, build_id: str) -> Build:
+            raise AwsError("CodeBuild StopBuild: AccessDeniedException", "grant it")
+
+    clock = VirtualClock(0.0)
+    with pytest.raises(SuiteError) as info:
+        stop_then_poll(
+            Refusing(snapshots=[build()]),
+            build(),
+            PollPolicy(),
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
+            env_flag=" --env prod",
+        )
+    assert "StopBuild was refused for build proj:uuid-1" in str(info.value)
+    assert "`invoke build.stop proj:uuid-1 --env prod`" in info.value.remedy
+
+
+def test_one_stop_then_poll_in_the_suite() -> None:
+    """Only ``stop_then_poll`` calls a backend's ``stop`` (issue 13: the wait and build.stop
+    each had their own StopBuild-then-poll loop)."""
+    import ast
+    from pathlib import Path
+
+    callers = []
+    for path in sorted(Path("tasks").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(func):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "stop"
+                    and "backend" in ast.unparse(node.func.value)
+                ):
+                    callers.append(f"{path}:{func.name}")
+    assert sorted(set(callers)) == ["tasks/codebuild/wait.py:stop_then_poll"]
