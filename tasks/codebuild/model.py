@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar, runtime_checkable
+from urllib.parse import quote
 
 from ..core.errors import ExitCode, SuiteError
 
@@ -63,6 +64,7 @@ PHASE_ORDER = (
 )
 
 ACTIONS = ("migrate", "seed")
+_SINCE_MARGIN_MS = 60_000  # the build host's clock against CodeBuild's startTime
 PLAINTEXT = "PLAINTEXT"
 
 # The exit code of each final build status (documented in README.md, 'Exit codes'; never renumber).
@@ -371,6 +373,80 @@ def phase_from_api(raw: Mapping[str, Any]) -> Phase:
             Context(str(c.get("statusCode") or ""), str(c.get("message") or ""))
             for c in raw.get("contexts") or ()
         ),
+    )
+
+
+def console_url(region: str, account: str, build_id: str) -> str:
+    project = build_id.split(":", 1)[0]
+    return (
+        f"https://{region}.console.aws.amazon.com/codesuite/codebuild/{account}/projects/"
+        f"{quote(project, safe='')}/build/{quote(build_id, safe='')}/?region={region}"
+    )
+
+
+def logs_url(region: str, group: str, stream: str) -> str:
+    """The CloudWatch console's address of a log stream (its odd '$25'-escaping included)."""
+
+    def esc(text: str) -> str:
+        return quote(quote(text, safe=""), safe="").replace("%", "$")
+
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#logsV2:log-groups/log-group/{esc(group)}/log-events/{esc(stream)}"
+    )
+
+
+def build_from_api(raw: Mapping[str, Any], *, region: str, default_group: str = "") -> Build:
+    """A ``Build`` from one element of BatchGetBuilds/StartBuild/StopBuild (camelCase, as boto3
+    and the aws cli give it): the CodeBuild client's reader and a saved file's alike."""
+    build_id = str(raw.get("id") or "")
+    project = str(raw.get("projectName") or build_id.split(":", 1)[0])
+    uuid = build_id.split(":", 1)[1] if ":" in build_id else build_id
+    logs = raw.get("logs") or {}
+    cw = logs.get("cloudWatchLogs") or {}
+    s3 = logs.get("s3Logs") or {}
+    cw_status = str(cw.get("status") or "ENABLED")
+    group = logs.get("groupName") or cw.get("groupName") or default_group
+    group = group or f"/aws/codebuild/{project}"
+    # CodeBuild names the stream after the build uuid, under an optional configured prefix
+    stream = logs.get("streamName") or (
+        f"{cw['streamName']}/{uuid}" if cw.get("streamName") else uuid
+    )
+    if cw_status.upper() == "DISABLED":  # S3 only (or nothing): there is no stream to read
+        group = stream = ""
+    start = epoch(raw.get("startTime"))
+    arn = str(raw.get("arn", ""))
+    account = arn.split(":")[4] if arn.count(":") >= 5 else ""
+    env = raw.get("environment") or {}
+    exported = raw.get("exportedEnvironmentVariables") or ()
+    return Build(
+        id=build_id,
+        project=project,
+        status=str(raw.get("buildStatus", "IN_PROGRESS")),
+        current_phase=str(raw.get("currentPhase", "")),
+        phases=tuple(phase_from_api(p) for p in raw.get("phases") or ()),
+        start=start,
+        end=epoch(raw.get("endTime")),
+        initiator=str(raw.get("initiator", "")),
+        logs=LogLocation(
+            group,
+            stream,
+            logs_url(region, group, stream) if group and region else "",
+            # a minute of margin for the build host's clock against CodeBuild's startTime
+            since=int(start * 1000) - _SINCE_MARGIN_MS if start else 0,
+            cloudwatch=cw_status,
+            s3=str(s3.get("location") or "") if s3.get("status") == "ENABLED" else "",
+            s3_link=str(logs.get("s3DeepLink") or ""),
+        ),
+        environment=tuple(
+            EnvVar(str(v.get("name", "")), str(v.get("value", "")), str(v.get("type", "")))
+            for v in env.get("environmentVariables") or ()
+        ),
+        exported_variables=tuple((str(v["name"]), str(v.get("value", ""))) for v in exported),
+        complete=bool(raw.get("buildComplete", False)),
+        image=str(env.get("image", "")),
+        number=raw.get("buildNumber"),
+        console_url=console_url(region, account, build_id) if account and region else "",
     )
 
 

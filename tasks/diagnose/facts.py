@@ -9,9 +9,10 @@ status or current phase the file does not give keeps them as ``""`` (unknown). P
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from ..codebuild.model import Build, phase_from_api
+from ..codebuild.model import Build, build_from_api
 
 # A build nobody described: no id, status unknown (a diagnosis of a log alone)
 UNKNOWN_BUILD = Build(id="", project="", status="", current_phase="")
@@ -33,19 +34,22 @@ def _camel(value: Any) -> Any:
 
 
 def build_from_json(raw: Mapping[str, Any]) -> Build:
-    """A saved ``aws codebuild batch-get-builds`` response (or one build object of it)."""
+    """A saved ``aws codebuild batch-get-builds`` response (or one build object of it), read by
+    the CodeBuild client's own reader (``model.build_from_api``). What the file does not say
+    stays unknown (``""``) rather than taking CodeBuild's defaults."""
     data = _camel(raw)
     builds = data.get("builds")
     if isinstance(builds, list):
         if not builds:
             return UNKNOWN_BUILD
         data = builds[0]
-    return Build(
-        id=str(data.get("id") or ""),
+    arn = str(data.get("arn") or "")  # arn:aws:codebuild:REGION:ACCOUNT:build/ID
+    region = arn.split(":")[3] if arn.count(":") >= 5 else ""
+    return replace(
+        build_from_api(data, region=region),
         project=str(data.get("projectName") or ""),
         status=str(data.get("buildStatus") or ""),
         current_phase=str(data.get("currentPhase") or ""),
-        phases=tuple(phase_from_api(p) for p in data.get("phases") or ()),
     )
 
 

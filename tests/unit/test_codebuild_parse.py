@@ -150,3 +150,24 @@ def test_one_phase_reader_for_boto3_the_cli_and_saved_files() -> None:
     )
     assert phase.contexts == (Context("", "boom"),)
     assert phase_from_api({"phaseType": "BUILD", "phaseStatus": ""}).status is None
+
+
+def test_a_saved_build_json_is_read_by_the_client_s_own_reader() -> None:
+    """One reader of a CodeBuild build object: ``invoke diagnose --build-json`` (aws cli
+    output, ISO times, PascalCase or camelCase) gets the Build the client would have made."""
+    from tasks.diagnose.facts import build_from_json
+
+    raw = {**RAW, "projectName": "daadaar-migrations"}
+    saved = {
+        **raw,
+        "startTime": "2026-01-01T10:00:00+00:00",
+        "endTime": "2026-01-01T10:01:00+00:00",
+    }
+    pascal = {k[:1].upper() + k[1:]: v for k, v in saved.items()}
+    client = parse_build(raw, region="us-east-1")
+    assert build_from_json({"builds": [saved]}) == client
+    assert build_from_json({"Builds": [pascal]}) == client
+    assert client.environment and client.logs.known and client.console_url  # all carried over
+    # what a file leaves out stays unknown, not CodeBuild's defaults
+    bare = build_from_json({"id": "p:1"})
+    assert (bare.project, bare.status, bare.current_phase) == ("", "", "")
