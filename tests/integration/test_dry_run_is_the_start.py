@@ -188,3 +188,18 @@ def test_local_dry_run_shows_the_request_the_local_runner_hands_its_worker(
         overrides = [[v["name"], v["value"]] for v in sent]
         assert handed["overrides"] == overrides
         assert ("PGOPTIONS" in dict(overrides)) == (action == "migrate")
+
+
+def test_a_secret_in_a_planned_override_is_redacted_as_everywhere(
+    fake: ScriptedCodeBuild, clock: VirtualClock
+) -> None:
+    """The plan shows the real overrides, through the product's one redactor: a password in a
+    status_command URL is masked in the printed plan and in the --json object."""
+    extra = {**SESSION, "status_command": ["psql", "postgres://app:Hunter2-pw@db:5432/app"]}
+    rt = runtime(clock, "staging", extra)
+    planned = db_actions.run_action(rt, "migrate", image=PINNED, dry_run=True)
+    rt.console.emit(planned)
+    out = rt.console.out.getvalue() + rt.console.err.getvalue()  # type: ignore[attr-defined]
+    assert "Hunter2-pw" not in out
+    assert "postgres://app:***@db:5432/app" in out
+    assert out.count("STATUS_COMMAND") >= 2  # the printed plan and the JSON object
