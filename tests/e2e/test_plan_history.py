@@ -6,6 +6,7 @@ says so in one line and counts everything as pending."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import subprocess
 import urllib.request
@@ -41,31 +42,42 @@ def delete_from_registry(env: LocalEnv, pinned: str) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         assert answer.status == 202
-    image_id = subprocess.run(
-        ["docker", "image", "inspect", "-f", "{{.Id}}", pinned],
+    # untag only this registry's references (its port is this session's): removing the image
+    # by id would take other sessions' tags of the same layers with it on a shared engine;
+    # -f: a stopped container of the image must not keep the reference alive
+    refs = subprocess.run(
+        ["docker", "image", "inspect", "-f",
+         "{{range .RepoTags}}{{.}} {{end}}{{range .RepoDigests}}{{.}} {{end}}", pinned],
         capture_output=True, text=True, check=False,
-    ).stdout.strip()  # fmt: skip
-    if image_id:
-        subprocess.run(["docker", "rmi", "-f", image_id], capture_output=True, check=False)
+    ).stdout.split()  # fmt: skip
+    mine = [r for r in refs if r.startswith(env.registry.host + "/")]
+    if mine:
+        subprocess.run(["docker", "rmi", "-f", *mine], capture_output=True, check=False)
 
 
 def test_the_estimate_compares_with_the_last_succeeded_migration_builds_image(
     local_env: LocalEnv, tmp_path: Path
 ) -> None:
-    first = plan(local_env, BACKEND)  # no build yet: everything pending, said so
+    # an image of its own (a nonce layer): no other session's tag keeps its layers and its
+    # manifest on the shared engine (Docker 20.10 caches a pushed manifest in its content store
+    # and answers a pull by digest from there while the image exists)
+    app = tmp_path / "app"
+    shutil.copytree(BACKEND, app, ignore=shutil.ignore_patterns("node_modules"))
+    (app / "src" / "nonce.txt").write_text(secrets.token_hex(16))
+    first = plan(local_env, app)  # no build yet: everything pending, said so
     assert first["pending"] == [
         "migrations/0001_create_organizations.sql",
         "migrations/0002_create_members.sql",
     ]
     assert "no SUCCEEDED migration build among the project's last 0 build(s)" in first["notes"][0]
 
-    released = local_env.release()
+    released = local_env.release(flags={"context": str(app), "dockerfile": str(app / "Dockerfile")})
     assert released.ok and released.result is not None, released.out
     build_id = released.result["results"]["db.migrate"]["id"]
     pinned = released.result["pinned"]
 
     changed = tmp_path / "next"
-    shutil.copytree(BACKEND, changed, ignore=shutil.ignore_patterns("node_modules"))
+    shutil.copytree(app, changed)
     (changed / "migrations" / "0003_add_audit.sql").write_text("CREATE TABLE audit (id int);\n")
     members = changed / "migrations" / "0002_create_members.sql"
     members.write_text(members.read_text() + "\n-- edited after it was applied\n")

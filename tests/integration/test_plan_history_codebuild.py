@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +31,9 @@ from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, VirtualC
 
 pytestmark = [pytest.mark.docker]
 PROJECT = "daadaar-migrations"
-DOCKERFILE = "FROM scratch\nWORKDIR /app\nCOPY migrations /app/migrations\n"
+# a nonce layer: an image of this run only (no other tag on the shared engine keeps it alive
+# once this test untags it)
+DOCKERFILE = "FROM scratch\nWORKDIR /app\nCOPY nonce /nonce\nCOPY migrations /app/migrations\n"
 
 
 @pytest.fixture
@@ -53,6 +56,7 @@ def push_migrations(registry: daemons.Registry, tmp: Path, tag: str, files: dict
     for name, sql in files.items():
         (context / "migrations" / name).write_text(sql)
     (context / "Dockerfile").write_text(DOCKERFILE)
+    (context / "nonce").write_text(secrets.token_hex(16))
     ref = f"{registry.host}/plan-history:{tag}"
     built = subprocess.run(
         ["docker", "build", "-t", ref, str(context)],
