@@ -126,7 +126,7 @@ def seed(
         "image": "pinned image to take the migrations from (default: the configured tag)",
         "dir": "take the migrations from this directory instead of an image (e.g. a checkout)",
         "allow_destructive": "let destructive or locking findings through the gate",
-        "exact": "read the applied migrations from the database (not available yet: estimate)",
+        "exact": "run a plan build (RUN_PLAN=true) that reads the status from the database",
     }
 )
 def plan(
@@ -138,7 +138,7 @@ def plan(
     allow_destructive: bool = False,
     exact: bool = False,
 ) -> None:
-    """Pending migrations (an image-history estimate, labelled), squawk's lint of them, the gate."""
+    """Pending migrations (an estimate, or --exact from the database), squawk's lint, the gate."""
     from ..release.planflow import plan_action
 
     execute(

@@ -63,7 +63,7 @@ PHASE_ORDER = (
     "COMPLETED",
 )
 
-ACTIONS = ("migrate", "seed")
+ACTIONS = ("migrate", "seed", "plan")  # plan: the exact status only (issue 14)
 _SINCE_MARGIN_MS = 60_000  # the build host's clock against CodeBuild's startTime
 PLAINTEXT = "PLAINTEXT"
 
@@ -180,11 +180,15 @@ class Build:
 
     @property
     def action(self) -> str:
-        """Which of our actions started it ('migrate', 'seed', 'migrate+seed' or '')."""
+        """Which of our actions started it ('migrate', 'seed', 'migrate+seed', 'plan' or '')."""
         env = {v.name: v.value.lower() for v in self.environment}
         done = [
             a
-            for a, key in (("migrate", "RUN_MIGRATIONS"), ("seed", "RUN_SEED"))
+            for a, key in (
+                ("migrate", "RUN_MIGRATIONS"),
+                ("seed", "RUN_SEED"),
+                ("plan", "RUN_PLAN"),
+            )
             if env.get(key) == "true"
         ]
         return "+".join(done)
@@ -512,6 +516,8 @@ def overrides_for(action: str, image: str, seed_script: str | None = None) -> tu
     ]
     if action == "seed":
         values.append(EnvVar("SEED_SCRIPT", seed_script or ""))
+    if action == "plan":  # the buildspec's RUN_PLAN=true path: the exact status, no migration
+        values.append(EnvVar("RUN_PLAN", "true"))
     return tuple(values)
 
 

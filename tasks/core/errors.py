@@ -39,6 +39,9 @@ class ExitCode(IntEnum):
     BACKUP = 24  # the snapshot before a migration could not be made (missing db, wrong state)
     MIGRATION_BLOCKED = 25  # the plan's gate: destructive/locking findings not accepted
     MIGRATION_STATUS = 26  # the status command's output cannot be read: nothing was migrated
+    MIGRATION_NOT_APPROVED = (
+        27  # the build's exact status found pending files the plan never let through
+    )
     INTERRUPTED = 130
 
 
@@ -132,6 +135,10 @@ class MigrationBlocked(SuiteError):
 
 class MigrationStatusError(SuiteError):
     code = ExitCode.MIGRATION_STATUS
+
+
+class MigrationNotApproved(SuiteError):
+    code = ExitCode.MIGRATION_NOT_APPROVED
 
 
 class LocalEnvError(SuiteError):

@@ -3,6 +3,7 @@ with: print each log line as it arrives, then raise the build's error unless it 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..codebuild.model import Build, digest_of
@@ -27,14 +28,16 @@ def follow_build(
     timeout: float | None,
     owner: bool = True,
     interrupted: bool = False,
+    readers: Sequence[Callable[[str], None]] = (),
 ) -> dict[str, Any]:
     """Wait for a build, print every log line, raise its status's error unless it SUCCEEDED.
 
     ``owner``: this run started the build (db.migrate, db.seed, release), so Ctrl-C stops it;
     ``build.wait`` follows someone else's build and only detaches. ``interrupted``: a Ctrl-C
-    came while this run was starting it: stop it at once."""
+    came while this run was starting it: stop it at once. ``readers`` get every line too (the
+    plan build's status line is read this way: one stream)."""
     diagnosis = failure_hook(rt)  # reads the lines as they are printed: one stream
-    readers = (diagnosis.line,) if diagnosis is not None else ()
+    readers = (*readers, diagnosis.line) if diagnosis is not None else tuple(readers)
     waiter = waiter_for(rt, timeout=timeout_seconds(rt, timeout), owner=owner, readers=readers)
     final = waiter.wait(build, interrupted=interrupted)
     # a build that ended on its own while we were stopping it keeps its own diagnosis

@@ -41,8 +41,11 @@ def invocation_id(rt: Runtime) -> str:
 
 def start_request(rt: Runtime, action: str, image: str, script: str | None) -> StartRequest:
     """The request this run sends (``start.start_request``, which every plan renders too)."""
+    from .planflow import approval_overrides
+
+    approved = approval_overrides(rt) if action == "migrate" else ()  # issue 14, exit 27
     return start.start_request(
-        rt.settings, project_name(rt), action, image, script, invocation_id(rt)
+        rt.settings, project_name(rt), action, image, script, invocation_id(rt), approved
     )
 
 
@@ -120,15 +123,21 @@ def run_action(
         resume = f"invoke build.wait {build.id} --env {rt.settings.env}"
         rt.console.info(f"detached; follow it with: {resume}")
         return {**build.as_dict(rt.now()), **extra, "detached": True, "resume": resume}
+    from .planflow import BuildRefusal
+
+    refusal = BuildRefusal()  # the build's own refusal before migrating (exit 26 / 27)
     try:
         try:
-            final = follow_build(rt, build, timeout=timeout)
+            final = follow_build(rt, build, timeout=timeout, readers=(refusal.line,))
         except KeyboardInterrupt:  # landed in the few instructions before the wait's handler
             final = follow_build(rt, build, timeout=timeout, interrupted=True)
-    except SuiteError as err:
+    except SuiteError as failed:
+        err = refusal.translate(failed)
         snapshot.on_failure(rt, err)
         reporting.after_failure(rt, action, pinned, err)
-        raise
+        if err is failed:
+            raise
+        raise err from None
     if snap is not None:
         extra["snapshots_deleted"] = snapshot.prune_snapshots(rt)
     out = {**final, **extra}

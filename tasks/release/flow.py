@@ -1,8 +1,13 @@
 """The action behind ``invoke release``: its steps as data (``pipeline``), the real work behind
-each step, the plan gate and one confirmation before any step runs, and the release report."""
+each step, the plan gate and one confirmation before any step runs, and the release report.
+
+When a person confirms between the plan and the migration (``planflow.wants_exact_plan``), the
+confirmation moves into a ``db.plan`` step after the image is pinned: the plan build's exact
+status is shown first, and nothing pending skips the migration build."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..codebuild.wait import fmt_seconds
@@ -32,14 +37,24 @@ def release(
         ReleaseOptions,
         release_steps,
     )
+    from .planflow import exact_plan_step, wants_exact_plan
 
     seed = seed or bool(script)  # `--script NAME` alone means "and seed with NAME"
     chosen = seed_script(rt, script) if seed else ""
     opts = ReleaseOptions(
-        seed=seed, migrate=migrate, skip_build=skip_build, seed_script=chosen, detach=detach
+        seed=seed,
+        migrate=migrate,
+        skip_build=skip_build,
+        seed_script=chosen,
+        detach=detach,
+        exact_plan=wants_exact_plan(rt.settings, migrate=migrate, yes=yes),
     )
     worker = worker_request(rt) if dry_run else None  # the local runner's, for its plan
-    steps = release_steps(rt.settings, opts, step_functions(rt, opts, timeout), worker)
+    question: list[str] = []  # the prompt, asked by the db.plan step when there is one
+    fns = step_functions(rt, opts, timeout)
+    if opts.exact_plan:
+        fns = replace(fns, plan=lambda rt: exact_plan_step(rt, question[0], seeding=opts.seed))
+    steps = release_steps(rt.settings, opts, fns, worker)
     base = {"env": rt.settings.env, "project": rt.settings.project, "dry_run": dry_run}
     if dry_run:
         results = DryRunExecutor(rt.console).run(steps, rt)
@@ -47,14 +62,17 @@ def release(
     if migrate:  # issue 14: the plan of the build context, before the confirmation
         from .planflow import gate_migration
 
-        gate_migration(rt, directory=rt.settings.context)
+        if not opts.exact_plan:  # else the db.plan step plans on the exact status instead
+            gate_migration(rt, directory=rt.settings.context)
         rt.part(ReleaseState).planned = True
     if migrate or seed:
         from .snapshot import confirm_note
 
-        names = " + ".join(s.name for s in steps)
+        names = " + ".join(s.name for s in steps if s.name != "db.plan")
         note = confirm_note(rt) if migrate else ""
-        confirm(rt, f"release {names} ({rt.settings.project}){note}", yes=yes)
+        question.append(f"release {names} ({rt.settings.project}){note}")
+        if not opts.exact_plan:  # else the db.plan step asks, after the exact plan is shown
+            confirm(rt, question[0], yes=yes)
     from . import reporting
     from .pipeline import PipelineStopped
 
@@ -105,6 +123,11 @@ def step_functions(rt: Runtime, opts: Any, timeout: float | None) -> Any:
         return {"pinned": pinned_image(rt)}
 
     def migrate(rt: Runtime) -> dict[str, Any]:
+        from .planflow import skip_migration
+
+        skipped = skip_migration(rt)  # the exact plan said nothing is pending
+        if skipped is not None:
+            return skipped
         return run_action(rt, "migrate", yes=True, detach=opts.detach, timeout=timeout)
 
     def seed(rt: Runtime) -> dict[str, Any]:

@@ -87,6 +87,10 @@ class Executor:
                 results.extend(StepResult(s.name, "skipped") for s in steps[index + 1 :])
                 raise PipelineStopped(step.name, err, results) from None
             took = self.monotonic() - start
+            if outcome.get("skipped") is True:  # the step decided there was nothing to do
+                results.append(StepResult(step.name, "skipped", took, outcome))
+                self.console.info(f"{step.name} skipped: {outcome.get('reason', '')}")
+                continue
             results.append(StepResult(step.name, "ok", took, outcome))
             self.console.ok(f"{step.name} ({took:.1f}s)")
         return results
@@ -116,6 +120,9 @@ class ReleaseOptions:
     skip_build: bool = False
     seed_script: str = ""
     detach: bool = False
+    # a person confirms between the plan and the migration: the plan build runs first
+    # (db.plan step), then the prompt; nothing pending skips the migration build (issue 14)
+    exact_plan: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class StepFunctions:
     resolve: StepFn
     migrate: StepFn
     seed: StepFn
+    plan: StepFn | None = None  # the exact plan build + gate + prompt (ReleaseOptions.exact_plan)
 
 
 def _cmd(argv: Sequence[str]) -> str:
@@ -252,6 +260,21 @@ def release_steps(
         )
         steps.append(
             Step("image.push", f"build, push and verify {s.image_name}", fns.push, _image_plan(s))
+        )
+    if opts.migrate and opts.exact_plan and fns.plan is not None:
+        start = planned_start(s, "plan", None, worker)
+        after = (
+            "local  lint the pending files (squawk), the gate, then the confirmation prompt; "
+            "nothing pending: db.migrate is skipped"
+        )
+        steps.append(
+            Step(
+                "db.plan",
+                f"read the exact migration status on {s.project}, show the plan, then ask",
+                fns.plan,
+                (*_start_plan(s, start), after),
+                start.as_dict(),
+            )
         )
     if opts.migrate:
         start = planned_start(s, "migrate", None, worker)

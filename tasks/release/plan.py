@@ -136,10 +136,19 @@ class Plan:
     lint: LintReport
     gate: Gate
     files: tuple[str, ...] = ()
+    # (path, sha256 hex) of each pending file as linted: what the migration build may run
+    checksums: tuple[tuple[str, str], ...] = ()
 
     @property
     def pending_files(self) -> tuple[str, ...]:
         return pending_files(self.files, self.status.pending)
+
+    @property
+    def approved(self) -> dict[str, str]:
+        """The pending files this plan checked, with their sha256: what the migration build may
+        run (APPROVED_MIGRATIONS) once the gate let the plan through (a blocked gate in a
+        confirm: true environment stops the release before any build)."""
+        return dict(self.checksums)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -151,6 +160,7 @@ class Plan:
             "not_linted": [n.as_dict() for n in self.lint.not_linted],
             "covered_rules": list(self.lint.covered_rules),
             "gate": self.gate.as_dict(),
+            "checksums": dict(self.checksums),
         }
 
 

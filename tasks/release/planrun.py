@@ -20,6 +20,7 @@ from ..core.errors import CommandFailed, DockerUnavailable, SuiteError, UsageErr
 from .history import History, PreviousImage, compare, image_uri, last_migration
 from .lint import (
     LintReport,
+    NotLinted,
     SquawkOutputError,
     gate,
     matches_glob,
@@ -27,8 +28,8 @@ from .lint import (
     split_files,
     squawk_argv,
 )
-from .plan import Plan, PlanSettings
-from .status import Status, estimate
+from .plan import Plan, PlanSettings, pending_files
+from .status import Status, estimate, reconcile
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -188,7 +189,7 @@ def make_plan(
                 raise UsageError("db.plan needs an image or a directory", "pass --image or --dir")
             directory = extract_from_image(image, workdir, Path(tmp), run=run)
         files = migration_files(directory, settings.migrations_glob)
-        current = status
+        current = reconcile(status, files) if status else None
         if current is None and builds is not None:
             history = read_history(
                 builds,
@@ -199,5 +200,13 @@ def make_plan(
         plan = Plan(env, image, current, LintReport(), gate((), {}), tuple(files))
         pending = plan.pending_files
         report = lint_files(directory, pending, settings, run=run)
+        sums = tuple((f, hashlib.sha256((directory / f).read_bytes()).hexdigest()) for f in pending)
+    unmatched = tuple(
+        NotLinted(name, "no file in the image matches migrations_glob for it")
+        for name in current.pending
+        if not pending_files(files, (name,))
+    )
+    if unmatched:
+        report = LintReport(report.findings, report.not_linted + unmatched, report.covered_rules)
     verdict = gate(report.findings, settings.accept_rules, allow_destructive=allow_destructive)
-    return Plan(env, image, current, report, verdict, tuple(files))
+    return Plan(env, image, current, report, verdict, tuple(files), sums)

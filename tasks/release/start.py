@@ -59,12 +59,20 @@ def session_overrides(s: Settings) -> tuple[EnvVar, ...]:
 
 
 def start_request(
-    s: Settings, project: str, action: str, image: str, script: str | None, invocation: str
+    s: Settings,
+    project: str,
+    action: str,
+    image: str,
+    script: str | None,
+    invocation: str,
+    extra: tuple[EnvVar, ...] = (),
 ) -> StartRequest:
-    """The one builder of a start: the executor sends it, every plan renders it."""
+    """The one builder of a start: the executor sends it, every plan renders it. ``extra``:
+    what this run adds (the files its plan approved, APPROVED_MIGRATIONS)."""
     overrides = overrides_for(action, image, script)
-    if action == "migrate":  # issue 14: lock_timeout/statement_timeout for its sessions
+    if action in ("migrate", "plan"):  # issue 14: timeouts and the exact status
         overrides += session_overrides(s)
+    overrides += extra
     minutes = s.build_timeout  # timeoutInMinutesOverride; the local runner honours it too
     # the token covers everything StartBuild sends (SEED_SCRIPT, the image, the timeout)
     sent = start_params(project, overrides, timeout_minutes=minutes)
@@ -159,8 +167,13 @@ def preview(
     pinned: bool,
     worker: WorkerRequest | None = None,
 ) -> StartPreview:
-    """The plan of ``request``: its argv from the same functions the build's runner uses."""
-    argv = command_for(s, request.action, script or None)
+    """The plan of ``request``: its argv from the same functions the build's runner uses (a
+    plan build runs the environment's status_command)."""
+    argv = (
+        plan_settings(s.extra, confirm=s.confirm).status_command
+        if request.action == "plan"
+        else command_for(s, request.action, script or None)
+    )
     local = s.runner == "local"
     return StartPreview(
         request=request,

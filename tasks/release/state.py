@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .report import LintFinding, PlanSummary
     from .snapshot import RdsSnapshots, Snapshot
+    from .status import Status
 
 
 @dataclass
@@ -24,6 +25,10 @@ class ReleaseState:
     allow_destructive: bool = False  # --allow-destructive: the plan's gate lets findings through
     planned: bool = False  # the release's plan step ran: db.migrate does not plan again
     plan: dict[str, Any] | None = None  # the plan of the run (its --json form), issue 14
+    # the pending files the plan checked and its gate let through (path -> sha256): the
+    # migration build refuses any other pending file (APPROVED_MIGRATIONS); None: no plan ran
+    approved: dict[str, str] | None = None
+    exact: Status | None = None  # the exact status a plan build read (release, confirm: true)
     plan_summary: PlanSummary | None = None  # the plan as the report shows it
     lint: tuple[LintFinding, ...] = ()  # the lint findings the report shows
     in_release: bool = False  # the release publishes one report for all its steps

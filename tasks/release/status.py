@@ -262,6 +262,19 @@ def status_or_refusal(output: str) -> Status:
         ) from None
 
 
+def status_from_log(lines: Iterable[str]) -> Status:
+    """The exact status a build printed: the ONE protocol line ``scripts/run_in_image.py``
+    writes at the start of a log line after running the status command (the command's own
+    output is indented under ``  status | ``, so it never counts). None, or more than one, is a
+    StatusError: the build ran an older buildspec, or not the status command."""
+    found = [ln for ln in lines if _ANSI.sub("", ln).startswith(PREFIX)]
+    if len(found) > 1:
+        raise StatusError(f"the build printed {len(found)} MIGRATION-STATUS/1 lines, not one")
+    if not found:
+        raise StatusError("the build printed no MIGRATION-STATUS/1 line")
+    return parse_line(found[0])
+
+
 def estimate(image_files: Iterable[str], previous_files: Iterable[str] | None) -> Status:
     """The image-history estimate: migrations in the new image that were not in the image of the
     last SUCCEEDED migration build. Without a previous image, everything counts as pending."""
