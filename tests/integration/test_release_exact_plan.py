@@ -189,7 +189,10 @@ def test_dry_run_shows_the_plan_build_step(clock: VirtualClock, tmp_path: Path) 
     names = [s["name"] for s in done["steps"]]
     assert names[-2:] == ["db.plan", "db.migrate"]
     shown = "\n".join(done["steps"][-2]["plan"])
-    assert "RUN_PLAN=true" in shown and "bun src/db/status.ts" in shown
+    # rendered from the very StartRequest the plan build sends (release.start)
+    assert "RUN_MIGRATIONS=false RUN_PLAN=true RUN_SEED=false" in shown, shown
+    assert """STATUS_COMMAND='["bun", "src/db/status.ts"]'""" in shown
+    assert "--entrypoint bun '<pinned image>' src/db/status.ts" in shown
     yes = flow.release(
         Harness(clock, status_command=STATUS).rt, skip_build=True, dry_run=True, yes=True
     )
