@@ -8,6 +8,9 @@ runtime and parts, or call this with their settings.
 
 The stage modules are imported inside the functions that need them, for start-up time only
 (``invoke --list`` loads this module): there is no cycle to dodge, this module sits on top.
+
+Imports: core, image, codebuild, local, diagnose, provision, release (everything it wires);
+only the invoke layer imports it.
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
 ``build_root`` assembles the root collection for ``tasks.py``. Heavy libraries (boto3, docker)
 are never imported here, so ``invoke --list`` stays fast.
+
+Imports: core, image, codebuild, local, diagnose, provision, release and the wiring (it is the
+top: every stage, lazily inside the task bodies); nothing in the package imports it.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from invoke.collection import Collection
@@ -45,7 +47,9 @@ def _check_project_config(project_dir: Path) -> None:
         if data and "release" in data:
             check_structure(data["release"])
     except SuiteError as err:
-        sys.stderr.write(f"error: {err.line()}\n")
+        from ..core.console import Console
+
+        Console().error(err)
         raise SystemExit(int(err.code)) from None
 
 

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     problem = missing_config(argv, Path.cwd())
     if problem:
-        sys.stderr.write(problem + "\n")
+        from ..core.console import Console
+
+        Console().stderr_line(problem)
         raise SystemExit(2)
     from . import build_root
 

@@ -112,6 +112,11 @@ class Console:
         """A build log line, verbatim apart from redaction."""
         self._write(self.human, text.rstrip("\n"))
 
+    def stderr_line(self, text: str) -> None:
+        """A line on stderr as given (redacted), for what is said before any task runs: the
+        program's missing invoke.yaml, the local worker's usage line."""
+        self._write(self.err, text)
+
     def error(self, err: SuiteError) -> None:
         """The one line of a failure; under --json also the JSON result on stdout."""
         self._write(self.err, self._style("error", f"error: {err.line()}"))

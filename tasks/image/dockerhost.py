@@ -21,8 +21,9 @@ with TLS and 2375 without. A named context is read from the context store:
 ``SkipTLSVerify``) and its TLS files in ``contexts/tls/<sha256>/docker/``. A context that does
 not exist is an error, as it is for the CLI, never a silent fall-back to the local socket.
 
-Reads only files and the given environment; the SDK client is made by :func:`sdk_client`
-(docker imported lazily), ``ssh://`` hosts go through the ``ssh`` binary like the CLI does.
+Pure: reads only files and the given environment. The SDK client for an endpoint is made by
+``image.engine.sdk_client`` (the docker side); ``ssh://`` hosts go through the ``ssh`` binary
+like the CLI does.
 """
 
 from __future__ import annotations
@@ -183,40 +184,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-# -- the SDK client -------------------------------------------------------------------------
-def sdk_client(endpoint: Endpoint, *, timeout: int = 30) -> Any:
-    """A Docker SDK client for ``endpoint`` (its first request asks for the API version)."""
-    import docker
-    from docker.tls import TLSConfig
-
-    if endpoint.host.startswith("ssh://"):
-        # the CLI connects with the ssh binary (`ssh HOST docker system dial-stdio`), so
-        # ~/.ssh/config, agents and known_hosts apply; the SDK does the same with this flag
-        return docker.DockerClient(base_url=endpoint.host, use_ssh_client=True, timeout=timeout)
-    if endpoint.tls is None:
-        return docker.DockerClient(base_url=endpoint.host, tls=False, timeout=timeout)
-    files = endpoint.tls
-    client_cert = (files.cert, files.key) if files.cert and files.key else None
-    verify: Any = (files.ca or True) if files.verify else False
-    tls = TLSConfig(client_cert=client_cert, ca_cert=files.ca or None, verify=verify)
-    pinned = files.ca if files.verify and files.ca else None
-
-    class _PinnedCa(docker.APIClient):  # type: ignore[misc]
-        """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set in many CI images) replace a
-        session's CA file on every request (psf/requests#3829), and the engine's own CA is then
-        not trusted. The docker CLI trusts exactly ca.pem: keep it, proxies still from env."""
-
-        def merge_environment_settings(self, *args: Any) -> Any:
-            settings = super().merge_environment_settings(*args)
-            if pinned:
-                settings["verify"] = pinned
-            return settings
-
-    client = docker.DockerClient.__new__(docker.DockerClient)
-    client.api = _PinnedCa(base_url=endpoint.host, tls=tls, timeout=timeout)
-    return client
 
 
 def tls_reason(text: str) -> str:

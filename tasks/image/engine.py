@@ -41,6 +41,39 @@ def docker_endpoint(rt: Runtime) -> dockerhost.Endpoint:
     return session.endpoint
 
 
+def sdk_client(endpoint: dockerhost.Endpoint, *, timeout: int = 30) -> Any:
+    """A Docker SDK client for ``endpoint`` (its first request asks for the API version)."""
+    import docker
+    from docker.tls import TLSConfig
+
+    if endpoint.host.startswith("ssh://"):
+        # the CLI connects with the ssh binary (`ssh HOST docker system dial-stdio`), so
+        # ~/.ssh/config, agents and known_hosts apply; the SDK does the same with this flag
+        return docker.DockerClient(base_url=endpoint.host, use_ssh_client=True, timeout=timeout)
+    if endpoint.tls is None:
+        return docker.DockerClient(base_url=endpoint.host, tls=False, timeout=timeout)
+    files = endpoint.tls
+    client_cert = (files.cert, files.key) if files.cert and files.key else None
+    verify: Any = (files.ca or True) if files.verify else False
+    tls = TLSConfig(client_cert=client_cert, ca_cert=files.ca or None, verify=verify)
+    pinned = files.ca if files.verify and files.ca else None
+
+    class _PinnedCa(docker.APIClient):  # type: ignore[misc]
+        """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set in many CI images) replace a
+        session's CA file on every request (psf/requests#3829), and the engine's own CA is then
+        not trusted. The docker CLI trusts exactly ca.pem: keep it, proxies still from env."""
+
+        def merge_environment_settings(self, *args: Any) -> Any:
+            settings = super().merge_environment_settings(*args)
+            if pinned:
+                settings["verify"] = pinned
+            return settings
+
+    client = docker.DockerClient.__new__(docker.DockerClient)
+    client.api = _PinnedCa(base_url=endpoint.host, tls=tls, timeout=timeout)
+    return client
+
+
 def docker_client(rt: Runtime) -> Any:
     """A Docker SDK client for the resolved endpoint, or DockerUnavailable naming it."""
     session = rt.part(ImageSession)
@@ -48,7 +81,7 @@ def docker_client(rt: Runtime) -> Any:
         return session.docker
     endpoint = docker_endpoint(rt)
     try:
-        client = dockerhost.sdk_client(endpoint, timeout=30)
+        client = sdk_client(endpoint, timeout=30)
         client.ping()
     except Exception as exc:
         raise _unavailable(endpoint, exc) from None

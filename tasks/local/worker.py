@@ -12,7 +12,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -463,7 +462,9 @@ def git_variables(src: str) -> dict[str, str]:
 def main(argv: list[str]) -> int:
     """Worker entry: ``python -m <package>.local.runner BUILD_DIR``."""
     if len(argv) != 1:
-        sys.stderr.write(f"usage: python -m {__package__}.runner BUILD_DIR\n")
+        from ..core.console import Console
+
+        Console().stderr_line(f"usage: python -m {__package__}.runner BUILD_DIR")
         return 2
     worker = Worker(Path(argv[0]))
     signal.signal(signal.SIGTERM, lambda *_: worker.request_stop())

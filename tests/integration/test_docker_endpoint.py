@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.image import dockerhost
+from tasks.image import dockerhost, engine
 from tests.conftest import ROOT, STATE
 from tests.helpers.tls_engine import Pki, TlsEngine, make_pki, start_tls_dockerd
 
@@ -90,7 +90,7 @@ def _cli_root(env: dict[str, str]) -> str:
 
 
 def _our_root(env: dict[str, str]) -> str:
-    client = dockerhost.sdk_client(dockerhost.resolve(env))
+    client = engine.sdk_client(dockerhost.resolve(env))
     try:
         return str(client.info()["DockerRootDir"])
     finally:

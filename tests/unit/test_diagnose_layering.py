@@ -6,44 +6,28 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.helpers.imports import package_imports, stage
+
 FORBIDDEN = ("release", "provision")
-
-
-def _imports(path: Path) -> list[str]:
-    """Every module a file imports, at the top or inside functions, and importlib strings."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom):
-            found.append("." * node.level + (node.module or ""))
-        elif isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif (
-            isinstance(node, ast.Constant)
-            and isinstance(node.value, str)
-            and node.value.startswith("tasks.")
-        ):
-            found.append(node.value)
-    return found
-
-
-def _stage(name: str) -> str:
-    parts = name.lstrip(".").split(".")
-    if name.startswith(".."):
-        return parts[0]
-    return parts[1] if parts[0] == "tasks" and len(parts) > 1 else ""
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_diagnose_never_imports_release_or_provision() -> None:
-    files = sorted(Path("tasks/diagnose").glob("*.py"))
+    """Lazy, type-only and importlib imports included (tests.helpers.imports reads them all)."""
+    graph = package_imports(ROOT)
+    files = sorted(name for name in graph if stage(name) == "diagnose")
     assert files
     bad = [
-        (path.name, name) for path in files for name in _imports(path) if _stage(name) in FORBIDDEN
+        (name, imp.target)
+        for name in files
+        for imp in graph[name]
+        if stage(imp.target) in FORBIDDEN and imp.target.startswith("tasks.")
     ]
     assert bad == []
 
 
 def test_release_wires_the_diagnosis_with_plain_imports() -> None:
-    text = Path("tasks/release/failure.py").read_text(encoding="utf-8")
+    text = (ROOT / "tasks/release/failure.py").read_text(encoding="utf-8")
     assert 'import_module("tasks.diagnose' not in text
     assert "from ..diagnose.service import FailureDiagnosis" in text
 
