@@ -188,3 +188,25 @@ def test_a_pending_file_the_suite_did_not_approve_stops_the_build_with_27(
     ) in outcome.out
     assert "exit status 27" in outcome.out
     assert local_env.sql(TABLES) == tables  # neither 0003 nor 0004 ran
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (["bun", "-e", "console.log('all good')"], "printed no MIGRATION-STATUS/1 line"),
+        (["bun", "-e", "process.exit(0)"], "it printed nothing"),
+    ],
+)
+def test_a_status_command_printing_garbage_or_nothing_stops_the_release_before_migrating(
+    local_env: LocalEnv, status: list[str], words: str
+) -> None:
+    before = local_env.sql(TABLES)
+    outcome = local_env.release(flags={"status_command": status})  # --yes: the build decides
+    assert outcome.error is not None, outcome.out
+    assert outcome.error.code == ExitCode.MIGRATION_STATUS == 26  # the build's own code
+    line = outcome.error.line()
+    assert "the migration status command's output is unreadable" in line and words in line
+    assert "nothing was migrated. Fix: make status_command print one MIGRATION-STATUS/1" in line
+    assert "running migrations with bun src/db/migrate.ts" in outcome.out
+    assert "migrate: database" not in outcome.out  # the migrate command never ran
+    assert local_env.sql(TABLES) == before == ""
