@@ -25,7 +25,7 @@ def _check_project_config(project_dir: Path) -> None:
     path = project_dir / "invoke.yaml"
     if not path.exists():
         return
-    from ..core.config import check_structure, load_yaml_file
+    from ..core.config_file import check_structure, load_yaml_file
     from ..core.errors import SuiteError, UsageError
 
     try:

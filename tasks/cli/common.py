@@ -12,17 +12,18 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 
-from ..core.config import Settings, environment_names, load_settings
-from ..core.console import Console
-from ..core.errors import AwsAuthError, ExitCode, SuiteError
-from ..core.redact import Redactor
-from ..core.runtime import Runtime
-from ..wiring import runtime_for
+if TYPE_CHECKING:  # loaded when a task runs, not by `invoke --list` (start-up ratio, bench/)
+    from ..core.config import Settings
+    from ..core.console import Console
+    from ..core.errors import AwsAuthError, SuiteError
+    from ..core.runtime import Runtime
+
+    Action = Callable[[Runtime], Mapping[str, Any] | None]
 
 # invoke refuses help for parameters a task lacks: HELP fits every task (all take --env and
 # --json); tasks that talk to AWS add AWS_HELP for --profile and --region.
@@ -35,8 +36,6 @@ AWS_HELP = {
     "profile": "AWS profile (default: the standard credential chain)",
     "region": "AWS region (default: the environment's region)",
 }
-
-Action = Callable[[Runtime], Mapping[str, Any] | None]
 
 
 def _plain(value: Any) -> Any:
@@ -54,12 +53,16 @@ def raw_config(c: Context) -> dict[str, Any]:
 
 
 def settings_for(c: Context, env: str | None, flags: Mapping[str, Any]) -> Settings:
+    from ..core.config import load_settings
+
     return load_settings(raw_config(c), env=env, flags=flags, environ=os.environ)
 
 
 def name_environment(err: AwsAuthError, env: str, known: list[str]) -> AwsAuthError:
     """A credentials failure names the environment it was for and how to pick another: the
     newcomer whose first task aimed at AWS learns that ``--env local`` exists."""
+    from ..core.errors import AwsAuthError
+
     others = ", ".join(name for name in known if name != env) or "none configured"
     named = AwsAuthError(
         f"{err.message} (environment {env!r})",
@@ -124,7 +127,12 @@ def execute(
     (--allow-destructive): the plan's gate lets destructive or locking findings through.
     """
     from ..codebuild.wait import sigterm_as_interrupt
+    from ..core.config import environment_names
+    from ..core.console import Console
+    from ..core.errors import AwsAuthError, ExitCode, SuiteError
     from ..core.interrupts import interrupts_raise
+    from ..core.redact import Redactor
+    from ..wiring import runtime_for
 
     console = console or Console(json_mode=json_, redactor=Redactor())
     settings: Settings | None = None
@@ -183,6 +191,8 @@ def execute(
 def execute_plain(console: Console, action: Callable[[], Mapping[str, Any]]) -> None:
     """A task that needs no environment (``init``): a SuiteError is its one line and exit code,
     the result the one JSON object under --json."""
+    from ..core.errors import SuiteError
+
     try:
         result = action()
     except SuiteError as err:

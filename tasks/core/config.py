@@ -14,9 +14,11 @@ import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
+from .config_file import check_structure as check_structure  # invoke.yaml, read at start-up
+from .config_file import load_yaml_file as load_yaml_file
+from .config_file import shown
 from .errors import UsageError
 from .platforms import Platform, parse_platform
 from .references import ecr_registry
@@ -34,7 +36,6 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _REGISTRY = re.compile(
     r"(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::(?P<port>[^:]*))?"
 )
-MAX_YAML_NODES = 20_000  # invoke.yaml after alias expansion; the shipped one has ~150
 _URL_WITH_PASSWORD = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s@:]*:[^/\s@]+@", re.IGNORECASE)
 TAG_POLICIES = ("git-sha", "moving")
 REGISTRY_AUTH = ("ecr", "basic", "none")
@@ -132,11 +133,6 @@ def _as_bool(key: str, value: Any) -> bool:
     raise UsageError(f"{key} must be true or false, not {value!r}", f"set {key}: true or false")
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _as_tuple(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
@@ -145,7 +141,7 @@ def _as_tuple(key: str, value: Any) -> tuple[str, ...]:
     ):
         return tuple(str(v) for v in value)
     raise UsageError(
-        f"{key} must be a list of names, not {_shown(value)}",
+        f"{key} must be a list of names, not {shown(value)}",
         f"write {key}: [name, ...] (or a comma-separated string)",
     )
 
@@ -157,7 +153,7 @@ def port_number(key: str, value: Any) -> int:
     )
     if not _PORT.fullmatch(text) or not 1 <= int(text) <= 65535:
         raise UsageError(
-            f"{key} must be a port number from 1 to 65535, not {_shown(value)}",
+            f"{key} must be a port number from 1 to 65535, not {shown(value)}",
             f"fix {key} (ASCII digits, e.g. 5432)",
         )
     return int(text)
@@ -171,7 +167,7 @@ def positive_minutes(key: str, value: Any) -> float:
             number = float(value)
     if not math.isfinite(number) or number <= 0:
         raise UsageError(
-            f"{key} must be a positive number of minutes, not {_shown(value)}",
+            f"{key} must be a positive number of minutes, not {shown(value)}",
             f"fix {key} (e.g. 30)",
         )
     return number
@@ -192,7 +188,7 @@ def build_minutes(key: str, value: Any) -> int:
     if not re.fullmatch(r"[0-9]{1,5}", text) or not low <= int(text) <= high:
         raise UsageError(
             f"{key} must be a whole number of minutes from {low} to {high} (CodeBuild's "
-            f"range), not {_shown(value)}",
+            f"range), not {shown(value)}",
             f"fix {key} (e.g. 90), or delete it to keep the project's timeoutInMinutes",
         )
     return int(text)
@@ -205,7 +201,7 @@ def _coerce(key: str, value: Any) -> Any:
         return value
     if not isinstance(value, str | int | float | bool):
         raise UsageError(
-            f"{key} must be a single value, not a {type(value).__name__} ({_shown(value)})",
+            f"{key} must be a single value, not a {type(value).__name__} ({shown(value)})",
             f"write {key}: VALUE on one line",
         )
     if key in _BOOLS:
@@ -219,36 +215,6 @@ def _coerce(key: str, value: Any) -> Any:
     if key == "database_port":
         return port_number(key, value)
     return value if isinstance(value, str) else str(value)
-
-
-def check_structure(raw: Any, where: str = "release") -> None:
-    """The shape of the ``release:`` section: mappings where mappings belong. One line naming
-    the key, instead of an AttributeError deep inside (``environments: [prod]``)."""
-    if not isinstance(raw, Mapping):
-        raise UsageError(
-            f"{where} in invoke.yaml must be a mapping (key: value lines), not a "
-            f"{type(raw).__name__}",
-            "see docs/configuration.md for its layout",
-        )
-    env = raw.get("env")
-    if env is not None and not isinstance(env, str):
-        raise UsageError(
-            f"{where}.env must be an environment name, not {_shown(env)}", "write env: local"
-        )
-    for key in ("defaults", "environments"):
-        value = raw.get(key)
-        if value is not None and not isinstance(value, Mapping):
-            raise UsageError(
-                f"{where}.{key} in invoke.yaml must be a mapping, not a {type(value).__name__}",
-                f"write {key}: followed by indented key: value lines",
-            )
-    for name, section in (raw.get("environments") or {}).items():
-        if section is not None and not isinstance(section, Mapping):
-            raise UsageError(
-                f"{where}.environments.{name} in invoke.yaml must be a mapping, not a "
-                f"{type(section).__name__}",
-                "write the environment's settings as indented key: value lines",
-            )
 
 
 def environment_names(raw: Mapping[str, Any]) -> list[str]:
@@ -474,110 +440,3 @@ def validate(s: Settings) -> None:
             f"environment {s.env!r}: {message}",
             f"fix release.environments.{s.env}.{key} in invoke.yaml (or RELEASE_{key.upper()})",
         )
-
-
-def load_yaml_file(path: Path) -> Any:
-    """Parse a YAML file; any problem becomes one line naming the file (and line).
-
-    Checked on the node graph before any Python value is made: duplicate keys are refused with
-    both lines (YAML silently keeps the last one), and so is a document whose alias expansion
-    exceeds MAX_YAML_NODES (an alias "bomb": ten levels of ten aliases is 10**10 nodes, which
-    invoke's own config merge copies until the kernel kills it). Composing never expands
-    aliases, so these checks take memory in proportion to the text.
-    """
-    import yaml
-
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{path} does not exist", "create it or pass the right path") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not a YAML file", "pass a file") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise UsageError(
-            f"{path}: line {line} is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-            "save the file as UTF-8",
-        ) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if node is None:
-            return None
-        _check_nodes(node, path)
-        return yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UsageError(
-            f"{path}:{where} is not valid YAML ({problem})",
-            "fix the YAML at that line (indent with spaces, quote values containing ': ')",
-        ) from None
-    except RecursionError:
-        raise UsageError(f"{path} is nested too deeply", "flatten the YAML") from None
-
-
-def _check_nodes(root: Any, path: Path) -> None:
-    """Duplicate keys, recursive aliases and the size after alias expansion, iteratively (no
-    recursion limit) and once per distinct node (an alias is an edge to a shared node)."""
-    import yaml
-
-    size: dict[int, int] = {}
-    on_path: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if done:
-            on_path.discard(key)
-            children = _children(node)
-            total = 1 + sum(size[id(c)] for c in children)
-            if total > MAX_YAML_NODES:
-                raise UsageError(
-                    f"{path}: line {node.start_mark.line + 1}: aliases expand to more than "
-                    f"{MAX_YAML_NODES} values (a YAML alias bomb?)",
-                    "write the values out instead of nesting aliases (*name) of aliases",
-                )
-            size[key] = total
-            continue
-        if key in size:
-            continue
-        if key in on_path:
-            raise UsageError(
-                f"{path}: line {node.start_mark.line + 1}: an alias refers to itself",
-                "remove the recursive alias",
-            )
-        if isinstance(node, yaml.MappingNode):
-            _no_duplicate_keys(node, path)
-        on_path.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in _children(node))
-
-
-def _children(node: Any) -> list[Any]:
-    import yaml
-
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _no_duplicate_keys(node: Any, path: Path) -> None:
-    import yaml
-
-    seen: dict[str, int] = {}
-    for key_node, _ in node.value:
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        line = key_node.start_mark.line + 1
-        if key_node.value in seen:
-            raise UsageError(
-                f"{path}: line {line}: duplicate key {key_node.value!r} (first on line "
-                f"{seen[key_node.value]}; YAML would silently keep only the last)",
-                "remove or rename one of them",
-            )
-        seen[key_node.value] = line

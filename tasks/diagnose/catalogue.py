@@ -204,7 +204,7 @@ def load_catalogue(path: Path | Traversable = DEFAULT_PATH) -> Catalogue:
     """The catalogue at ``path`` (compiled once per process)."""
     import yaml
 
-    from ..core.config import load_yaml_file
+    from ..core.config_file import load_yaml_file
 
     try:  # libyaml when present: the catalogue is large and read at every diagnosis
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -29,6 +29,7 @@ PURE = [
     "tasks.core.platforms",
     "tasks.core.references",
     "tasks.core.config",
+    "tasks.core.config_file",
     "tasks.core.errors",
     "tasks.core.redact",
     "tasks.image.plan",
@@ -72,6 +73,32 @@ def test_task_modules_load_without_boto3_or_docker() -> None:
     modules = sorted(p.stem for p in (TASKS / "cli").glob("*.py") if p.stem != "__init__")
     loaded = loaded_after_import(", ".join(f"tasks.cli.{m}" for m in modules))
     assert not loaded & {"boto3", "botocore", "docker"}
+
+
+# What building the root collection (`invoke --list`, every task's start) may load of the
+# package's core: Ctrl-C handling, the errors, the invoke.yaml check. Settings, the console,
+# the runtime and the retry policies (tenacity) load when a task runs (bench/README.md).
+STARTUP_CORE = {
+    "tasks.core",
+    "tasks.core.config_file",
+    "tasks.core.errors",
+    "tasks.core.interrupts",
+    "tasks.core.resources",
+}
+
+
+def test_start_up_loads_only_what_listing_the_tasks_needs() -> None:
+    code = (  # tasks.py loaded the way invoke loads it (as the module ``tasks``)
+        "import sys, importlib.util as u; s = u.spec_from_file_location('tasks', 'tasks.py');"
+        " m = u.module_from_spec(s); sys.modules['tasks'] = m; s.loader.exec_module(m);"
+        " print(' '.join(sorted(sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert {m for m in loaded if m.startswith("tasks.core")} == STARTUP_CORE
+    assert not {m.split(".")[0] for m in loaded} & {"tenacity", "colorama", "boto3", "docker"}
 
 
 def _trees() -> list[tuple[Path, ast.AST]]:
