@@ -14,9 +14,12 @@ Two settings, each with a reference measured in this very script:
   (monkeypatched: the registry is not the point here). The fake's phases are its documented
   ones (PROVISIONING 20 s, BUILD 60 s...); a second column sets PROVISIONING to 90 s, the low
   end users report for CodeBuild in a VPC (docs/... migration-safety: 90 s to 5 min). Rows: no
-  plan (reference), the plan as built (estimate, no build), and a separate plan build before the
-  migration build, MODELLED as one more scripted build through the suite's own start and wait
-  (`db.plan --exact` had not merged when this was written: the row shows what it would cost).
+  plan (reference), the plan as built (estimate + lint, no build), and the separate plan build
+  of ``db.plan --exact`` (a release in a confirm environment with ``status_command``, asked
+  instead of ``--yes``: the plan build runs before the prompt, then the migration build; the
+  plan build replays the log of a real local plan build, tests/samples/plan/
+  plan-build-bun-two-of-four.log, with a 5 s BUILD phase). The context is the Bun sample's two
+  migrations plus two new tables (as in tests/integration/test_release_exact_plan.py).
 
     python3 bench/bench_release_plan.py [--runs 3] [--only local|codebuild]
 
@@ -223,12 +226,40 @@ def pushed_sample(registry: daemons.Registry) -> str:
     ).stdout.strip()  # fmt: skip
 
 
-def codebuild_release(pinned: str, provisioning: float, mode: str) -> tuple[float, float]:
+STATUS = ["bun", "src/db/status.ts"]
+ACCEPT = {"require-concurrent-index-creation": "members is created empty in the same migration"}
+PLAN_LOG = ROOT / "tests" / "samples" / "plan" / "plan-build-bun-two-of-four.log"
+
+
+def four_migrations(work: Path) -> Path:
+    context = work / "four"
+    (context / "migrations").mkdir(parents=True, exist_ok=True)
+    for sql in sorted((ROOT / "examples" / "backend" / "migrations").glob("*.sql")):
+        shutil.copy(sql, context / "migrations" / sql.name)
+    (context / "migrations" / "0003_create_audit.sql").write_text(
+        "CREATE TABLE audit (id bigint PRIMARY KEY, note text);\n"
+    )
+    (context / "migrations" / "0004_create_tags.sql").write_text(
+        "CREATE TABLE tags (id bigint PRIMARY KEY, name text);\n"
+    )
+    return context
+
+
+def codebuild_release(
+    pinned: str, context: Path, provisioning: float, mode: str
+) -> tuple[float, float]:
     """(wall, plan) seconds: virtual time advanced + real time spent, for one release."""
     import tasks.image.engine
+    from tasks.codebuild.services import Services
     from tasks.release.db_actions import run_action
     from tasks.release.flow import release
-    from tests.helpers.scripted_codebuild import PHASES, Script, ScriptedCodeBuild, VirtualClock
+    from tests.helpers.scripted_codebuild import (
+        PHASES,
+        Script,
+        ScriptedCodeBuild,
+        VirtualClock,
+        codebuild_lines,
+    )
 
     clock = VirtualClock()
     phases = tuple((n, provisioning if n == "PROVISIONING" else d) for n, d in PHASES)
@@ -236,7 +267,7 @@ def codebuild_release(pinned: str, provisioning: float, mode: str) -> tuple[floa
     fake.projects.add("daadaar-migrations")
     try:
         fake.scripts = [Script(phases=phases)]
-        seed = run_action(runtime(clock, plan=False), "migrate", image=pinned, yes=True)
+        seed = run_action(runtime(clock, context, plan=False), "migrate", image=pinned, yes=True)
         assert seed["status"] == "SUCCEEDED", seed  # the history the estimate compares with
         originals = (tasks.image.engine.check_platform, tasks.image.engine.push_image)
 
@@ -250,17 +281,21 @@ def codebuild_release(pinned: str, provisioning: float, mode: str) -> tuple[floa
         tasks.image.engine.check_platform, tasks.image.engine.push_image = check, push
         spent: list[float] = []
         try:
-            rt = runtime(clock, plan=mode != "none")
+            rt = runtime(clock, context, plan=mode != "none", exact=mode == "separate")
+            if mode == "separate":  # the plan build (5 s BUILD), then the migration build
+                short = Script(phases=tuple((n, 5.0 if n == "BUILD" else d) for n, d in phases))
+                short.lines = codebuild_lines(short, PLAN_LOG.read_text().splitlines())
+                fake.scripts = [short, Script(phases=phases)]
+                rt.part(Services).ask = lambda question: True  # a person confirms
+            else:
+                fake.scripts = [Script(phases=phases)]
             t0, r0 = clock.t, time.perf_counter()
             with timed_plans(spent):
-                if mode == "separate":  # MODELLED: one more build (provisioning + a short BUILD)
-                    short = tuple((n, 5.0 if n == "BUILD" else d) for n, d in phases)
-                    fake.scripts = [Script(phases=short), Script(phases=phases)]
-                    run_action(runtime(clock, plan=False), "migrate", image=pinned, yes=True)
-                else:
-                    fake.scripts = [Script(phases=phases)]
-                result = release(rt, yes=True)
+                result = release(rt, yes=mode != "separate")
             assert all(s["status"] == "ok" for s in result["steps"]), result["steps"]
+            if mode == "separate":  # the plan is the plan build: its step's (virtual) time
+                spent = [float(s["duration"]) for s in result["steps"] if s["name"] == "db.plan"]
+                assert len(spent) == 1, result["steps"]
             wall = (clock.t - t0) + (time.perf_counter() - r0)
         finally:
             tasks.image.engine.check_platform, tasks.image.engine.push_image = originals
@@ -269,13 +304,15 @@ def codebuild_release(pinned: str, provisioning: float, mode: str) -> tuple[floa
         fake.uninstall()
 
 
-def runtime(clock: Any, *, plan: bool) -> Any:
+def runtime(clock: Any, context: Path, *, plan: bool, exact: bool = False) -> Any:
     from tasks.core.aws import AwsFactory
     from tasks.core.commands import CommandRunner
     from tasks.core.runtime import Runtime
     from tasks.wiring import wire
 
-    flags = {"context": str(ROOT / "examples" / "backend")}
+    flags: dict[str, Any] = {"context": str(context), "accept_rules": ACCEPT}
+    if exact:
+        flags["status_command"] = STATUS
     settings = load_settings(raw_config(plan), env="prod", flags=flags, environ=dict(os.environ))
     console = Console(out=io.StringIO(), err=io.StringIO(), color=False)
     rt = Runtime(
@@ -287,12 +324,13 @@ def runtime(clock: Any, *, plan: bool) -> Any:
     return rt
 
 
-def bench_codebuild(registry: daemons.Registry, runs: int) -> None:
+def bench_codebuild(registry: daemons.Registry, work: Path, runs: int) -> None:
     pinned = pushed_sample(registry)
+    context = four_migrations(work)
     rows = (
         ("none", "without the plan (reference)"),
         ("estimate", "with the plan as built (estimate + lint, no build)"),
-        ("separate", "with a separate plan build first (MODELLED: one more build)"),
+        ("separate", "with the separate plan build (db.plan --exact, before the prompt)"),
     )
     table: dict[tuple[str, float], list[tuple[float, float]]] = {}
     with moto():
@@ -300,10 +338,10 @@ def bench_codebuild(registry: daemons.Registry, runs: int) -> None:
             for _ in range(runs):
                 for mode, _label in rows:
                     table.setdefault((mode, provisioning), []).append(
-                        codebuild_release(pinned, provisioning, mode)
+                        codebuild_release(pinned, context, provisioning, mode)
                     )
     print(f"\n### Scripted CodeBuild ({runs} runs each; virtual time + real compute)\n")
-    print("| release --env prod | PROVISIONING 20 s (the fake's) | vs ref | PROVISIONING 90 s | vs ref | the plan itself (real) |")  # fmt: skip
+    print("| release --env prod | PROVISIONING 20 s (the fake's) | vs ref | PROVISIONING 90 s | vs ref | the plan itself (20 s / 90 s) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     refs = {p: statistics.median(w for w, _ in table[("none", p)]) for p in (20.0, 90.0)}
     for mode, label in rows:
@@ -311,8 +349,8 @@ def bench_codebuild(registry: daemons.Registry, runs: int) -> None:
         for p in (20.0, 90.0):
             wall = statistics.median(w for w, _ in table[(mode, p)])
             cells += [f"{wall:.1f} s", f"{wall / refs[p]:.2f}x"]
-        plan = statistics.median(s for _, s in table[(mode, 20.0)] + table[(mode, 90.0)])
-        print(f"| {label} | {' | '.join(cells)} | {plan:.2f} s |")
+        plans = [statistics.median(s for _, s in table[(mode, p)]) for p in (20.0, 90.0)]
+        print(f"| {label} | {' | '.join(cells)} | {plans[0]:.2f} s / {plans[1]:.2f} s |")
 
 
 def main() -> None:
@@ -326,7 +364,7 @@ def main() -> None:
         if args.only in (None, "local"):
             bench_local(registry, work, args.runs)
         if args.only in (None, "codebuild"):
-            bench_codebuild(registry, args.runs)
+            bench_codebuild(registry, work, args.runs)
     finally:
         os.kill(registry.pid, 15)
         shutil.rmtree(work, ignore_errors=True)
