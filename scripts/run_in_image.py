@@ -150,10 +150,57 @@ def _applied(value: object) -> list[dict[str, str]]:
     return out
 
 
+# prisma migrate status (weak: Prisma cannot be installed where this was written; its wording is
+# from prisma/prisma packages/migrate/src/commands/MigrateStatus.ts and its tests, samples in
+# tests/samples/plan/prisma/). Prisma 4.3+ exits 1 whenever anything is pending.
+_PRISMA_FOUND = re.compile(r"(?:\d+ migrations? found|No migration found) in prisma/migrations")
+_PRISMA_PENDING = re.compile(r"(?:Following|The) migrations? have not yet been applied:")
+_PRISMA_MISSING = re.compile(
+    r"The migrations? from the database are not found locally in prisma/migrations:"
+)
+_PRISMA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+
+
+def _prisma_listed(lines: list[str], start: int) -> list[str]:
+    names: list[str] = []
+    for line in lines[start + 1 :]:
+        if not line:
+            break
+        if not _PRISMA_NAME.fullmatch(line):
+            raise ValueError(f"prisma migrate status listed {line[:60]!r} as a migration name")
+        names.append(line)
+    if not names:
+        raise ValueError("prisma migrate status announced migrations but listed none")
+    return names
+
+
+def read_prisma(lines: list[str]) -> dict[str, object] | None:
+    """``prisma migrate status`` normalised (None: not prisma's output); only the pending
+    migrations are named by prisma, so ``applied`` stays empty."""
+    found = [ln for ln in lines if _PRISMA_FOUND.fullmatch(ln)]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise ValueError("it printed more than one prisma migrate status")
+    if any(re.fullmatch(r"Following migrations? have failed:", ln) for ln in lines):
+        raise ValueError("prisma migrate status reports failed migrations (prisma migrate resolve)")
+    if "The current database is not managed by Prisma Migrate." in lines:
+        raise ValueError("prisma says the database is not managed by Prisma Migrate (baseline it)")
+    out: dict[str, object] = {"tool": "prisma", "applied": [], "pending": []}
+    for index, line in enumerate(lines):
+        if _PRISMA_PENDING.fullmatch(line):
+            out["pending"] = _prisma_listed(lines, index)
+        elif _PRISMA_MISSING.fullmatch(line):
+            out["missing"] = _prisma_listed(lines, index)
+    if not out["pending"] and "Database schema is up to date!" not in lines:
+        raise ValueError("prisma migrate status stopped before its verdict")
+    return out
+
+
 def read_status(output: str) -> dict[str, object]:
     """The status, normalised to the protocol's body (tool, applied, pending, missing, changed),
-    from exactly one MIGRATION-STATUS/1 line or from knex migrate:list; ValueError (one line)
-    otherwise. The suite reads the normalised line this program prints with
+    from exactly one MIGRATION-STATUS/1 line, from knex migrate:list or from prisma migrate
+    status; ValueError (one line) otherwise. The suite reads the normalised line this program prints with
     tasks/release/status.py (the protocol's one definition)."""
     lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines()]
     protocol = [ln for ln in lines if ln.startswith(STATUS_PREFIX)]
@@ -190,9 +237,14 @@ def read_status(output: str) -> dict[str, object]:
     if set(sections) == {"Completed", "Pending"}:
         applied = [{"name": name} for name in sections["Completed"]]
         return {"tool": "knex", "applied": applied, "pending": sections["Pending"]}
+    prisma = read_prisma(lines)
+    if prisma is not None:
+        return prisma
     if not output.strip():
         raise ValueError("it printed nothing")
-    raise ValueError(f"it printed no {STATUS_PREFIX} line and no knex migrate:list output")
+    raise ValueError(
+        f"it printed no {STATUS_PREFIX} line, no knex migrate:list and no prisma migrate status"
+    )
 
 
 def exact_status(
@@ -221,9 +273,14 @@ def exact_status(
     for line in (proc.stdout + proc.stderr).splitlines():
         print(f"  status | {line}", flush=True)
     try:
-        if proc.returncode != 0:
+        output = proc.stdout + proc.stderr
+        # prisma migrate status exits 1 when something is pending (4.3+): its output decides
+        prisma = proc.returncode == 1 and any(
+            _PRISMA_FOUND.fullmatch(ln.strip()) for ln in output.splitlines()
+        )
+        if proc.returncode != 0 and not prisma:
             raise ValueError(f"it exited {proc.returncode}")
-        status = read_status(proc.stdout + proc.stderr)
+        status = read_status(output)
     except ValueError as err:
         print(
             f"error: the migration status command's output is unreadable: {err}; nothing was "
