@@ -43,6 +43,8 @@ import shlex
 import subprocess
 import sys
 import tarfile
+import types
+from typing import Any
 
 USAGE = 2
 STATUS_UNREADABLE = 26  # the status command's output is not a readable status (issue 14)
@@ -126,125 +128,46 @@ def docker_argv(
     return [*out, "--entrypoint", argv[0], image, *argv[1:]]
 
 
-def _names(value: object, key: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ValueError(f"its {STATUS_PREFIX} {key!r} is not a list of names")
-    return list(value)
+# tasks/release/status.py, the protocol's one parser: its source is put here when the buildspec
+# is rendered (tasks/local/buildspec.py, runner_program), and it runs as a module of its own
+STATUS_PY = ""
 
 
-def _applied(value: object) -> list[dict[str, str]]:
-    if not isinstance(value, list):
-        raise ValueError(f"its {STATUS_PREFIX} 'applied' is not a list")
-    out = []
-    for item in value:
-        if isinstance(item, str) and item:
-            out.append({"name": item})
-        elif isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"]:
-            entry = {"name": item["name"]}
-            entry.update({k: str(item[k]) for k in ("at", "checksum") if item.get(k)})
-            out.append(entry)
-        else:
-            raise ValueError(f"an entry of its {STATUS_PREFIX} 'applied' has no name")
-    return out
+def status_module() -> Any:
+    """tasks/release/status.py, loaded from STATUS_PY (once)."""
+    name = "migration_status"
+    if name not in sys.modules:
+        if not STATUS_PY:
+            raise ValueError("this run_in_image.py carries no status parser (render the buildspec)")
+        module = types.ModuleType(name)
+        sys.modules[name] = module  # dataclasses look their module up while the class is made
+        exec(compile(STATUS_PY, "status.py", "exec"), module.__dict__)
+    return sys.modules[name]
 
 
-# prisma migrate status (weak: Prisma cannot be installed where this was written; its wording is
-# from prisma/prisma packages/migrate/src/commands/MigrateStatus.ts and its tests, samples in
-# tests/samples/plan/prisma/). Prisma 4.3+ exits 1 whenever anything is pending.
-_PRISMA_FOUND = re.compile(r"(?:\d+ migrations? found|No migration found) in prisma/migrations")
-_PRISMA_PENDING = re.compile(r"(?:Following|The) migrations? have not yet been applied:")
-_PRISMA_MISSING = re.compile(
-    r"The migrations? from the database are not found locally in prisma/migrations:"
-)
-_PRISMA_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+def _is_prisma(status: Any, output: str) -> bool:
+    """The output is prisma's status (readable or not): its own reason beats its exit 1."""
+    try:
+        return status.parse_prisma_status(output.splitlines()) is not None
+    except status.StatusError:
+        return True
 
 
-def _prisma_listed(lines: list[str], start: int) -> list[str]:
-    names: list[str] = []
-    for line in lines[start + 1 :]:
-        if not line:
-            break
-        if not _PRISMA_NAME.fullmatch(line):
-            raise ValueError(f"prisma migrate status listed {line[:60]!r} as a migration name")
-        names.append(line)
-    if not names:
-        raise ValueError("prisma migrate status announced migrations but listed none")
-    return names
-
-
-def read_prisma(lines: list[str]) -> dict[str, object] | None:
-    """``prisma migrate status`` normalised (None: not prisma's output); only the pending
-    migrations are named by prisma, so ``applied`` stays empty."""
-    found = [ln for ln in lines if _PRISMA_FOUND.fullmatch(ln)]
-    if not found:
-        return None
-    if len(found) > 1:
-        raise ValueError("it printed more than one prisma migrate status")
-    if any(re.fullmatch(r"Following migrations? have failed:", ln) for ln in lines):
-        raise ValueError("prisma migrate status reports failed migrations (prisma migrate resolve)")
-    if "The current database is not managed by Prisma Migrate." in lines:
-        raise ValueError("prisma says the database is not managed by Prisma Migrate (baseline it)")
-    out: dict[str, object] = {"tool": "prisma", "applied": [], "pending": []}
-    for index, line in enumerate(lines):
-        if _PRISMA_PENDING.fullmatch(line):
-            out["pending"] = _prisma_listed(lines, index)
-        elif _PRISMA_MISSING.fullmatch(line):
-            out["missing"] = _prisma_listed(lines, index)
-    if not out["pending"] and "Database schema is up to date!" not in lines:
-        raise ValueError("prisma migrate status stopped before its verdict")
-    return out
-
-
-def read_status(output: str) -> dict[str, object]:
-    """The status, normalised to the protocol's body (tool, applied, pending, missing, changed),
-    from exactly one MIGRATION-STATUS/1 line, from knex migrate:list or from prisma migrate
-    status; ValueError (one line) otherwise. The suite reads the normalised line this program prints with
-    tasks/release/status.py (the protocol's one definition)."""
-    lines = [ln.strip() for ln in re.sub(r"\x1b\[[0-9;]*m", "", output).splitlines()]
-    protocol = [ln for ln in lines if ln.startswith(STATUS_PREFIX)]
-    if len(protocol) > 1:
-        raise ValueError(f"it printed {len(protocol)} {STATUS_PREFIX} lines")
-    if protocol:
-        try:
-            body = json.loads(protocol[0][len(STATUS_PREFIX) :])
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"its {STATUS_PREFIX} JSON is invalid ({exc.msg})") from exc
-        if not isinstance(body, dict) or "pending" not in body or "applied" not in body:
-            raise ValueError(f"its {STATUS_PREFIX} JSON needs the lists applied and pending")
-        out: dict[str, object] = {"tool": str(body.get("tool") or "unknown")}
-        out["applied"] = _applied(body["applied"])
-        out["pending"] = _names(body["pending"], "pending")
-        for key in ("missing", "changed"):
-            names = _names(body.get(key), key)
-            if names:
-                out[key] = names
-        return out
-    sections: dict[str, list[str]] = {}
-    current = ""
-    for line in lines:
-        found = re.fullmatch(r"Found (\d+) (Completed|Pending) Migration file/files\.", line)
-        none = re.fullmatch(r"No (Completed|Pending) Migration files Found\.", line)
-        if found:
-            current = found.group(2)
-            sections[current] = []
-        elif none:
-            sections[none.group(1)] = []
-            current = ""
-        elif current and line:
-            sections[current].append(line)
-    if set(sections) == {"Completed", "Pending"}:
-        applied = [{"name": name} for name in sections["Completed"]]
-        return {"tool": "knex", "applied": applied, "pending": sections["Pending"]}
-    prisma = read_prisma(lines)
-    if prisma is not None:
-        return prisma
-    if not output.strip():
-        raise ValueError("it printed nothing")
-    raise ValueError(
-        f"it printed no {STATUS_PREFIX} line, no knex migrate:list and no prisma migrate status"
-    )
+def read_status(output: str, exit_status: int = 0) -> dict[str, Any]:
+    """The status as the protocol's body (tool, applied, pending, missing, changed), read by the
+    suite's own parser; ValueError (one line) when it cannot be read. A non-zero exit status
+    refuses it, except prisma's: `prisma migrate status` exits 1 whenever something is pending."""
+    status = status_module()
+    try:
+        found = status.read_status(output)
+    except status.StatusError as err:
+        if exit_status and not _is_prisma(status, output):
+            raise ValueError(f"it exited {exit_status}") from None
+        raise ValueError(str(err)) from None
+    if exit_status and found.tool != "prisma":
+        raise ValueError(f"it exited {exit_status}")
+    body: dict[str, Any] = json.loads(found.line()[len(STATUS_PREFIX) :])
+    return body
 
 
 def exact_status(
@@ -257,7 +180,10 @@ def exact_status(
 ) -> tuple[int, dict[str, object]]:
     """(0, status) with the exact status, read in the pinned image and printed as the record;
     a status that cannot be read is (26, {}): the build stops before any migration."""
-    fix = "make status_command print one MIGRATION-STATUS/1 line (docs/plan.md: Migration status protocol)"
+    fix = (
+        "make status_command print one MIGRATION-STATUS/1 line (docs/plan.md: Migration status "
+        "protocol), or use knex migrate:list or prisma migrate status"
+    )
     try:
         argv = argv_from(environ["STATUS_COMMAND"], "STATUS_COMMAND")
     except ConfigError as err:
@@ -273,14 +199,7 @@ def exact_status(
     for line in (proc.stdout + proc.stderr).splitlines():
         print(f"  status | {line}", flush=True)
     try:
-        output = proc.stdout + proc.stderr
-        # prisma migrate status exits 1 when something is pending (4.3+): its output decides
-        prisma = proc.returncode == 1 and any(
-            _PRISMA_FOUND.fullmatch(ln.strip()) for ln in output.splitlines()
-        )
-        if proc.returncode != 0 and not prisma:
-            raise ValueError(f"it exited {proc.returncode}")
-        status = read_status(output)
+        status = read_status(proc.stdout + proc.stderr, proc.returncode)
     except ValueError as err:
         print(
             f"error: the migration status command's output is unreadable: {err}; nothing was "

@@ -26,6 +26,12 @@ def read_text(name: str) -> str:
     return resource(name).read_text(encoding="utf-8")
 
 
+def package_text(package: str, name: str) -> str:
+    """A source file of one of the suite's own packages, read as data (the migration build
+    carries ``release/status.py``: tasks/local/buildspec.py, runner_program)."""
+    return importlib.resources.files(f"{TOP}.{package}").joinpath(name).read_text(encoding="utf-8")
+
+
 @contextlib.contextmanager
 def as_path(name: str) -> Iterator[Path]:
     """A real file path for the resource (for a program that must run it)."""

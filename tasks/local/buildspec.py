@@ -268,9 +268,28 @@ def read_text(path: Path, source: str = "") -> str:
         ) from None
 
 
+STATUS_PARSER_LINE = 'STATUS_PY = ""'  # in scripts/run_in_image.py
+
+
+def runner_program() -> str:
+    """``scripts/run_in_image.py`` as the build runs it: with the suite's own migration-status
+    parser (``tasks/release/status.py``) in its ``STATUS_PY``, so the build reads a status
+    exactly as the suite does (one parser; a JSON string is a valid Python literal)."""
+    from ..core import resources
+
+    runner = resources.read_text("run_in_image.py")
+    parser = resources.package_text("release", "status.py")
+    if runner.count(STATUS_PARSER_LINE) != 1:
+        raise BuildspecError(
+            f"run_in_image.py must hold the line {STATUS_PARSER_LINE!r} exactly once",
+            "restore scripts/run_in_image.py from the suite's release",
+        )
+    return runner.replace(STATUS_PARSER_LINE, "STATUS_PY = " + json.dumps(parser), 1)
+
+
 def project_buildspec(path: Path, secret: str) -> str:
     """``for_codebuild`` of a buildspec file with the suite's own ``scripts/db_probe.py`` and
-    ``scripts/run_in_image.py``."""
+    ``scripts/run_in_image.py`` (``runner_program``: with the status parser)."""
     from ..core import resources  # package data: the same files, installed or not
 
     source = _display(path)
@@ -280,7 +299,7 @@ def project_buildspec(path: Path, secret: str) -> str:
         secret,
         resources.read_text("db_probe.py"),
         source,
-        resources.read_text("run_in_image.py"),
+        runner_program(),
     )
 
 

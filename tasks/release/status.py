@@ -17,6 +17,10 @@ file/files.", "No Pending Migration files Found." and one file name per line), a
 ``prisma migrate status`` where it is unambiguous (see :func:`parse_prisma_status`; its wording
 is from Prisma's source and tests, not from a run here: weak). Anything else, or no line at
 all, is refused with one line: the release stops before it migrates.
+
+The migration build runs this very module (``scripts/run_in_image.py`` carries its source,
+put in when the buildspec is rendered: ``tasks/local/buildspec.py`` ``runner_program``), so it
+imports nothing but the standard library at module level.
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from ..core.errors import MigrationStatusError
 
 PREFIX = "MIGRATION-STATUS/1 "
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -252,6 +254,8 @@ def read_status(output: str) -> Status:
 
 def status_or_refusal(output: str) -> Status:
     """:func:`read_status`, its refusal as the suite's one-line error (exit 26)."""
+    from ..core.errors import MigrationStatusError  # here: the build runs this module alone
+
     try:
         return read_status(output)
     except StatusError as err:

@@ -194,7 +194,7 @@ def test_a_pending_file_the_suite_did_not_approve_stops_the_build_with_27(
     ("status", "words"),
     [
         (["bun", "-e", "console.log('all good')"], "printed no MIGRATION-STATUS/1 line"),
-        (["bun", "-e", "process.exit(0)"], "it printed nothing"),
+        (["bun", "-e", "process.exit(0)"], "the status command printed nothing"),
     ],
 )
 def test_a_status_command_printing_garbage_or_nothing_stops_the_release_before_migrating(

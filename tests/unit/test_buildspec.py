@@ -325,7 +325,15 @@ def test_project_buildspec_is_self_contained_for_a_no_source_project() -> None:
     commands = [c for p in spec.phases for c in p.commands]
     assert 'python3 -c "$DB_PROBE_PY" --timeout "$DB_PROBE_TIMEOUT"' in commands
     assert buildspec.RUNNER_PLACEHOLDER not in text
-    assert variables["RUN_IN_IMAGE_PY"] == (ROOT / "scripts/run_in_image.py").read_text()
+    # the runner as the build runs it: the repository's file with the suite's status parser in
+    assert variables["RUN_IN_IMAGE_PY"] == buildspec.runner_program()
+    assert (
+        variables["RUN_IN_IMAGE_PY"].replace(
+            "STATUS_PY = " + json.dumps((ROOT / "tasks/release/status.py").read_text()),
+            'STATUS_PY = ""',
+        )
+        == (ROOT / "scripts/run_in_image.py").read_text()
+    )
     assert '[ "$RUN_SEED" != "true" ] || python3 -c "$RUN_IN_IMAGE_PY" seed\n' in commands
 
 

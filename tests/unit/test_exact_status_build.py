@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from tasks.local.buildspec import runner_program
 from tasks.release.status import parse_line, status_from_log
 
-RUNNER = Path(__file__).resolve().parents[2] / "scripts" / "run_in_image.py"
+ROOT = Path(__file__).resolve().parents[2]
+RUNNER = ROOT / "scripts" / "run_in_image.py"
 IMAGE = "reg/app@sha256:" + "a" * 64
 FOUR = {
     "migrations/0001_drop.sql": b"ALTER TABLE users DROP COLUMN nickname;\n",
@@ -68,6 +70,7 @@ def run(
     action: str,
     *,
     status: str = TWO_OF_FOUR,
+    status_exit: int = 0,
     files: dict[str, bytes] | None = None,
     **env: str,
 ) -> tuple[int, str, list[list[str]]]:
@@ -76,7 +79,7 @@ def run(
     calls, state = tmp_path / "calls.jsonl", tmp_path / "state.json"
     calls.unlink(missing_ok=True)
     held = {k: v.decode() for k, v in (FOUR if files is None else files).items()}
-    state.write_text(json.dumps({"status": status, "files": held}))
+    state.write_text(json.dumps({"status": status, "status_exit": status_exit, "files": held}))
     fake = bindir / "docker"
     fake.write_text(
         f"#!{sys.executable}\nSTATE = {str(state)!r}\nCALLS = {str(calls)!r}\n" + FAKE_DOCKER
@@ -90,7 +93,7 @@ def run(
         **env,
     }
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER.read_text(), action],
+        [sys.executable, "-c", runner_program(), action],
         env=environ,
         capture_output=True,
         text=True,
@@ -235,3 +238,19 @@ def test_the_buildspec_runs_the_plan_path_only_when_run_plan_is_true() -> None:
     assert build is not None
     commands = [c.strip() for c in build.commands]
     assert '[ "$RUN_PLAN" != "true" ] || python3 -c "$RUN_IN_IMAGE_PY" plan' in commands
+
+
+def test_the_build_reads_a_status_with_the_suites_own_parser(tmp_path: Path) -> None:
+    """One parser: the build runs tasks/release/status.py (put into run_in_image.py when the
+    buildspec is rendered), so prisma's status (its exit 1 while something is pending included)
+    is read in the build exactly as the suite reads it."""
+    prisma = (ROOT / "tests" / "samples" / "plan" / "prisma" / "pending.txt").read_text()
+    rc, out, _ = run(tmp_path, "plan", status=prisma, status_exit=1)
+    assert rc == 0, out
+    status = status_from_log(out.splitlines())
+    assert (status.tool, status.pending) == ("prisma", ("20201231000000_init",))
+    # any other tool exiting non-zero is refused, whatever it printed
+    (tmp_path / "again").mkdir()
+    rc, out, _ = run(tmp_path / "again", "plan", status=TWO_OF_FOUR, status_exit=1)
+    assert rc == 26 and "unreadable: it exited 1; nothing was migrated" in out
+    assert 'STATUS_PY = ""' in RUNNER.read_text()  # the repository file carries no copy

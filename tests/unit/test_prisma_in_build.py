@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tasks.local.buildspec import runner_program
 from tasks.release.status import status_from_log
-from tests.unit.test_exact_status_build import FAKE_DOCKER, IMAGE, RUNNER
+from tests.unit.test_exact_status_build import FAKE_DOCKER, IMAGE
 
 PRISMA = Path(__file__).resolve().parents[1] / "samples" / "plan" / "prisma"
 
@@ -30,7 +31,7 @@ def plan_build(tmp_path: Path, output: str, exit_status: int) -> tuple[int, str]
     )
     fake.chmod(0o755)
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER.read_text(), "plan"],
+        [sys.executable, "-c", runner_program(), "plan"],  # as the buildspec carries it
         env={
             "PATH": f"{bindir}:{os.environ['PATH']}",
             "IMAGE_URI": IMAGE,
@@ -63,7 +64,7 @@ def test_prisma_up_to_date_and_diverged_histories(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("sample", "code", "words"),
     [
-        ("failed.txt", 1, "reports failed migrations"),
+        ("failed.txt", 1, "reports failed migration(s)"),
         ("baseline.txt", 1, "not managed by Prisma Migrate"),
         ("unreachable.txt", 1, "it exited 1"),  # not prisma's status at all: the exit decides
     ],

@@ -16,6 +16,7 @@ from tasks.core.config import Settings
 from tasks.core.console import Console
 from tasks.core.errors import ConfirmationRequired, ExitCode, MigrationBlocked, UsageError
 from tasks.core.runtime import Runtime
+from tasks.local.buildspec import runner_program
 from tasks.release import flow
 from tasks.release.lint import (
     Finding,
@@ -311,7 +312,7 @@ def _build(tmp_path: Path, status_output: str, status_exit: int = 0) -> tuple[in
         "PGOPTIONS": "-c lock_timeout=5s",
     }
     proc = subprocess.run(
-        [sys.executable, "-c", RUNNER.read_text(), "migrate"],
+        [sys.executable, "-c", runner_program(), "migrate"],
         env=env,
         capture_output=True,
         text=True,
@@ -325,7 +326,7 @@ def _build(tmp_path: Path, status_output: str, status_exit: int = 0) -> tuple[in
 @pytest.mark.parametrize(
     ("output", "code", "words"),
     [
-        ("", 0, "it printed nothing"),
+        ("", 0, "printed nothing"),
         ("Segmentation fault (core dumped)\n", 0, "no MIGRATION-STATUS/1 line"),
         ("MIGRATION-STATUS/1 {oops\n", 0, "JSON is invalid"),
         ('MIGRATION-STATUS/1 {"applied": [], "pending": []}\n', 3, "it exited 3"),

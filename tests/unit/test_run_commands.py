@@ -182,7 +182,9 @@ def _run_runner(tmp_path: Path, action: str, **variables: str) -> tuple[int, str
     fake.chmod(0o755)
     env = {"PATH": f"{bindir}:{os.environ['PATH']}", "IMAGE_URI": "reg/app@sha256:" + "a" * 64}
     env.update(variables)
-    source = RUNNER.read_text()
+    from tasks.local.buildspec import runner_program
+
+    source = runner_program()  # the file as the buildspec carries it (with the status parser)
     proc = subprocess.run(  # exactly as the embedded buildspec runs it: python3 -c "$VAR" ...
         [sys.executable, "-c", source, action],
         env=env,
