@@ -373,3 +373,15 @@ def test_the_docstring_reader_takes_the_names_before_the_first_semicolon() -> No
         == set()
     )
     assert declared_imports("Job only.", STAGE_RULES) is None
+
+
+def test_the_readme_layout_names_the_package_of_every_stage_in_data_flow_order() -> None:
+    text = (ROOT / "README.md").read_text()
+    layout = text[text.index("## Layout") :]
+    layout = layout[: layout.index("\n## ", 1)]
+    named = ["tasks/wiring.py" if s == "wiring" else f"tasks/{s}/" for s in STAGE_RULES]
+    assert [n for n in named if n not in layout] == []
+    flow = layout[layout.index("```") : layout.index("```", layout.index("```") + 3)]
+    assert [flow.index(s) for s in ("core", "image", "codebuild", "diagnose")] == sorted(
+        flow.index(s) for s in ("core", "image", "codebuild", "diagnose")
+    )
