@@ -59,6 +59,11 @@ def wait_build(rt: Runtime, build_id: str, *, timeout: float | None = None) -> d
     return follow_build(rt, build, timeout=timeout, owner=False)
 
 
+def announce(rt: Runtime, build: Build) -> None:
+    rt.console.ok(f"started build {build.id}")
+    announce_links(rt, build)
+
+
 def announce_links(rt: Runtime, build: Build) -> None:
     if build.console_url:
         rt.console.detail("console", build.console_url)

@@ -1,9 +1,10 @@
 """The collaborators an action works with, taken from the run's ``Services``: the AWS caller
 (one retry layer), the build backend ``tasks.wiring`` chose for the runner, and the waiter that
-follows a build; plus the two settings every action reads (the project, the timeout)."""
+follows a build; plus what every action reads (the project, the timeout, the run's invocation id)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from ..codebuild.services import Services
 from ..codebuild.wait import Waiter
 from ..core.errors import UsageError
 from ..core.runtime import Runtime
+from .state import ReleaseState
 
 
 def caller_for(rt: Runtime) -> AwsCaller:
@@ -84,3 +86,11 @@ def project_name(rt: Runtime) -> str:
 
 def timeout_seconds(rt: Runtime, minutes: float | None) -> float:
     return float(minutes if minutes is not None else rt.settings.timeout) * 60.0
+
+
+def invocation_id(rt: Runtime) -> str:
+    """One id per run: retries inside it share the idempotency token; a new run gets a new one."""
+    state = rt.part(ReleaseState)
+    if state.invocation_id is None:
+        state.invocation_id = rt.environ.get("RELEASE_INVOCATION_ID") or uuid.uuid4().hex
+    return state.invocation_id

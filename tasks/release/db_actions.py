@@ -14,29 +14,20 @@ runner (CodeBuild, or the local runner when ``runner: local``), or a test's
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from ..codebuild.commands import command_for, display, where
-from ..codebuild.model import Build, StartRequest
+from ..codebuild.model import StartRequest
 from ..core.errors import SuiteError
 from ..core.interrupts import deferred_interrupts
 from ..core.runtime import Runtime
 from . import start
-from .builds import announce_links, follow_build
-from .collaborators import backend_for, project_name
+from .builds import announce, follow_build
+from .collaborators import backend_for, invocation_id, project_name
 from .guards import confirm, pinned_image, refuse_if_running, seed_script
 from .state import ReleaseState
 
 ACTION_NAMES = {"migrate": "migrations", "seed": "seed"}
-
-
-def invocation_id(rt: Runtime) -> str:
-    """One id per run: retries inside it share the idempotency token; a new run gets a new one."""
-    state = rt.part(ReleaseState)
-    if state.invocation_id is None:
-        state.invocation_id = rt.environ.get("RELEASE_INVOCATION_ID") or uuid.uuid4().hex
-    return state.invocation_id
 
 
 def start_request(rt: Runtime, action: str, image: str, script: str | None) -> StartRequest:
@@ -55,11 +46,6 @@ def worker_request(rt: Runtime) -> start.WorkerRequest | None:
         return None
     backend = backend_for(rt)
     return backend.worker_request if isinstance(backend, start.HandsWorkerRequest) else None
-
-
-def announce(rt: Runtime, build: Build) -> None:
-    rt.console.ok(f"started build {build.id}")
-    announce_links(rt, build)
 
 
 def run_action(

@@ -169,7 +169,7 @@ def plan_request(rt: Runtime, project: str, image: str) -> StartRequest:
     STATUS_COMMAND and PGOPTIONS, with its own idempotency token (``start.start_request``,
     which the dry run renders too)."""
     from . import start
-    from .db_actions import invocation_id
+    from .collaborators import invocation_id
 
     return start.start_request(rt.settings, project, "plan", image, None, invocation_id(rt))
 
@@ -191,9 +191,8 @@ def run_plan_build(
     older buildspec on the project) is one line, exit 26."""
     from ..codebuild.commands import display
     from ..core.interrupts import deferred_interrupts
-    from .builds import follow_build
+    from .builds import announce, follow_build
     from .collaborators import backend_for, project_name
-    from .db_actions import announce
     from .guards import refuse_if_running
 
     needs_status_command(rt, settings)

@@ -236,3 +236,51 @@ def declared_imports(docstring: str, stages: Iterable[str]) -> set[str] | None:
             words = set(re.findall(r"[a-z]+", allowed))
             return {s for s in stages if s in words}
     return None
+
+
+# -- cycles ------------------------------------------------------------------------------------
+def import_cycles(graph: Mapping[str, list[Import]]) -> list[list[str]]:
+    """Groups of the package's modules that import each other, directly or through others,
+    counting lazy imports (a cycle a lazy import hides is still a cycle) but not type-only
+    ones (mypy resolves those without running anything). Tarjan's algorithm, iteratively."""
+    edges = {
+        name: sorted({i.target for i in found if not i.type_only and i.target in graph} - {name})
+        for name, found in graph.items()
+    }
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in sorted(edges):
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, child = work.pop()
+            if child == 0:
+                index[node] = low[node] = len(index)
+                stack.append(node)
+                on_stack.add(node)
+            if child < len(edges[node]):
+                work.append((node, child + 1))
+                nxt = edges[node][child]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            for nxt in edges[node]:
+                if nxt in on_stack:
+                    low[node] = min(low[node], low[nxt])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    cycles.append(sorted(group))
+    return cycles

@@ -16,6 +16,7 @@ import pytest
 from tests.helpers.imports import (
     declared_imports,
     external,
+    import_cycles,
     imports_of,
     layering_violations,
     package_imports,
@@ -385,3 +386,26 @@ def test_the_readme_layout_names_the_package_of_every_stage_in_data_flow_order()
     assert [flow.index(s) for s in ("core", "image", "codebuild", "diagnose")] == sorted(
         flow.index(s) for s in ("core", "image", "codebuild", "diagnose")
     )
+
+
+# -- no cycle, not even one a lazy import hides -------------------------------------------------
+
+
+def test_no_module_imports_itself_back_even_lazily() -> None:
+    assert import_cycles(package_imports(ROOT)) == []
+
+
+def test_the_cycle_check_sees_a_cycle_a_lazy_import_hides(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "tasks/release/a.py": "from . import b\n",
+            "tasks/release/b.py": "def f():\n    from .c import g\n",
+            "tasks/release/c.py": "def g():\n    from . import a\n",
+            "tasks/release/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import e\n",
+            "tasks/release/e.py": "from . import d\n",
+        },
+    )
+    assert import_cycles(package_imports(root)) == [
+        ["tasks.release.a", "tasks.release.b", "tasks.release.c"]
+    ]

@@ -19,7 +19,7 @@ from tasks.core.console import Console
 from tasks.core.errors import UsageError
 from tasks.core.runtime import Runtime
 from tasks.provision.doctor import BuildHistory, check_timeout
-from tasks.release import db_actions
+from tasks.release import collaborators, db_actions
 from tasks.release.state import ReleaseState
 from tasks.wiring import wire
 from tests.helpers.fake_backend import FakeBackend, build
@@ -75,7 +75,7 @@ def test_unset_sends_no_override_and_the_timeout_is_part_of_the_idempotency_toke
     assert request.timeout_minutes is None
     assert "timeoutInMinutesOverride" not in request_params(request)
     other, _ = _rt(build_timeout=90)
-    other.part(ReleaseState).invocation_id = db_actions.invocation_id(rt)  # the same run
+    other.part(ReleaseState).invocation_id = collaborators.invocation_id(rt)  # the same run
     assert (
         db_actions.start_request(other, "seed", PINNED, "organizations").idempotency_token
         != db_actions.start_request(rt, "seed", PINNED, "organizations").idempotency_token
