@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.aws import translate
 from ..core.errors import (
@@ -37,6 +37,9 @@ from .model import (
 from .model import LogEvent as Event
 from .model import build_from_api as parse_build
 
+if TYPE_CHECKING:  # types only
+    from tenacity.wait import WaitBaseT
+
 T = TypeVar("T")
 
 # CodeBuild's refusal when the project's concurrentBuildLimit (1, set by `invoke setup`) is
@@ -59,7 +62,7 @@ class AwsCaller:
         source: Callable[[], str] = lambda: "the credential chain",
         sleep: Callable[[float], None] | None = None,
         on_retry: Callable[[str], None] | None = None,
-        wait: Any = None,
+        wait: WaitBaseT | None = None,  # tests pass tenacity.wait_none()
     ) -> None:
         self.refresh = refresh
         self.source = source  # where the credentials come from, for the error that says so

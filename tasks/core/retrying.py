@@ -191,7 +191,7 @@ def retrying(
     *,
     on_retry: Callable[[str], None] | None = None,
     sleep: Callable[[float], Any] | None = None,
-    wait: Any = None,
+    wait: tenacity.wait.WaitBaseT | None = None,
 ) -> tenacity.Retrying:
     """A tenacity ``Retrying`` for the named policy; ``on_retry`` tells the user."""
     policy = POLICIES[name]

@@ -19,6 +19,7 @@ from ..core.references import ImageRef, parse_image
 from ..core.retrying import retrying
 from ..core.runtime import Runtime
 from . import dockerconfig, dockerhost, ecr, registry
+from .dockerapi import DockerApi
 from .plan import (
     BuildxFacts,
     EngineFacts,
@@ -41,17 +42,23 @@ def docker_endpoint(rt: Runtime) -> dockerhost.Endpoint:
     return session.endpoint
 
 
-def sdk_client(endpoint: dockerhost.Endpoint, *, timeout: int = 30) -> Any:
-    """A Docker SDK client for ``endpoint`` (its first request asks for the API version)."""
+def sdk_client(endpoint: dockerhost.Endpoint, *, timeout: int = 30) -> DockerApi:
+    """A Docker SDK client for ``endpoint`` (its first request asks for the API version).
+
+    The SDK is untyped (``Any`` to mypy): each client is bound to a ``DockerApi`` name before
+    it leaves, so no ``Any`` flows out of this function."""
     import docker
     from docker.tls import TLSConfig
 
+    client: DockerApi
     if endpoint.host.startswith("ssh://"):
         # the CLI connects with the ssh binary (`ssh HOST docker system dial-stdio`), so
         # ~/.ssh/config, agents and known_hosts apply; the SDK does the same with this flag
-        return docker.DockerClient(base_url=endpoint.host, use_ssh_client=True, timeout=timeout)
+        client = docker.DockerClient(base_url=endpoint.host, use_ssh_client=True, timeout=timeout)
+        return client
     if endpoint.tls is None:
-        return docker.DockerClient(base_url=endpoint.host, tls=False, timeout=timeout)
+        client = docker.DockerClient(base_url=endpoint.host, tls=False, timeout=timeout)
+        return client
     files = endpoint.tls
     client_cert = (files.cert, files.key) if files.cert and files.key else None
     verify: Any = (files.ca or True) if files.verify else False
@@ -69,12 +76,13 @@ def sdk_client(endpoint: dockerhost.Endpoint, *, timeout: int = 30) -> Any:
                 settings["verify"] = pinned
             return settings
 
-    client = docker.DockerClient.__new__(docker.DockerClient)
-    client.api = _PinnedCa(base_url=endpoint.host, tls=tls, timeout=timeout)
+    pinned_client = docker.DockerClient.__new__(docker.DockerClient)
+    pinned_client.api = _PinnedCa(base_url=endpoint.host, tls=tls, timeout=timeout)
+    client = pinned_client
     return client
 
 
-def docker_client(rt: Runtime) -> Any:
+def docker_client(rt: Runtime) -> DockerApi:
     """A Docker SDK client for the resolved endpoint, or DockerUnavailable naming it."""
     session = rt.part(ImageSession)
     if session.docker is not None:
@@ -176,7 +184,12 @@ def local_platform(rt: Runtime, reference: str) -> Platform:
             f"the built image {reference} is not in the local engine ({type(exc).__name__})",
             "rerun the build; with buildx, make sure --load is supported by the builder",
         ) from None
-    return from_fields(attrs.get("Os", ""), attrs.get("Architecture", ""), attrs.get("Variant"))
+    variant = attrs.get("Variant")
+    return from_fields(
+        str(attrs.get("Os") or ""),
+        str(attrs.get("Architecture") or ""),
+        str(variant) if variant else None,
+    )
 
 
 # -- build and push -------------------------------------------------------------------------

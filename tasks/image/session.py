@@ -7,9 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # types only: importing them would load the docker SDK at start-up
-    from docker import DockerClient
-
+if TYPE_CHECKING:  # types only: keeps the start-up of every task free of these modules
+    from .dockerapi import DockerApi
     from .dockerhost import Endpoint
     from .ecr import EcrToken
     from .plan import Assessment, BuildxFacts
@@ -18,7 +17,7 @@ if TYPE_CHECKING:  # types only: importing them would load the docker SDK at sta
 @dataclass
 class ImageSession:
     endpoint: Endpoint | None = None
-    docker: DockerClient | None = None
+    docker: DockerApi | None = None
     buildx: BuildxFacts | None = None
     assessment: Assessment | None = None
     private_docker_config: str | None = None

@@ -34,6 +34,7 @@ PURE = [
     "tasks.core.errors",
     "tasks.core.redact",
     "tasks.image.plan",
+    "tasks.image.dockerapi",
     "tasks.image.dockerhost",
     "tasks.image.registry",
     "tasks.codebuild.model",
