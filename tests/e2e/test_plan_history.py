@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import subprocess
-import urllib.request
-from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +16,7 @@ import pytest
 from tasks.release.planflow import plan_action
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.e2e.conftest import LocalEnv
+from tests.helpers import images
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
 BACKEND = ROOT / "examples" / "backend"
@@ -28,31 +26,6 @@ def plan(env: LocalEnv, context: Path) -> dict[str, Any]:
     outcome = env.run(lambda rt: plan_action(rt, directory=str(context)))
     assert outcome.ok and outcome.result is not None, outcome.out
     return dict(outcome.result["plan"]["status"]) | {"out": outcome.out}
-
-
-def delete_from_registry(env: LocalEnv, pinned: str) -> None:
-    """Delete the manifest (Registry API v2: DELETE /v2/<name>/manifests/<digest>) and every
-    local copy, so nothing can give the image back."""
-    repo, digest = pinned.split("/", 1)[1].split("@")
-    auth = b64encode(f"AWS:{MOTO_TOKEN_PASSWORD}".encode()).decode()
-    request = urllib.request.Request(
-        f"http://{env.registry.host}/v2/{repo}/manifests/{digest}",
-        method="DELETE",
-        headers={"Authorization": f"Basic {auth}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.status == 202
-    # untag only this registry's references (its port is this session's): removing the image
-    # by id would take other sessions' tags of the same layers with it on a shared engine;
-    # -f: a stopped container of the image must not keep the reference alive
-    refs = subprocess.run(
-        ["docker", "image", "inspect", "-f",
-         "{{range .RepoTags}}{{.}} {{end}}{{range .RepoDigests}}{{.}} {{end}}", pinned],
-        capture_output=True, text=True, check=False,
-    ).stdout.split()  # fmt: skip
-    mine = [r for r in refs if r.startswith(env.registry.host + "/")]
-    if mine:
-        subprocess.run(["docker", "rmi", "-f", *mine], capture_output=True, check=False)
 
 
 def test_the_estimate_compares_with_the_last_succeeded_migration_builds_image(
@@ -94,7 +67,7 @@ def test_the_estimate_compares_with_the_last_succeeded_migration_builds_image(
     assert f"compared with build {build_id} (image {pinned})" in second["out"]
     assert "odd: 0002_create_members.sql was applied with another checksum" in second["out"]
 
-    delete_from_registry(local_env, pinned)
+    images.delete_from_registry(local_env.registry.host, "AWS", MOTO_TOKEN_PASSWORD, pinned)
     gone = plan(local_env, changed)
     assert len(gone["pending"]) == 3
     assert f"the image of build {build_id} (image {pinned}) cannot be read" in gone["notes"][0]

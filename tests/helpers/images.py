@@ -138,3 +138,36 @@ def login(registry: str, user: str, password: str) -> None:
     )
     if proc.returncode != 0:
         raise ImageHelperError(f"docker login {registry} failed: {proc.stderr[-400:]}")
+
+
+def delete_from_registry(registry: str, user: str, password: str, pinned: str) -> None:
+    """Make ``pinned`` (registry/repo@sha256:...) gone, as a deleted ECR image is: its manifest
+    AND its config blob deleted through the Registry API (``DELETE /v2/<name>/manifests|blobs/
+    <digest>``; Docker 20.10 keeps a pushed manifest in its content store and would pull the
+    image again from the blobs alone), and the engine's references to it in this registry
+    untagged (never ``docker rmi`` by id: on a shared engine that removes other sessions' tags
+    of the same layers; -f so that a stopped container does not keep the reference)."""
+    import json as _json
+    import urllib.request
+    from base64 import b64encode
+
+    repo, digest = pinned.split("/", 1)[1].split("@")
+    auth = {"Authorization": "Basic " + b64encode(f"{user}:{password}".encode()).decode()}
+    base = f"http://{registry}/v2/{repo}"
+    accept = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    with urllib.request.urlopen(
+        urllib.request.Request(f"{base}/manifests/{digest}", headers={**auth, **accept}), timeout=10
+    ) as answer:
+        config = _json.loads(answer.read())["config"]["digest"]
+    for url in (f"{base}/blobs/{config}", f"{base}/manifests/{digest}"):
+        request = urllib.request.Request(url, method="DELETE", headers=auth)
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            if answer.status != 202:
+                raise ImageHelperError(f"DELETE {url} answered {answer.status}")
+    refs = _run(
+        ["docker", "image", "inspect", "-f",
+         "{{range .RepoTags}}{{.}} {{end}}{{range .RepoDigests}}{{.}} {{end}}", pinned],
+    ).stdout.split()  # fmt: skip
+    mine = [r for r in refs if r.startswith(registry + "/")]
+    if mine:
+        _run(["docker", "rmi", "-f", *mine])

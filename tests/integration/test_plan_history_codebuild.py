@@ -130,20 +130,7 @@ def test_fake_codebuild_history_gives_the_pending_list_against_the_real_registry
     assert f"ESTIMATE (image history: compared with build {good})" in out.getvalue()
 
     # the old image gone from the registry (and from the engine): one line, all pending
-    repo, digest = old.split("/", 1)[1].split("@")
-    import urllib.request
-    from base64 import b64encode
-
-    auth = b64encode(f"AWS:{MOTO_TOKEN_PASSWORD}".encode()).decode()
-    request = urllib.request.Request(
-        f"http://{registry.host}/v2/{repo}/manifests/{digest}",
-        method="DELETE",
-        headers={"Authorization": f"Basic {auth}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.status == 202
-    subprocess.run(["docker", "rmi", "-f", old, f"{registry.host}/plan-history:v1"],
-                   capture_output=True, check=False)  # fmt: skip
+    images.delete_from_registry(registry.host, "AWS", MOTO_TOKEN_PASSWORD, old)
     rt, out = runtime(clock)
     gone = plan_action(rt, image=new)["plan"]["status"]
     assert len(gone["pending"]) == 3
