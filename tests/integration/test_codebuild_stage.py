@@ -11,7 +11,7 @@ import io
 import json
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +43,8 @@ PINNED = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/daadaar-backend@{DIGEST}
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
-    scripted = ScriptedCodeBuild(clock.now).install()
-    scripted.projects |= {PROJECT, f"{PROJECT}-staging"}
-    yield scripted
-    scripted.uninstall()
+def fake(scripted_codebuild: Callable[..., ScriptedCodeBuild]) -> ScriptedCodeBuild:
+    return scripted_codebuild(PROJECT, f"{PROJECT}-staging")
 
 
 class Harness:

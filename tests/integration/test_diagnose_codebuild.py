@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,16 +40,8 @@ BODY = [
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
-    scripted = ScriptedCodeBuild(clock.now).install()
-    scripted.projects |= {PROJECT}
-    yield scripted
-    scripted.uninstall()
+def fake(scripted_codebuild: Callable[..., ScriptedCodeBuild]) -> ScriptedCodeBuild:
+    return scripted_codebuild(PROJECT)
 
 
 def runtime(clock: VirtualClock, json_mode: bool = False) -> tuple[Runtime, io.StringIO]:

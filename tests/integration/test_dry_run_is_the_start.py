@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +46,8 @@ SESSION = {
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
-    scripted = ScriptedCodeBuild(clock.now).install()
-    scripted.projects |= {PROJECT, f"{PROJECT}-staging"}
-    yield scripted
-    scripted.uninstall()
+def fake(scripted_codebuild: Callable[..., ScriptedCodeBuild]) -> ScriptedCodeBuild:
+    return scripted_codebuild(PROJECT, f"{PROJECT}-staging")
 
 
 def runtime(clock: VirtualClock, env: str, extra: dict[str, Any] | None = None) -> Runtime:

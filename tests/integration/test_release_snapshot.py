@@ -9,7 +9,7 @@ so in the tests): a snapshot still ``creating`` (progress), and ``InvalidDBInsta
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -30,16 +30,8 @@ NS = "http://rds.amazonaws.com/doc/2014-10-31/"
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
-    scripted = ScriptedCodeBuild(clock.now).install()
-    scripted.projects |= {PROJECT}
-    yield scripted
-    scripted.uninstall()
+def fake(scripted_codebuild: Callable[..., ScriptedCodeBuild]) -> ScriptedCodeBuild:
+    return scripted_codebuild(PROJECT)
 
 
 def make_instance(endpoint: str, *, multi_az: bool = False) -> Any:
