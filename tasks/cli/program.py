@@ -14,6 +14,17 @@ from pathlib import Path
 from invoke.program import Program
 
 VERSION = "0.1.0"  # pyproject.toml reads it (one source); CHANGELOG.md has one entry per version
+# The GitHub repository that publishes action.yml (tagged v<VERSION>): the one source of the
+# action's `uses:` name, which `init` writes into workflows; pyproject's [project.urls] and
+# the docs show the same (tests/unit/test_packaging.py). A fork changes it here.
+ACTION_REPOSITORY = "daadaar/release-suite"
+
+
+def action_ref(version: str = VERSION) -> str:
+    """What a workflow's ``uses:`` names: this release of the action."""
+    return f"{ACTION_REPOSITORY}@v{version}"
+
+
 # tasks that run without an invoke.yaml (they write one, or only read the files given)
 NO_CONFIG_TASKS = frozenset({"init"})
 NO_CONFIG_FLAGS = frozenset({"--help", "-h", "--list", "-l", "--version", "-V", "--complete"})
@@ -54,13 +65,19 @@ def main(argv: list[str] | None = None) -> None:
 
         Console().stderr_line(problem)
         raise SystemExit(2)
+    from ..core.console import use_command
     from . import build_root
 
+    namespace = build_root(Path.cwd())
+    use_command("release-suite", namespace.task_names)  # hints name the command in use
     program = SuiteProgram(
         name="release-suite",
         binary="release-suite",
         binary_names=["release-suite"],
         version=VERSION,
-        namespace=build_root(Path.cwd()),
+        namespace=namespace,
     )
-    program.run(argv)
+    try:
+        program.run(argv)
+    finally:  # one process, one program; a test calling main() leaves invoke's words behind
+        use_command("invoke", ())

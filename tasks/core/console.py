@@ -2,17 +2,19 @@
 
 Rules: colour (colorama) only when the human stream is a terminal and ``NO_COLOR`` is unset;
 with ``--json`` human lines go to stderr and exactly one JSON object goes to stdout; every
-string passes through the redactor first. The streams are injected, so tests capture them.
+string passes through the redactor first, and ``invoke TASK`` in a hint is said with the
+command in use (``release-suite TASK`` when run as the installed command). The streams are injected, so tests capture them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TextIO
 
 from .errors import SuiteError
@@ -28,6 +30,31 @@ def wants_color(stream: TextIO, environ: Mapping[str, str] | None = None) -> boo
         return False
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
+
+
+# The command the user typed, when it is not ``invoke``: (name, pattern of "invoke TASK")
+_COMMAND: tuple[str, re.Pattern[str]] | None = None
+
+
+def use_command(name: str, task_names: Iterable[str]) -> None:
+    """Hints and remedies are written as ``invoke TASK``; run as ``name`` (the installed
+    ``release-suite``), every console line says ``name TASK`` instead. Only before a task of
+    the collection, so prose about invoke itself stays as written. ``use_command("invoke", ...)`` undoes it."""
+    global _COMMAND
+    names = sorted({n for n in task_names if n}, key=len, reverse=True)
+    if name == "invoke" or not names:
+        _COMMAND = None
+        return
+    alternatives = "|".join(re.escape(n) for n in names)
+    _COMMAND = (name, re.compile(rf"\binvoke (?=(?:{alternatives})(?![\w.-]))"))
+
+
+def as_typed(text: str) -> str:
+    """``text`` with ``invoke TASK`` in the words of the command in use (see use_command)."""
+    if _COMMAND is None or "invoke " not in text:
+        return text
+    name, pattern = _COMMAND
+    return pattern.sub(f"{name} ", text)
 
 
 class Console:
@@ -80,9 +107,10 @@ class Console:
             self._closed.add(id(stream))
             _mute(stream)
 
-    def _write(self, stream: TextIO, text: str) -> None:
+    def _write(self, stream: TextIO, text: str, *, verbatim: bool = False) -> None:
         self._close_progress()
-        self._put(stream, self.redactor.redact(text) + "\n")
+        shown = text if verbatim else as_typed(text)
+        self._put(stream, self.redactor.redact(shown) + "\n")
 
     def line(self, text: str, kind: str = "") -> None:
         """A line for humans (stdout, or stderr under --json)."""
@@ -103,14 +131,14 @@ class Console:
     def prompt(self, question: str) -> None:
         """A question for the person at the terminal (stderr, no newline, no prefix)."""
         self._close_progress()
-        self._put(self.err, self._style("warn", self.redactor.redact(question)) + " ")
+        self._put(self.err, self._style("warn", self.redactor.redact(as_typed(question))) + " ")
 
     def detail(self, key: str, value: object) -> None:
         self.line(f"     {key:<14} {value}")
 
     def log(self, text: str) -> None:
         """A build log line, verbatim apart from redaction."""
-        self._write(self.human, text.rstrip("\n"))
+        self._write(self.human, text.rstrip("\n"), verbatim=True)
 
     def stderr_line(self, text: str) -> None:
         """A line on stderr as given (redacted), for what is said before any task runs: the
@@ -126,7 +154,7 @@ class Console:
     # -- progress ----------------------------------------------------------------------
     def progress(self, text: str) -> None:
         """A status line that rewrites itself on a terminal and prints as lines elsewhere."""
-        text = self.redactor.redact(text)
+        text = self.redactor.redact(as_typed(text))
         if self._live_progress:
             # "\r + erase line" only rewrites one terminal row: a longer text would wrap and
             # leave its first rows behind on every rewrite, so it is cut to the width
@@ -153,7 +181,7 @@ class Console:
         self._close_progress()
         payload = self.redactor.redact_obj(dict(result))
         self._emitted = True
-        self._put(self.out, json.dumps(payload, default=str, sort_keys=False) + "\n")
+        self._put(self.out, as_typed(json.dumps(payload, default=str, sort_keys=False)) + "\n")
 
     @property
     def emitted(self) -> bool:

@@ -14,7 +14,30 @@ from ..core.console import Console
 from ..core.errors import SuiteError, UsageError
 from . import scaffold
 
-ACTION_REF = "daadaar/release-suite@v{version}"
+# what --dockerfile / --tool choose, in the words of the refusal
+CHOICES = {"dockerfile": ("Dockerfiles", "--dockerfile"), "tool": ("migration tools", "--tool")}
+
+
+def refuse_to_guess(what: str, options: list[str]) -> str:
+    """Several candidates and nobody to ask (``--yes``, ``--json``, no terminal): one line
+    naming the flag that chooses, exit 2."""
+    label, flag = CHOICES[what]
+    raise UsageError(
+        f"found {len(options)} {label} ({', '.join(options)}) and init does not guess",
+        f"choose one with {flag} {options[0]} (or run init on a terminal without --yes to "
+        "be asked)",
+    )
+
+
+def asking(pick: Callable[[str, list[str]], str | None]) -> scaffold.Choose:
+    """A chooser that lists the candidates and asks; no answer is the refusal above."""
+
+    def choose(what: str, options: list[str]) -> str:
+        label, _ = CHOICES[what]
+        picked = pick(f"init found {len(options)} {label}; which one?", options)
+        return picked if picked in options else refuse_to_guess(what, options)
+
+    return choose
 
 
 def aws_facts(profile: str | None, warn: Callable[[str], None]) -> scaffold.AwsFacts:
@@ -64,8 +87,12 @@ def run(
     region: str | None,
     version: str,
     buildspec_text: str,
+    action_ref: str,
+    choose: scaffold.Choose = refuse_to_guess,
+    dockerfile: str | None = None,
+    tool: str | None = None,
 ) -> dict[str, Any]:
-    found = scaffold.discover(root, aws, region)
+    found = scaffold.discover(root, aws, region, choose, dockerfile=dockerfile, tool=tool)
     if found.dockerfile is None:
         raise UsageError(
             f"no Dockerfile in {root} (nor two folders down)",
@@ -73,9 +100,8 @@ def run(
         )
     for line in found.lines():
         console.line(f"found {line}")
-    ref = ACTION_REF.format(version=version)
     done: dict[str, str] = {}
-    for write in scaffold.plan(root, found, opts, version, buildspec_text, ref):
+    for write in scaffold.plan(root, found, opts, version, buildspec_text, action_ref):
         state = scaffold.state_of(root, write)
         if state == "unchanged":
             console.line(f"{write.path}: unchanged")

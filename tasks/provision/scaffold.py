@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import UsageError
+
 SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", ".release-local", "dist", "build"})
 MIGRATION_CONFIGS = (
     ("drizzle", "drizzle.config.*"),
@@ -106,8 +108,8 @@ def _walk(root: Path, depth: int = 2) -> list[Path]:
     return out
 
 
-def find_dockerfile(root: Path) -> Found | None:
-    """The shallowest ``Dockerfile`` (then ``*.Dockerfile``/``Dockerfile.*``), by path."""
+def dockerfile_candidates(root: Path) -> list[str]:
+    """Every ``Dockerfile`` (else every ``*.Dockerfile``/``Dockerfile.*``), shallowest first."""
     files = _walk(root)
 
     def exact(p: Path) -> bool:
@@ -119,10 +121,25 @@ def find_dockerfile(root: Path) -> Found | None:
     for pick in (exact, variant):
         hits = sorted((p for p in files if pick(p)), key=lambda p: (len(p.parts), str(p)))
         if hits:
-            rel = hits[0].relative_to(root).as_posix()
-            more = f", first of {len(hits)}" if len(hits) > 1 else ""
-            return Found(rel, f"found {rel}{more}")
-    return None
+            return [p.relative_to(root).as_posix() for p in hits]
+    return []
+
+
+Choose = Callable[[str, list[str]], str]  # (what: "dockerfile"/"tool", candidates) -> one
+
+
+def _first(what: str, options: list[str]) -> str:
+    return options[0]
+
+
+def find_dockerfile(root: Path, choose: Choose = _first) -> Found | None:
+    """The backend's Dockerfile; with several, ``choose`` picks (asks, or refuses)."""
+    hits = dockerfile_candidates(root)
+    if not hits:
+        return None
+    rel = choose("dockerfile", hits) if len(hits) > 1 else hits[0]
+    more = f", chosen of {len(hits)}" if len(hits) > 1 else ""
+    return Found(rel, f"found {rel}{more}")
 
 
 def read_package_json(folder: Path) -> dict[str, Any] | None:
@@ -134,11 +151,14 @@ def read_package_json(folder: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def find_tool(folder: Path, package: Mapping[str, Any] | None) -> Found | None:
+def tool_candidates(folder: Path, package: Mapping[str, Any] | None) -> list[Found]:
+    """Each migration tool the folder shows (a config file, else a package.json dependency),
+    once, with its first piece of evidence."""
+    out: dict[str, Found] = {}
     for tool, pattern in MIGRATION_CONFIGS:
         hits = sorted(folder.glob(pattern))
-        if hits:
-            return Found(tool, f"found {hits[0].relative_to(folder).as_posix()}")
+        if hits and tool not in out:
+            out[tool] = Found(tool, f"found {hits[0].relative_to(folder).as_posix()}")
     deps: dict[str, Any] = {}
     for key in ("dependencies", "devDependencies"):
         section = (package or {}).get(key)
@@ -146,9 +166,20 @@ def find_tool(folder: Path, package: Mapping[str, Any] | None) -> Found | None:
             deps.update(section)
     for tool, names in MIGRATION_PACKAGES:
         for name in names:
-            if name in deps:
-                return Found(tool, f"package.json depends on {name}")
-    return None
+            if name in deps and tool not in out:
+                out[tool] = Found(tool, f"package.json depends on {name}")
+    return list(out.values())
+
+
+def find_tool(
+    folder: Path, package: Mapping[str, Any] | None, choose: Choose = _first
+) -> Found | None:
+    """The migration tool; with several different ones, ``choose`` picks (asks, or refuses)."""
+    found = tool_candidates(folder, package)
+    if len(found) > 1:
+        chosen = choose("tool", [f.value for f in found])
+        return next(f for f in found if f.value == chosen)
+    return found[0] if found else None
 
 
 def image_argv(script: str) -> list[str] | None:
@@ -194,10 +225,29 @@ def find_commands(
 AwsFacts = Callable[[str | None], dict[str, Found]]
 
 
-def discover(root: Path, aws: AwsFacts | None = None, region: str | None = None) -> Discovery:
-    """Everything init can learn from the repository (and, with ``aws``, from the account)."""
+def discover(
+    root: Path,
+    aws: AwsFacts | None = None,
+    region: str | None = None,
+    choose: Choose = _first,
+    *,
+    dockerfile: str | None = None,
+    tool: str | None = None,
+) -> Discovery:
+    """Everything init can learn from the repository (and, with ``aws``, from the account).
+    ``dockerfile``/``tool`` are the user's choice (``--dockerfile``, ``--tool``); without it,
+    ``choose`` settles several candidates (init asks on a terminal, or refuses)."""
     found = Discovery()
-    found.dockerfile = find_dockerfile(root)
+    if dockerfile is not None:
+        if not (root / dockerfile).is_file():
+            raise UsageError(
+                f"--dockerfile {dockerfile!r} is not a file under {root}",
+                "pass the Dockerfile's path relative to the repository, e.g. "
+                "--dockerfile api/Dockerfile",
+            )
+        found.dockerfile = Found(Path(dockerfile).as_posix(), "--dockerfile")
+    else:
+        found.dockerfile = find_dockerfile(root, choose)
     folder = root
     if found.dockerfile is not None:
         context = Path(found.dockerfile.value).parent.as_posix()
@@ -209,9 +259,17 @@ def discover(root: Path, aws: AwsFacts | None = None, region: str | None = None)
         found.name = Found(_slug(raw_name), "package.json name")
     else:
         found.name = Found(_slug(root.resolve().name), "the repository's folder name")
-    found.tool = find_tool(folder, package) or (
-        find_tool(root, package) if folder != root else None
-    )
+    if tool is not None:
+        if tool not in TOOL_COMMANDS:
+            raise UsageError(
+                f"--tool {tool!r} is not a migration tool init knows",
+                f"pass one of {', '.join(TOOL_COMMANDS)}, or leave --tool out",
+            )
+        found.tool = Found(tool, "--tool")
+    else:
+        found.tool = find_tool(folder, package, choose) or (
+            find_tool(root, package, choose) if folder != root else None
+        )
     found.migrate_command, found.seed_commands = find_commands(package, found.tool)
     if aws is not None:
         found.aws = aws(region)

@@ -10,6 +10,9 @@ Issue 14's plan and lint results arrive typed in ``ReleaseState`` (``plan_summar
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -148,15 +151,63 @@ def release_report(
 def publish(rt: Runtime, r: rp.Report) -> dict[str, Any]:
     for line in rp.render_text(r):
         rt.console.line(line)
-    env = rt.environ
     try:
-        if env.get("GITHUB_STEP_SUMMARY"):
-            with Path(env["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as f:
-                f.write(rp.render_markdown(r) + "\n")
-        if env.get("GITHUB_OUTPUT"):
-            delimiter = f"ghadelim_{uuid.uuid4().hex}"
-            with Path(env["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as f:
-                f.write(rp.output_lines(rp.github_outputs(r), delimiter))
+        write_github(rt.environ, summary=rp.render_markdown(r), outputs=rp.github_outputs(r))
     except OSError as exc:  # the report is a bonus; the build's outcome is the news
         rt.console.warn(f"could not write the GitHub step summary/outputs ({exc})")
     return r.as_dict()
+
+
+def write_github(
+    environ: Mapping[str, str], *, summary: str = "", outputs: Mapping[str, str] | None = None
+) -> None:
+    """The one writer of GitHub's step summary and outputs: each appended, each only when the
+    runner set its file (GITHUB_STEP_SUMMARY, GITHUB_OUTPUT); an OSError is the caller's."""
+    if summary and environ.get("GITHUB_STEP_SUMMARY"):
+        with Path(environ["GITHUB_STEP_SUMMARY"]).open("a", encoding="utf-8") as f:
+            f.write(summary + "\n")
+    if outputs and environ.get("GITHUB_OUTPUT"):
+        delimiter = f"ghadelim_{uuid.uuid4().hex}"
+        with Path(environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as f:
+            f.write(rp.output_lines(outputs, delimiter))
+
+
+def action_outcome(environ: Mapping[str, str], result_text: str, code: int) -> None:
+    """The GitHub Action's last word after ``release-suite release --json`` exited ``code``:
+    its verdict line and the ``exit_code`` output. The release's own report (summary, and the
+    outputs build_id/image/status) was published by the run itself; a run that stopped before
+    any report (bad input, no credentials...) gets its error and those outputs here."""
+    try:
+        loaded = json.loads(result_text)
+    except ValueError:
+        loaded = None
+    r: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    error = r.get("error") if isinstance(r.get("error"), dict) else None
+    if not r:
+        error = {"message": "release-suite printed no result", "remedy": "see the log above"}
+    ok = bool(r.get("ok")) and code == 0
+    lines = [
+        f"### release {environ.get('RELEASE_ENV_INPUT', '')}: {'ok' if ok else 'FAILED'} (exit {code})"
+    ]
+    outputs = {"exit_code": str(code)}
+    if not isinstance(r.get("report"), dict):  # no report was published: say why here
+        if error is not None:
+            lines.append(f"**{error.get('message', '')}**\n\nFix: {error.get('remedy', '')}\n")
+        kind = str((error or {}).get("kind") or ("SUCCEEDED" if ok else "FAILED"))
+        outputs = {"build_id": "", "image": "", "status": kind, **outputs}
+    write_github(environ, summary="\n".join(lines), outputs=outputs)
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m release_suite.release.reporting RESULT_FILE EXIT_CODE`` (action.yml)."""
+    path, code = argv
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        text = ""
+    action_outcome(os.environ, text, int(code))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
