@@ -10,7 +10,7 @@ import io
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +37,8 @@ DOCKERFILE = "FROM scratch\nWORKDIR /app\nCOPY nonce /nonce\nCOPY migrations /ap
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
-    scripted = ScriptedCodeBuild(clock.now).install()
-    scripted.projects.add(PROJECT)
-    yield scripted
-    scripted.uninstall()
+def fake(scripted_codebuild: Callable[..., ScriptedCodeBuild]) -> ScriptedCodeBuild:
+    return scripted_codebuild(PROJECT)
 
 
 def push_migrations(registry: daemons.Registry, tmp: Path, tag: str, files: dict[str, str]) -> str:
