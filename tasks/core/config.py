@@ -47,6 +47,13 @@ DEFAULT_SEED_COMMANDS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+DEFAULT_COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"  # what `invoke setup` creates
+BACKUP_MODES = ("snapshot", "none")
+# CodeBuild's ComputeType values are upper-case words (BUILD_GENERAL1_SMALL, BUILD_LAMBDA_1GB,
+# ATTRIBUTE_BASED_COMPUTE...): a lower-case "small" is a typo, caught here
+_COMPUTE_TYPE = re.compile(r"[A-Z][A-Z0-9_]{2,63}")
+
+
 def legacy_seed_command(name: str) -> tuple[str, ...]:
     """What the buildspec ran for a ``seed_scripts`` name before ``seed_commands`` existed."""
     return ("bun", f"src/db/seed-{name}.ts")
@@ -97,6 +104,16 @@ class Settings:
     security_groups: tuple[str, ...] = ()
     buildspec: str = "buildspec/migrations.yml"
     source: str = ""  # local runner: CODEBUILD_SRC_DIR (default: this repository)
+    # the snapshot before a migration (docs/snapshots.md): snapshot | none, '' = snapshot
+    # where confirm is true, else none; how many of the suite's own snapshots to keep; how
+    # many seconds a snapshot may take to become available
+    backup: str = ""
+    backup_keep: int = 5
+    backup_wait: float = 3600.0
+    # the project's CodeBuild computeType (setup creates it; the report prices it) and USD per
+    # build minute over the report's dated price table
+    compute_type: str = DEFAULT_COMPUTE_TYPE
+    build_prices: Mapping[str, float] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     notices: tuple[str, ...] = ()  # deprecations to tell the user once (the CLI prints them)
 
@@ -194,9 +211,58 @@ def build_minutes(key: str, value: Any) -> int:
     return int(text)
 
 
+def whole_count(key: str, value: Any) -> int:
+    """A whole number from 1 to 9999 written with ASCII digits."""
+    text = (
+        str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    )
+    if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) < 1:
+        raise UsageError(
+            f"{key} must be a whole number from 1, not {shown(value)}",
+            f"fix {key} (e.g. 5)",
+        )
+    return int(text)
+
+
+def positive_seconds(key: str, value: Any) -> float:
+    """A finite positive number of seconds."""
+    try:
+        return positive_minutes(key, value)
+    except UsageError:
+        raise UsageError(
+            f"{key} must be a positive number of seconds, not {shown(value)}",
+            f"fix {key} (e.g. 3600)",
+        ) from None
+
+
+def build_prices(key: str, value: Any) -> dict[str, float]:
+    """``{COMPUTE_TYPE: usd_per_minute}``: upper-case compute types, finite numbers >= 0."""
+    if not isinstance(value, Mapping):
+        raise UsageError(
+            f"{key} must be a mapping of compute type to USD per build minute, not {shown(value)}",
+            f"write {key}: {{BUILD_GENERAL1_SMALL: 0.005}} (RELEASE_{key.upper()} as JSON: "
+            '{"BUILD_GENERAL1_SMALL": 0.005})',
+        )
+    out: dict[str, float] = {}
+    for name, price in value.items():
+        number = (
+            float(price) if isinstance(price, int | float) and not isinstance(price, bool) else -1.0
+        )
+        if not _COMPUTE_TYPE.fullmatch(str(name)) or not math.isfinite(number) or number < 0:
+            raise UsageError(
+                f"{key}.{name} must be a CodeBuild compute type with a price >= 0 in USD per "
+                f"minute, not {shown(price)}",
+                f"fix {key} (e.g. BUILD_GENERAL1_SMALL: 0.005)",
+            )
+        out[str(name)] = number
+    return out
+
+
 def _coerce(key: str, value: Any) -> Any:
     if key in _TUPLES:
         return _as_tuple(key, value)
+    if key == "build_prices":
+        return build_prices(key, _from_env_text(key, value))
     if isinstance(value, Platform) and key == "platform":
         return value
     if not isinstance(value, str | int | float | bool):
@@ -214,6 +280,12 @@ def _coerce(key: str, value: Any) -> Any:
         return build_minutes(key, value)
     if key == "database_port":
         return port_number(key, value)
+    if key == "backup_keep":
+        return whole_count(key, value)
+    if key == "backup_wait":
+        return positive_seconds(key, value)
+    if key == "backup":
+        return str(value).strip().lower()
     return value if isinstance(value, str) else str(value)
 
 
@@ -304,11 +376,10 @@ def _from_env_text(key: str, value: Any) -> Any:
         raise UsageError(
             f"RELEASE_{key.upper()} is not valid JSON: {value!r}",
             f"set it to a JSON {'list' if key == 'migrate_command' else 'object'}, e.g. "
-            + (
-                '["bun","src/db/migrate.ts"]'
-                if key == "migrate_command"
-                else '{"demo":["bun","d.ts"]}'
-            ),
+            + {
+                "migrate_command": '["bun","src/db/migrate.ts"]',
+                "build_prices": '{"BUILD_GENERAL1_SMALL":0.005}',
+            }.get(key, '{"demo":["bun","d.ts"]}'),
         ) from None
 
 
@@ -429,6 +500,16 @@ def validate(s: Settings) -> None:
     if s.command_entrypoint not in ENTRYPOINTS:
         problems.append(
             (f"command_entrypoint must be one of {', '.join(ENTRYPOINTS)}", "command_entrypoint")
+        )
+    if s.backup not in ("", *BACKUP_MODES):
+        problems.append((f"backup must be snapshot or none, not {s.backup!r}", "backup"))
+    if not _COMPUTE_TYPE.fullmatch(s.compute_type):
+        problems.append(
+            (
+                f"compute_type {s.compute_type!r} is not a CodeBuild compute type "
+                "(e.g. BUILD_GENERAL1_SMALL)",
+                "compute_type",
+            )
         )
     if s.command_workdir and not s.command_workdir.startswith("/"):
         problems.append(

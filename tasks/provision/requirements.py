@@ -12,11 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.config import DEFAULT_COMPUTE_TYPE as DEFAULT_COMPUTE_TYPE  # re-exported
 from ..core.config import Settings
 from ..core.errors import UsageError
 
 DEFAULT_IMAGE = "aws/codebuild/standard:7.0"
-DEFAULT_COMPUTE_TYPE = "BUILD_GENERAL1_SMALL"
 ENVIRONMENT_TYPE = "LINUX_CONTAINER"
 DEFAULT_TIMEOUT_MINUTES = 60
 INLINE_POLICY_NAME = "release-suite-migrations"
@@ -285,7 +285,7 @@ def snapshot_needs(s: Settings) -> list[Need]:
 # -- the snapshot before a migration (issue 15): who decides, and what the caller needs ------
 
 MODES = ("snapshot", "none")
-DEFAULT_KEEP = 5
+DEFAULT_KEEP = Settings.backup_keep  # the Settings field's default
 
 
 @dataclass(frozen=True)
@@ -304,25 +304,14 @@ class BackupPolicy:
 
 
 def backup_policy(settings: Settings) -> BackupPolicy:
-    """``backup`` defaults to ``snapshot`` where ``confirm: true``, else ``none``."""
-    extra: Mapping[str, Any] = settings.extra
-    raw = extra.get("backup")
-    mode = str(raw).strip().lower() if raw not in (None, "") else ""
-    if not mode:
-        mode = "snapshot" if settings.confirm else "none"
+    """``backup`` defaults to ``snapshot`` where ``confirm: true``, else ``none``. The keys are
+    Settings fields (invoke.yaml, RELEASE_BACKUP*, checked by ``core.config``)."""
+    mode = settings.backup or ("snapshot" if settings.confirm else "none")
     where = f"release.environments.{settings.env}"
-    if mode not in MODES:
+    if mode not in MODES:  # a Settings made without load_settings
         raise UsageError(
-            f"environment {settings.env!r}: backup must be snapshot or none, not {raw!r}",
+            f"environment {settings.env!r}: backup must be snapshot or none, not {mode!r}",
             f"set {where}.backup: snapshot (or none) in invoke.yaml",
-        )
-    keep_raw = extra.get("backup_keep", DEFAULT_KEEP)
-    text = str(keep_raw).strip() if not isinstance(keep_raw, bool) else ""
-    if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) < 1:
-        raise UsageError(
-            f"environment {settings.env!r}: backup_keep must be a whole number from 1, "
-            f"not {keep_raw!r}",
-            f"set {where}.backup_keep: 5 (how many of the suite's snapshots to keep)",
         )
     if settings.database_cluster:
         kind, database = "cluster", str(settings.database_cluster)
@@ -330,9 +319,9 @@ def backup_policy(settings: Settings) -> BackupPolicy:
         kind, database = "instance", str(settings.database_instance)
     else:
         kind, database = "", ""
-    if mode == "snapshot" and not database and raw not in (None, ""):
+    if mode == "snapshot" and not database and settings.backup:
         raise UsageError(
             f"environment {settings.env!r} asks for backup: snapshot but names no database",
             f"set {where}.database_instance (RDS) or database_cluster (Aurora)",
         )
-    return BackupPolicy(mode, int(text), kind, database, str(settings.region))
+    return BackupPolicy(mode, settings.backup_keep, kind, database, str(settings.region))

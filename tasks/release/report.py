@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.config import DEFAULT_COMPUTE_TYPE
+
 # USD per build minute, on-demand Linux, us-east-1. Source (weak): third-party summaries of
 # https://aws.amazon.com/codebuild/pricing/ (c3x.dev, kindatechnical.com), read 2026-11.
 PRICES_DATE = "2026-05"
@@ -28,9 +30,6 @@ PRICES: Mapping[str, float] = {
     "BUILD_GENERAL1_MEDIUM": 0.01,
     "BUILD_GENERAL1_LARGE": 0.02,
 }
-DEFAULT_COMPUTE_TYPE = (
-    "BUILD_GENERAL1_SMALL"  # the project setup creates (tasks/provision/setup/desired.py)
-)
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,39 @@ class Cost:
 
 
 @dataclass(frozen=True)
+class OtherBuild:
+    """A further build of the same run (``release --seed``: the seed build after the
+    migration), timed and priced like the report's own build."""
+
+    action: str
+    build_id: str
+    status: str
+    seconds: float | None
+    cost: Cost | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "id": self.build_id,
+            "status": self.status,
+            "seconds": self.seconds,
+            "cost": _cost_dict(self.cost),
+        }
+
+
+def _cost_dict(cost: Cost | None) -> dict[str, Any] | None:
+    if cost is None:
+        return None
+    return {
+        "compute_type": cost.compute_type,
+        "billed_minutes": cost.billed_minutes,
+        "usd_per_minute": cost.per_minute,
+        "usd": cost.usd,
+        "prices_date": cost.prices_date,
+    }
+
+
+@dataclass(frozen=True)
 class Report:
     action: str
     env: str
@@ -95,7 +127,22 @@ class Report:
     build_seconds: float | None = None
     cost: Cost | None = None
     error: str = ""
-    extra_builds: tuple[str, ...] = field(default_factory=tuple)
+    other_builds: tuple[OtherBuild, ...] = field(default_factory=tuple)
+
+    @property
+    def total_cost(self) -> Cost | None:
+        """Every build of the run together (the report's own and ``other_builds``); None when
+        there is no other build. A build without a known price leaves ``per_minute`` None."""
+        costs = [b.cost for b in self.other_builds if b.cost is not None]
+        if not costs or self.cost is None:
+            return None
+        parts = [self.cost, *costs]
+        minutes = sum(c.billed_minutes for c in parts)
+        usd = [c.usd for c in parts]
+        known = None if any(u is None for u in usd) else sum(u or 0.0 for u in usd)
+        per = None if known is None or not minutes else known / minutes
+        kinds = sorted({c.compute_type for c in parts})
+        return Cost(", ".join(kinds), minutes, per, self.cost.prices_date)
 
     @property
     def digest(self) -> str:
@@ -134,15 +181,9 @@ class Report:
                 {"name": p.name, "status": p.status, "offset": p.offset, "seconds": p.seconds}
                 for p in self.phases
             ],
-            "cost": None
-            if self.cost is None
-            else {
-                "compute_type": self.cost.compute_type,
-                "billed_minutes": self.cost.billed_minutes,
-                "usd_per_minute": self.cost.per_minute,
-                "usd": self.cost.usd,
-                "prices_date": self.cost.prices_date,
-            },
+            "cost": _cost_dict(self.cost),
+            "other_builds": [b.as_dict() for b in self.other_builds],
+            "total_cost": _cost_dict(self.total_cost),
             "error": self.error or None,
         }
 
@@ -195,9 +236,21 @@ def build_report(
     prices: Mapping[str, float] = PRICES,
     local: bool = False,
     error: str = "",
+    other_builds: Sequence[tuple[str, Mapping[str, Any]]] = (),
 ) -> Report:
+    """``other_builds``: (action, the build's ``--json`` form) of the run's further builds."""
     build = build or {}
     seconds = build.get("duration")
+    others = tuple(
+        OtherBuild(
+            action,
+            str(b.get("id") or ""),
+            str(b.get("status") or ""),
+            float(b["duration"]) if b.get("duration") is not None else None,
+            None if local else build_cost(b.get("duration"), compute_type, prices),
+        )
+        for action, b in other_builds
+    )
     return Report(
         action=action,
         env=env,
@@ -217,6 +270,7 @@ def build_report(
         build_seconds=float(seconds) if seconds is not None else None,
         cost=None if local or not build else build_cost(seconds, compute_type, prices),
         error=error,
+        other_builds=others,
     )
 
 
@@ -265,7 +319,18 @@ def render_text(r: Report) -> list[str]:
         lines.append(f"  phase     {p.name:<17} {p.status:<10} {_secs(p.seconds):>8}")
     if r.cost is not None:
         lines.append(f"  cost      {_cost_text(r.cost)}")
+    for b in r.other_builds:
+        lines.append(f"  build     {b.action}: {b.build_id} {b.status} ({_secs(b.seconds)})")
+        if b.cost is not None:
+            lines.append(f"  cost      {b.action}: {_cost_text(b.cost)}")
+    if r.total_cost is not None:
+        lines.append(f"  total     {_total_text(r.total_cost)}")
     return lines
+
+
+def _total_text(cost: Cost) -> str:
+    usd = "no price known for every build" if cost.usd is None else f"${cost.usd:.4f}"
+    return f"{cost.billed_minutes} build minute(s), {usd} (prices of {cost.prices_date})"
 
 
 _MERMAID_UNSAFE = re.compile(r"[:#;\n]")
@@ -306,6 +371,12 @@ def render_markdown(r: Report) -> str:
         facts.append(("build", link + (f" · [logs]({r.logs_url})" if r.logs_url else "")))
     if r.cost is not None:
         facts.append(("cost", _cost_text(r.cost)))
+    for b in r.other_builds:
+        facts.append((f"{b.action} build", f"`{b.build_id}` {b.status} ({_secs(b.seconds)})"))
+        if b.cost is not None:
+            facts.append((f"{b.action} cost", _cost_text(b.cost)))
+    if r.total_cost is not None:
+        facts.append(("total cost", _total_text(r.total_cost)))
     if r.error:
         facts.append(("error", r.error.replace("|", "\\|")))
     out += ["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in facts), ""]

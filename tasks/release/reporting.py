@@ -46,6 +46,7 @@ def make_report(
     build: Mapping[str, Any] | None,
     steps: Sequence[Mapping[str, Any]],
     error: str = "",
+    other_builds: Sequence[tuple[str, Mapping[str, Any]]] = (),
 ) -> rp.Report:
     s = rt.settings
     return rp.build_report(
@@ -58,10 +59,11 @@ def make_report(
         snapshot=_snapshot(rt),
         plan=_plan(rt),
         lint=_lint(rt),
-        compute_type=str(s.extra.get("compute_type") or rp.DEFAULT_COMPUTE_TYPE),
-        prices=rp.prices_from(s.extra.get("build_prices")),
+        compute_type=s.compute_type,
+        prices=rp.prices_from(s.build_prices),
         local=s.runner == "local",
         error=error,
+        other_builds=other_builds,
     )
 
 
@@ -132,8 +134,10 @@ def release_report(
     rt: Runtime, steps: Sequence[Mapping[str, Any]], *, status: str, error: str = ""
 ) -> dict[str, Any]:
     """The one report of ``invoke release``: its steps, and its migration build (else seed)."""
-    builds = dict(rt.part(ReleaseState).report_builds)
-    build = builds.get("migrate") or builds.get("seed")
+    ran = rt.part(ReleaseState).report_builds
+    builds = dict(ran)
+    main = "migrate" if "migrate" in builds else "seed"
+    build = builds.get(main)
     if build and build.get("status") not in (None, "SUCCEEDED"):
         status = str(build["status"])
     r = make_report(
@@ -144,6 +148,8 @@ def release_report(
         build=build,
         steps=steps,
         error=error,
+        # release --seed: the seed build after the migration, timed and priced as well
+        other_builds=[(action, b) for action, b in ran if action != main],
     )
     return publish(rt, r)
 

@@ -381,7 +381,7 @@ def take_snapshot(rt: Runtime, image: str) -> Snapshot | None:
     rt.console.step(f"snapshot {policy.kind} {policy.database} as {name}")
     began = rt.monotonic()
     snap = rds.create(name, tags)
-    bound = float(rt.settings.extra.get("backup_wait") or 3600)
+    bound = rt.settings.backup_wait
     snap = rds.wait(snap, bound=bound, progress=rt.console.progress)
     rt.console.ok(f"snapshot {snap.id} is {snap.status or 'available'}")
     rt.part(ReleaseState).snapshot = snap

@@ -215,3 +215,25 @@ def test_release_writes_one_report_with_its_steps_on_success_and_failure(
     outputs = (tmp_path / "output").read_text()
     assert outputs.count("status=") == 2 and "status=FAILED" in outputs  # one per run
     assert (tmp_path / "summary.md").read_text().count("```mermaid") == 2
+
+
+def test_release_with_seed_times_and_prices_the_seed_build_too(
+    fake: ScriptedCodeBuild, clock: VirtualClock, tmp_path: Path
+) -> None:
+    fake.scripts = [_script(1), _script(1)]
+    h = gh_harness(clock, tmp_path, compute_type="BUILD_GENERAL1_MEDIUM")
+    done = flow.release(h.rt, skip_build=True, yes=True, seed=True, script="organizations")
+    report = done["report"]
+    assert [s["name"] for s in report["steps"]][-2:] == ["db.migrate", "db.seed"]
+    (seed,) = report["other_builds"]
+    assert seed["action"] == "seed" and seed["id"] and seed["id"] != report["build"]["id"]
+    assert seed["seconds"] == pytest.approx(sum(d for _, d in PHASES), abs=1.0)
+    assert seed["cost"]["billed_minutes"] == math.ceil(seed["seconds"] / 60)
+    assert seed["cost"]["usd"] == pytest.approx(seed["cost"]["billed_minutes"] * 0.01)
+    total = report["total_cost"]
+    assert (
+        total["billed_minutes"] == report["cost"]["billed_minutes"] + seed["cost"]["billed_minutes"]
+    )
+    assert total["usd"] == pytest.approx(report["cost"]["usd"] + seed["cost"]["usd"])
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"| seed build | `{seed['id']}` SUCCEEDED" in summary and "| total cost |" in summary

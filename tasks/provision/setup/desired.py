@@ -11,7 +11,6 @@ from typing import Any
 from ...codebuild.commands import COMMAND_VARIABLES, project_variables
 from ...core.config import Settings
 from ..requirements import (
-    DEFAULT_COMPUTE_TYPE,
     DEFAULT_IMAGE,
     DEFAULT_TIMEOUT_MINUTES,
     DEFAULT_VARIABLES,
@@ -87,7 +86,7 @@ def desired_project(s: Settings, state: SetupState) -> dict[str, Any]:
         "environment": {
             "type": ENVIRONMENT_TYPE,
             "image": build_image(s),
-            "computeType": str(s.extra.get("compute_type") or DEFAULT_COMPUTE_TYPE),
+            "computeType": s.compute_type,
             "privilegedMode": True,
             "imagePullCredentialsType": image_pull_credentials(build_image(s)),
             "environmentVariables": _variables(s, state.project),
