@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +34,8 @@ ACCEPT = {"require-concurrent-index-creation": "members is created empty in the 
 
 
 @pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-def fake(aws_env: str, clock: VirtualClock) -> Iterator[ScriptedCodeBuild]:
-    scripted = ScriptedCodeBuild(clock.now).install()
-    scripted.projects |= {PROJECT}
-    yield scripted
-    scripted.uninstall()
+def fake(scripted_codebuild: Callable[..., ScriptedCodeBuild]) -> ScriptedCodeBuild:
+    return scripted_codebuild(PROJECT)
 
 
 def replay(sample: str) -> Script:
