@@ -54,6 +54,7 @@ from tasks.core.config import load_settings, load_yaml_file  # noqa: E402
 from tasks.core.console import Console  # noqa: E402
 from tasks.local import daemons  # noqa: E402
 from tasks.release import planflow  # noqa: E402
+from tests.helpers.migration_sets import four_migrations  # noqa: E402
 
 STATE = Path(os.environ.get("RELEASE_TEST_STATE", "/tmp/release-suite-tests"))
 PG_PORT = int(os.environ.get("RELEASE_TEST_PG_PORT", "55432"))
@@ -229,20 +230,6 @@ def pushed_sample(registry: daemons.Registry) -> str:
 STATUS = ["bun", "src/db/status.ts"]
 ACCEPT = {"require-concurrent-index-creation": "members is created empty in the same migration"}
 PLAN_LOG = ROOT / "tests" / "samples" / "plan" / "plan-build-bun-two-of-four.log"
-
-
-def four_migrations(work: Path) -> Path:
-    context = work / "four"
-    (context / "migrations").mkdir(parents=True, exist_ok=True)
-    for sql in sorted((ROOT / "examples" / "backend" / "migrations").glob("*.sql")):
-        shutil.copy(sql, context / "migrations" / sql.name)
-    (context / "migrations" / "0003_create_audit.sql").write_text(
-        "CREATE TABLE audit (id bigint PRIMARY KEY, note text);\n"
-    )
-    (context / "migrations" / "0004_create_tags.sql").write_text(
-        "CREATE TABLE tags (id bigint PRIMARY KEY, name text);\n"
-    )
-    return context
 
 
 def codebuild_release(

@@ -7,7 +7,6 @@ pending file the suite did not approve (exit 27)."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,10 @@ import pytest
 from tasks.codebuild.services import Services
 from tasks.core.errors import ExitCode
 from tasks.release.state import ReleaseState
-from tests.conftest import ROOT
 from tests.e2e.conftest import LocalEnv, Outcome
+from tests.helpers.migration_sets import four_migrations
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
-BACKEND = ROOT / "examples" / "backend"
 STATUS = ["bun", "src/db/status.ts"]
 # squawk flags the sample's index on the table its own migration creates
 ACCEPT = {"require-concurrent-index-creation": "members is created empty in the same migration"}
@@ -51,20 +49,6 @@ def confirmed_release(env: LocalEnv, asked: list[str], **flags: Any) -> Outcome:
         action,
         {"confirm": True, "status_command": STATUS, "accept_rules": ACCEPT, **flags},  # type: ignore[dict-item]
     )
-
-
-def four_migrations(tmp_path: Path) -> Path:
-    """The sample with two more migrations (harmless tables): 2 of 4 are applied by the
-    sample's own image first."""
-    target = tmp_path / "four"
-    shutil.copytree(BACKEND, target)
-    (target / "migrations" / "0003_create_audit.sql").write_text(
-        "CREATE TABLE audit (id bigint PRIMARY KEY, note text);\n"
-    )
-    (target / "migrations" / "0004_create_tags.sql").write_text(
-        "CREATE TABLE tags (id bigint PRIMARY KEY, name text);\n"
-    )
-    return target
 
 
 def context(path: Path) -> dict[str, str]:
@@ -138,7 +122,9 @@ def test_after_two_of_four_the_exact_plan_shows_exactly_the_other_two(
 ) -> None:
     assert confirmed_release(local_env, []).ok
     asked: list[str] = []
-    four = confirmed_release(local_env, asked, **context(four_migrations(tmp_path)))
+    four = confirmed_release(
+        local_env, asked, **context(four_migrations(tmp_path, whole_sample=True))
+    )
     assert four.ok, four.out
     assert four.result is not None
     assert four.result["results"]["db.plan"]["pending"] == [
@@ -162,7 +148,7 @@ def test_a_pending_file_the_suite_did_not_approve_stops_the_build_with_27(
 ) -> None:
     assert confirmed_release(local_env, []).ok
     tables = local_env.sql(TABLES)
-    four = four_migrations(tmp_path)
+    four = four_migrations(tmp_path, whole_sample=True)
     audit = "migrations/0003_create_audit.sql"
     approved = {audit: hashlib.sha256((four / audit).read_bytes()).hexdigest()}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from tasks.codebuild.services import Services
 from tasks.core.errors import ExitCode, MigrationStatusError
 from tasks.release import flow
 from tasks.release.pipeline import PipelineStopped
+from tests.helpers.migration_sets import four_migrations
 from tests.helpers.scripted_codebuild import (
     Script,
     ScriptedCodeBuild,
@@ -43,21 +43,6 @@ def replay(sample: str) -> Script:
     script = Script()
     script.lines = codebuild_lines(script, (SAMPLES / sample).read_text().splitlines())
     return script
-
-
-def four_migrations(tmp_path: Path) -> Path:
-    """The build context of the e2e test: the Bun sample's two migrations plus two tables."""
-    context = tmp_path / "context"
-    (context / "migrations").mkdir(parents=True)
-    for sql in sorted((ROOT / "examples" / "backend" / "migrations").glob("*.sql")):
-        shutil.copy(sql, context / "migrations" / sql.name)
-    (context / "migrations" / "0003_create_audit.sql").write_text(
-        "CREATE TABLE audit (id bigint PRIMARY KEY, note text);\n"
-    )
-    (context / "migrations" / "0004_create_tags.sql").write_text(
-        "CREATE TABLE tags (id bigint PRIMARY KEY, name text);\n"
-    )
-    return context
 
 
 def harness(clock: VirtualClock, context: Path, asked: list[str], **flags: Any) -> Harness:
