@@ -215,7 +215,9 @@ def test_dropped_database_port_gives_the_probe_timeout_verdict(
     ended = next(
         t for t, m in events if 'Command did not exit successfully python3 -c "$DB_PROBE_PY"' in m
     )
-    assert 1900 <= ended - started <= 4000
+    # the probe waited its own 2 s, not a driver's default (30 s and more); the margin above is
+    # python's start-up in the container on a loaded machine (4 s was exceeded under load)
+    assert 1900 <= ended - started <= 10000
 
 
 def test_seed_script_outside_the_allow_list_is_refused_by_the_buildspec(

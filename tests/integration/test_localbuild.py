@@ -216,8 +216,9 @@ def test_stop_ends_a_running_build_as_stopped(local: Path) -> None:
         time.sleep(0.05)
     started = time.monotonic()
     b.stop(build.id)
-    build = wait(b, build, 15)
-    assert time.monotonic() - started < 10
+    build = wait(b, build, 40)
+    # stopped, not finished: well before the command's own 60 s (10 s was exceeded under load)
+    assert time.monotonic() - started < 30
     assert build.status == STOPPED
     assert phases(build)["BUILD"] == STOPPED
 
