@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tasks import services  # noqa: E402
+from tasks.local import daemons  # noqa: E402
 from tasks.local.environment import LOCAL_PG_PORT, postgres_root  # noqa: E402
 from tasks.local.state import local_dir  # noqa: E402
 
@@ -66,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     real = local_dir()
     creds = json.loads((real / "credentials.json").read_text())
-    pg = services.Postgres(
+    pg = daemons.Postgres(
         "127.0.0.1", LOCAL_PG_PORT, postgres_root(real), postgres_root(real) / "run"
     )
     work = Path(tempfile.mkdtemp(prefix="bench-local-"))
@@ -84,7 +84,7 @@ def main() -> None:
             for side in ("suite", "hand"):
                 name = f"bench_{index}_{side}_{secrets.token_hex(3)}"
                 dbs.append(
-                    (name, services.ensure_database(pg, name, name, secrets.token_urlsafe(12)))
+                    (name, daemons.ensure_database(pg, name, name, secrets.token_urlsafe(12)))
                 )
             local_creds = {**creds, "secrets": {"local/database-url": dbs[0][1]}}
             (bench_local / "credentials.json").write_text(json.dumps(local_creds))
@@ -125,7 +125,7 @@ def main() -> None:
                     if index:
                         hand.append(took)
             for name, _ in dbs:
-                services.psql(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                daemons.psql(pg, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         shutil.rmtree(work, ignore_errors=True)
     s, h = statistics.median(suite), statistics.median(hand)
