@@ -218,3 +218,32 @@ def test_only_reporting_writes_github_files_and_the_action_calls_it() -> None:
 
 def _no_modules(folder: str, names: list[str]) -> set[str]:
     return {n for n in names if n in ("node_modules", ".release-local")}
+
+
+def test_on_a_terminal_init_numbers_the_candidates_and_reads_a_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tasks.cli import init as init_task
+
+    answers = iter(["", "7", "2"])  # nothing, out of range, then a number
+    prompts: list[str] = []
+
+    def fake_input(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(answers)
+
+    monkeypatch.setattr("builtins.input", fake_input)
+    out = io.StringIO()
+    console = Console(out, out, color=False)
+    options = ["api/Dockerfile", "worker/Dockerfile"]
+    assert init_task._pick(console, "which one?", options) == "worker/Dockerfile"
+    assert out.getvalue() == "  1) api/Dockerfile\n  2) worker/Dockerfile\n"
+    assert prompts == ["which one? [1-2] "] * 3
+    monkeypatch.setattr("builtins.input", lambda prompt: "nope")
+    assert init_task._pick(console, "which one?", options) is None  # three tries, then refuse
+
+    def eof(prompt: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", eof)
+    assert init_task._pick(console, "which one?", options) is None
