@@ -218,3 +218,31 @@ def test_contexts_of_a_pasted_batch_get_builds_response_are_read() -> None:
     from tasks.diagnose.ranking import diagnose
 
     assert [f.id for f in diagnose(CAT, scan).findings] == ["cb_buildspec_not_found"]
+
+
+def test_each_trigger_maps_to_exactly_the_signatures_whose_runs_hold_it() -> None:
+    """The trigger index is built from each run's bytes; it must equal the plain definition
+    (a signature is behind a trigger when one of its literal runs contains it)."""
+    from tasks.diagnose.matcher import compile_catalogue
+
+    catalogue = load_catalogue()
+    compiled = compile_catalogue(catalogue)
+    for trigger in compiled.triggers:
+        expected = [
+            (entry.id, index)
+            for entry in catalogue.entries
+            for index, sig in enumerate(entry.signatures)
+            if any(trigger in run.encode() for run in (sig.runs or (sig.literal,)))
+        ]
+        assert list(compiled.by_trigger.get(trigger, ())) == expected, trigger
+
+
+def test_escape_sequences_are_found_by_their_escape_byte_alone() -> None:
+    from tasks.diagnose.matcher import _has_escape
+
+    line = b"plain text\n" * 1000
+    assert not _has_escape(line, 0, len(line))
+    assert not _has_escape(b"a lone \x1b byte, then no bracket\n", 0, 33)
+    coloured = b"x\x1b(B then \x1b[31mred\x1b[0m\n"
+    assert _has_escape(coloured, 0, len(coloured))
+    assert not _has_escape(coloured, coloured.index(b"red"), len(coloured) - 5)  # bounds kept
