@@ -670,3 +670,29 @@ class FlakyProxy:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True)
+
+
+def virtual_runtime(
+    settings: Any, console: Any, clock: VirtualClock, environ: dict[str, str], **aws: Any
+) -> Any:
+    """A wired ``Runtime`` for the scripted CodeBuild: the suite's own AWS factory (``aws``:
+    its options, e.g. ``max_attempts=1``) and command runner, sleeping and reading time on
+    ``clock``."""
+    from tasks.core.aws import AwsFactory
+    from tasks.core.commands import CommandRunner
+    from tasks.core.runtime import Runtime
+    from tasks.wiring import wire
+
+    rt = Runtime(
+        settings,
+        console,
+        AwsFactory(settings, **aws),
+        CommandRunner(console.redactor, environ),
+        console.redactor,
+        environ,
+        sleep=clock.sleep,
+        now=clock.now,
+        monotonic=clock.monotonic,
+    )
+    wire(rt)
+    return rt

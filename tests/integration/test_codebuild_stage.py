@@ -19,21 +19,19 @@ import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful, WaitTimedOut, idempotency_token
 from tasks.codebuild.services import Services
-from tasks.core.aws import AwsFactory
-from tasks.core.commands import CommandRunner
 from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.errors import BuildConflict, ExitCode, RegistryError
 from tasks.core.runtime import Runtime
 from tasks.release import builds, collaborators, db_actions, flow
 from tasks.release.state import ReleaseState
-from tasks.wiring import wire
 from tests.helpers.scripted_codebuild import (
     FlakyProxy,
     Script,
     ScriptedCodeBuild,
     VirtualClock,
     codebuild_lines,
+    virtual_runtime,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,18 +52,8 @@ class Harness:
         self.out, self.err = io.StringIO(), io.StringIO()
         console = Console(out=self.out, err=self.err, json_mode=json_mode, color=False)
         environ = {**os.environ, "RELEASE_INVOCATION_ID": "test-run-1"}
-        self.rt = Runtime(
-            self.settings,
-            console,
-            AwsFactory(self.settings),  # the retry configuration users get
-            CommandRunner(console.redactor, environ),
-            console.redactor,
-            environ,
-            sleep=clock.sleep,
-            now=clock.now,
-            monotonic=clock.monotonic,
-        )
-        wire(self.rt)
+        # the retry configuration users get
+        self.rt: Runtime = virtual_runtime(self.settings, console, clock, environ)
         self.rt.part(ReleaseState).pinned = PINNED
         self.calls: list[str] = []
         for service in ("codebuild", "logs"):

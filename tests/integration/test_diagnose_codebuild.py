@@ -12,20 +12,18 @@ import pytest
 
 from tasks.codebuild.model import BuildUnsuccessful
 from tasks.codebuild.services import Services
-from tasks.core.aws import AwsFactory
-from tasks.core.commands import CommandRunner
 from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.runtime import Runtime
 from tasks.diagnose import service
 from tasks.release import collaborators, db_actions
 from tasks.release.state import ReleaseState
-from tasks.wiring import wire
 from tests.helpers.scripted_codebuild import (
     Script,
     ScriptedCodeBuild,
     VirtualClock,
     codebuild_lines,
+    virtual_runtime,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,18 +48,7 @@ def runtime(clock: VirtualClock, json_mode: bool = False) -> tuple[Runtime, io.S
     out = io.StringIO()
     console = Console(out=out, err=out, json_mode=json_mode, color=False)
     environ = {**os.environ, "RELEASE_INVOCATION_ID": "diagnose-test"}
-    rt = Runtime(
-        settings,
-        console,
-        AwsFactory(settings, max_attempts=1),
-        CommandRunner(console.redactor, environ),
-        console.redactor,
-        environ,
-        sleep=clock.sleep,
-        now=clock.now,
-        monotonic=clock.monotonic,
-    )
-    wire(rt)
+    rt: Runtime = virtual_runtime(settings, console, clock, environ, max_attempts=1)
     rt.part(ReleaseState).pinned = PINNED
     return rt, out
 

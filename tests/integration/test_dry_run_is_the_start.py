@@ -20,16 +20,18 @@ from typing import Any
 import pytest
 
 from tasks.codebuild.services import Services
-from tasks.core.aws import AwsFactory
-from tasks.core.commands import CommandRunner
 from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.runtime import Runtime
 from tasks.local.backend import LocalBackend
 from tasks.release import db_actions, flow
 from tasks.release.start import PINNED_PLACEHOLDER
-from tasks.wiring import wire
-from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, VirtualClock
+from tests.helpers.scripted_codebuild import (
+    Script,
+    ScriptedCodeBuild,
+    VirtualClock,
+    virtual_runtime,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "daadaar-migrations"
@@ -56,18 +58,7 @@ def runtime(clock: VirtualClock, env: str, extra: dict[str, Any] | None = None) 
     settings = load_settings(raw, env=env, environ=dict(os.environ))
     console = Console(out=io.StringIO(), err=io.StringIO(), json_mode=True, color=False)
     environ = {**os.environ, "RELEASE_INVOCATION_ID": "dry-run-1"}
-    rt = Runtime(
-        settings,
-        console,
-        AwsFactory(settings),
-        CommandRunner(console.redactor, environ),
-        console.redactor,
-        environ,
-        sleep=clock.sleep,
-        now=clock.now,
-        monotonic=clock.monotonic,
-    )
-    wire(rt)
+    rt: Runtime = virtual_runtime(settings, console, clock, environ)
     return rt
 
 

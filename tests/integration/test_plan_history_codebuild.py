@@ -17,17 +17,19 @@ from typing import Any
 import boto3
 import pytest
 
-from tasks.core.aws import AwsFactory
-from tasks.core.commands import CommandRunner
 from tasks.core.config import load_settings, load_yaml_file
 from tasks.core.console import Console
 from tasks.core.runtime import Runtime
 from tasks.local import daemons
 from tasks.release.planflow import plan_action
-from tasks.wiring import wire
 from tests.conftest import MOTO_TOKEN_PASSWORD, ROOT
 from tests.helpers import images
-from tests.helpers.scripted_codebuild import Script, ScriptedCodeBuild, VirtualClock
+from tests.helpers.scripted_codebuild import (
+    Script,
+    ScriptedCodeBuild,
+    VirtualClock,
+    virtual_runtime,
+)
 
 pytestmark = [pytest.mark.docker]
 PROJECT = "daadaar-migrations"
@@ -83,12 +85,7 @@ def runtime(clock: VirtualClock) -> tuple[Runtime, io.StringIO]:
     settings = load_settings(raw, env="prod", flags={}, environ=dict(os.environ))
     out = io.StringIO()
     console = Console(out=out, err=out, color=False)
-    rt = Runtime(
-        settings, console, AwsFactory(settings), CommandRunner(console.redactor, dict(os.environ)),
-        console.redactor, dict(os.environ), sleep=clock.sleep, now=clock.now,
-        monotonic=clock.monotonic,
-    )  # fmt: skip
-    wire(rt)
+    rt: Runtime = virtual_runtime(settings, console, clock, dict(os.environ))
     return rt, out
 
 
