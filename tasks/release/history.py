@@ -75,10 +75,12 @@ def compare(current: Mapping[str, str], history: History) -> Status:
     if history.error:
         return _all_pending(files, f"the build history could not be read ({history.error})")
     if previous is None:
-        return _all_pending(
-            files,
-            f"no SUCCEEDED migration build among the project's last {history.looked_at} build(s)",
+        seen = (
+            f"among the project's last {history.looked_at} build(s)"
+            if history.looked_at
+            else "yet: the project has no build"
         )
+        return _all_pending(files, f"no SUCCEEDED migration build {seen}")
     where = f"build {previous.build_id} (image {previous.image})"
     if previous.files is None:
         return _all_pending(

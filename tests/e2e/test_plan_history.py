@@ -42,7 +42,7 @@ def test_the_estimate_compares_with_the_last_succeeded_migration_builds_image(
         "migrations/0001_create_organizations.sql",
         "migrations/0002_create_members.sql",
     ]
-    assert "no SUCCEEDED migration build among the project's last 0 build(s)" in first["notes"][0]
+    assert "no SUCCEEDED migration build yet: the project has no build" in first["notes"][0]
 
     released = local_env.release(flags={"context": str(app), "dockerfile": str(app / "Dockerfile")})
     assert released.ok and released.result is not None, released.out

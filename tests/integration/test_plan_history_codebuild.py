@@ -107,7 +107,7 @@ def test_fake_codebuild_history_gives_the_pending_list_against_the_real_registry
     rt, out = runtime(clock)
     nothing = plan_action(rt, image=new)["plan"]["status"]  # an empty history
     assert len(nothing["pending"]) == 3
-    assert "no SUCCEEDED migration build among the project's last 0 build(s)" in nothing["notes"][0]
+    assert "no SUCCEEDED migration build yet: the project has no build" in nothing["notes"][0]
 
     good = migrated(fake, clock, old, final="SUCCEEDED")
     migrated(fake, clock, older_failed, final="FAILED")  # newer, but it failed: not the basis
