@@ -258,28 +258,27 @@ def snapshot_needs(s: Settings) -> list[Need]:
     name = f"{s.project or s.env}-*"
     if s.database_cluster:
         db = f"{prefix}:cluster:{s.database_cluster}"
-        snap = f"{prefix}:cluster-snapshot:{name}"
-        return [
-            Need("pre-migration snapshot", "rds:CreateDBClusterSnapshot", db, {}),
-            Need("pre-migration snapshot", "rds:CreateDBClusterSnapshot", snap, {}),
-            Need("pre-migration snapshot", "rds:AddTagsToResource", snap, {}),
-            Need("snapshot wait, retention", "rds:DescribeDBClusterSnapshots", db, {}),
-            Need("snapshot wait, retention", "rds:DescribeDBClusterSnapshots", snap, {}),
-            Need("snapshot retention", "rds:DeleteDBClusterSnapshot", snap, {}),
-        ]
+        return _snapshot_actions("DBCluster", db, f"{prefix}:cluster-snapshot:{name}")
     if s.database_instance:
         db = f"{prefix}:db:{s.database_instance}"
-        snap = f"{prefix}:snapshot:{name}"
         return [
             Need("Single-AZ check", "rds:DescribeDBInstances", db, {}),
-            Need("pre-migration snapshot", "rds:CreateDBSnapshot", db, {}),
-            Need("pre-migration snapshot", "rds:CreateDBSnapshot", snap, {}),
-            Need("pre-migration snapshot", "rds:AddTagsToResource", snap, {}),
-            Need("snapshot wait, retention", "rds:DescribeDBSnapshots", db, {}),
-            Need("snapshot wait, retention", "rds:DescribeDBSnapshots", snap, {}),
-            Need("snapshot retention", "rds:DeleteDBSnapshot", snap, {}),
+            *_snapshot_actions("DB", db, f"{prefix}:snapshot:{name}"),
         ]
     return []
+
+
+def _snapshot_actions(kind: str, db: str, snap: str) -> list[Need]:
+    """Create, tag, describe and delete snapshots of one ``kind`` (``DB``: an instance's,
+    ``DBCluster``: a cluster's); the same rds:* actions, named by kind."""
+    return [
+        Need("pre-migration snapshot", f"rds:Create{kind}Snapshot", db, {}),
+        Need("pre-migration snapshot", f"rds:Create{kind}Snapshot", snap, {}),
+        Need("pre-migration snapshot", "rds:AddTagsToResource", snap, {}),
+        Need("snapshot wait, retention", f"rds:Describe{kind}Snapshots", db, {}),
+        Need("snapshot wait, retention", f"rds:Describe{kind}Snapshots", snap, {}),
+        Need("snapshot retention", f"rds:Delete{kind}Snapshot", snap, {}),
+    ]
 
 
 # -- the snapshot before a migration (issue 15): who decides, and what the caller needs ------

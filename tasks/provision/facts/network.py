@@ -134,6 +134,16 @@ def _rules(permissions: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
     )
 
 
+def _security_group(group: Mapping[str, Any]) -> SecurityGroup:
+    """A DescribeSecurityGroups entry as the doctor reads it."""
+    return SecurityGroup(
+        group["GroupId"],
+        group.get("VpcId", ""),
+        _rules(group.get("IpPermissions") or []),
+        _rules(group.get("IpPermissionsEgress") or []),
+    )
+
+
 def _route_target(route: Mapping[str, Any]) -> str:
     for key in (
         "NatGatewayId",
@@ -256,12 +266,7 @@ def _read_vpc(
             ),
         )
         for g in found:
-            groups[g["GroupId"]] = SecurityGroup(
-                g["GroupId"],
-                g.get("VpcId", ""),
-                _rules(g.get("IpPermissions") or []),
-                _rules(g.get("IpPermissionsEgress") or []),
-            )
+            groups[g["GroupId"]] = _security_group(g)
     vpc_ids = sorted({base.vpc_id, *(sub.vpc_id for sub in subnets.values())} - {""})
     nat_states: dict[str, str] = {}
     endpoints: list[Endpoint] = []
@@ -307,12 +312,7 @@ def _read_vpc(
             Filters=[{"Name": "group-id", "Values": sorted(endpoint_groups)}],
         )
         for g in found:
-            groups[g["GroupId"]] = SecurityGroup(
-                g["GroupId"],
-                g.get("VpcId", ""),
-                _rules(g.get("IpPermissions") or []),
-                _rules(g.get("IpPermissionsEgress") or []),
-            )
+            groups[g["GroupId"]] = _security_group(g)
     return replace(
         base,
         subnets=subnets,
