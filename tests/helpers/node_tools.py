@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 PACKAGES = {
@@ -59,3 +60,19 @@ def ensure_node_tools(packages: dict[str, str] | None = None) -> Path:
                 raise NodeToolsUnavailable(f"npm install failed: {proc.stderr.strip()[-400:]}")
             done.write_text("\n".join(specs))
     return root
+
+
+def knex_project(tools: Path, work: Path, files: Mapping[str, str], knexfile: str) -> list[str]:
+    """A knex project in ``work``: each of ``files`` (name -> SQL) as a ``knex.raw`` migration
+    under migrations/, the knexfile, and knex's install linked beside it (its CLI wants it
+    there); returns the argv that runs knex's CLI on that knexfile (add the command)."""
+    migrations = work / "migrations"
+    migrations.mkdir(parents=True, exist_ok=True)
+    for name, sql in files.items():
+        body = f"exports.up = (knex) => knex.raw({sql!r});\nexports.down = () => {{}};\n"
+        (migrations / name).write_text(body)
+    (work / "knexfile.js").write_text(knexfile)
+    if not (work / "node_modules").exists():
+        (work / "node_modules").symlink_to(tools / "node_modules")
+    cli = tools / "node_modules" / "knex" / "bin" / "cli.js"
+    return ["node", str(cli), "--knexfile", str(work / "knexfile.js")]

@@ -17,7 +17,7 @@ import pytest
 
 from tasks.local import daemons
 from tasks.release.status import read_status
-from tests.helpers.node_tools import ensure_node_tools
+from tests.helpers.node_tools import ensure_node_tools, knex_project
 
 ROOT = Path(__file__).resolve().parents[2]
 FOUR = ROOT / "tests" / "samples" / "plan" / "four"
@@ -101,17 +101,8 @@ def db_url(postgres: daemons.Postgres) -> str:
 def knex(
     tools: Path, work: Path, files: dict[str, str], url: str, command: str, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    migrations = work / "migrations"
-    migrations.mkdir(parents=True, exist_ok=True)
-    for name, sql in files.items():
-        body = f"exports.up = (knex) => knex.raw({sql!r});\nexports.down = () => {{}};\n"
-        (migrations / name).write_text(body)
-    (work / "knexfile.js").write_text(KNEXFILE)
-    if not (work / "node_modules").exists():
-        (work / "node_modules").symlink_to(tools / "node_modules")
-    cli = tools / "node_modules" / "knex" / "bin" / "cli.js"
     return subprocess.run(
-        ["node", str(cli), "--knexfile", str(work / "knexfile.js"), command],
+        [*knex_project(tools, work, files, KNEXFILE), command],
         env={**os.environ, "DATABASE_URL": url, **env},
         cwd=work,
         capture_output=True,

@@ -35,7 +35,7 @@ from tasks.wiring import runtime_for
 from tests.conftest import MOTO_TOKEN_PASSWORD, STATE
 from tests.helpers.bun import bun_env, ensure_bun
 from tests.helpers.images import busybox_image, docker_env, push_manifest_list
-from tests.helpers.node_tools import ensure_node_tools
+from tests.helpers.node_tools import ensure_node_tools, knex_project
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND = ROOT / "examples" / "backend"
@@ -365,17 +365,8 @@ def knex_migrate(
 ) -> str:
     """`knex migrate:latest` over ``files`` (name -> SQL), DATABASE_URL by environment; its
     output (both streams). ``ok``: the run must succeed, else it must fail."""
-    migrations = work / "migrations"
-    migrations.mkdir(parents=True, exist_ok=True)
-    for name, sql in files.items():
-        body = f"exports.up = (knex) => knex.raw({sql!r});\nexports.down = () => {{}};\n"
-        (migrations / name).write_text(body)
-    (work / "knexfile.js").write_text(KNEXFILE)
-    if not (work / "node_modules").exists():  # knex's CLI wants its install beside the knexfile
-        (work / "node_modules").symlink_to(tools / "node_modules")
-    cli = tools / "node_modules" / "knex" / "bin" / "cli.js"
-    environ = {**os.environ, "DATABASE_URL": db_url, "MIGRATIONS": str(migrations), **env}
-    argv = ["node", str(cli), "--knexfile", str(work / "knexfile.js"), "migrate:latest"]
+    argv = [*knex_project(tools, work, files, KNEXFILE), "migrate:latest"]
+    environ = {**os.environ, "DATABASE_URL": db_url, "MIGRATIONS": str(work / "migrations"), **env}
     if not ok:
         return run(argv, env=environ, cwd=work)
     proc = subprocess.run(
